@@ -1,0 +1,57 @@
+# `make demo` runs Candor embedded (SQLite, no services); `make test` runs everything against real services.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \
+	RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2F
+EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u RABBITMQ_URL
+
+.PHONY: demo test install lint services chromium lock benchmarks
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(EMBEDDED_ENV) $(BIN)/python manage.py migrate --noinput -v0
+	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo
+	@echo
+	@echo "  Candor is running embedded (SQLite in var/, mail printed here)."
+	@echo "  Open http://127.0.0.1:8000/   (staff admin: http://127.0.0.1:8000/admin/)"
+	@echo
+	$(EMBEDDED_ENV) DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+services:
+	scripts/ensure_services.sh
+
+chromium:
+	scripts/ensure_chromium.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(EMBEDDED_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=candor.example \
+		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+test: install services chromium lint
+	$(TEST_ENV) $(BIN)/pytest
+	@echo "Smoke test of the embedded SQLite default:"
+	$(EMBEDDED_ENV) $(BIN)/pytest -m embedded -q -p no:cacheprovider
+
+benchmarks: install services
+	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
+
+# Re-pin after changing dependencies in pyproject.toml: installs the newest allowed versions and records them.
+lock:
+	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	touch $(BIN)/.installed

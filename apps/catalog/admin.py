@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "double_opt_in", "supports_quiet_hours", "position"]
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["slug", "label", "required", "position"]
+    filter_horizontal = ["channels"]
+
+
+@admin.register(Option)
+class OptionAdmin(admin.ModelAdmin):
+    list_display = ["set", "code", "label", "rank", "is_default"]
+    list_filter = ["set"]
+
+
+class NoticeTextInline(admin.StackedInline):
+    model = NoticeText
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or not obj.is_published
+
+    has_add_permission = has_delete_permission = has_change_permission
+
+
+class NoticeVersionInline(admin.TabularInline):
+    model = NoticeVersion
+    fields = ["number", "material", "published_at"]
+    readonly_fields = ["number", "material", "published_at"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["purpose", "honours_gpc"]
+    inlines = [NoticeVersionInline]

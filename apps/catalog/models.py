@@ -1,0 +1,182 @@
+"""What the brand may ask: channels, topics, option sets, and the notices that explain each purpose.
+
+A *purpose* is one thing a customer answers, named by a key: ``channel:email``, ``topic:new-arrivals``,
+``frequency``, ``location`` or ``personalization``. Every purpose has one notice; every answer pins the notice
+version that was on screen.
+"""
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+def translated(texts: dict, language: str) -> str:
+    """The text in ``language``, falling back to English, then to any language there is."""
+    return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+
+
+class Channel(models.Model):
+    code = models.SlugField(max_length=20, unique=True)
+    label = models.JSONField(help_text='Per language, e.g. {"en": "Email", "de": "E-Mail"}.')
+    double_opt_in = models.BooleanField(
+        default=False, help_text="Consent counts only once the customer confirmed the address."
+    )
+    supports_quiet_hours = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def purpose(self) -> str:
+        return f"channel:{self.code}"
+
+
+class Topic(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    label = models.JSONField(help_text="Per language.")
+    channels = models.ManyToManyField(
+        Channel, related_name="topics", help_text="Channels this topic may use."
+    )
+    required = models.BooleanField(
+        default=False, help_text="Shown but cannot be switched off (e.g. order updates)."
+    )
+    required_reason = models.JSONField(
+        default=dict, blank=True, help_text="Per language: why it is required."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "slug"]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def purpose(self) -> str:
+        return f"topic:{self.slug}"
+
+
+class Option(models.Model):
+    """One choice in an option set: a frequency, a location precision or a personalization depth."""
+
+    class Set(models.TextChoices):
+        FREQUENCY = "frequency", "Frequency"
+        LOCATION = "location", "Location precision"
+        PERSONALIZATION = "personalization", "Personalization depth"
+
+    set = models.CharField(max_length=20, choices=Set.choices)
+    code = models.SlugField(max_length=20)
+    label = models.JSONField(help_text="Per language.")
+    description = models.JSONField(default=dict, blank=True, help_text="Per language: what it means for you.")
+    rank = models.PositiveSmallIntegerField(help_text="Order within the set, from least to most.")
+    is_default = models.BooleanField(default=False, help_text="What applies until the customer chooses.")
+
+    class Meta:
+        ordering = ["set", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["set", "code"], name="option_code_unique_in_set"),
+            models.UniqueConstraint(
+                fields=["set"], condition=models.Q(is_default=True), name="option_one_default_per_set"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.set}:{self.code}"
+
+
+class Notice(models.Model):
+    purpose = models.CharField(max_length=80, unique=True)
+    title = models.JSONField(help_text="Per language.")
+    honours_gpc = models.BooleanField(
+        default=False, help_text="A browser's Global Privacy Control signal switches this purpose off."
+    )
+
+    class Meta:
+        ordering = ["purpose"]
+
+    def __str__(self):
+        return self.purpose
+
+
+class PublishedVersionError(ValidationError):
+    pass
+
+
+class NoticeVersion(models.Model):
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    material = models.BooleanField(
+        default=False, help_text="Publishing it asks everyone again: consents under older versions lapse."
+    )
+    change_summary = models.JSONField(default=dict, blank=True, help_text="Per language: what changed.")
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    text_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["notice", "-number"]
+        constraints = [models.UniqueConstraint(fields=["notice", "number"], name="notice_version_unique")]
+        indexes = [models.Index(fields=["notice", "published_at"], name="notice_version_published")]
+
+    def __str__(self):
+        return f"{self.notice.purpose} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk and type(self).objects.filter(pk=self.pk, published_at__isnull=False).exists():
+            raise PublishedVersionError(f"{self} is published and cannot change; write a new version.")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    def texts_by_language(self) -> dict:
+        return {text.language: text for text in self.texts.all()}
+
+    def compute_text_hash(self) -> str:
+        body = {
+            text.language: {field: getattr(text, field) for field in NoticeText.TEXT_FIELDS}
+            for text in self.texts.order_by("language")
+        }
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def mark_published(self):
+        if not self.texts.filter(language="en").exists():
+            raise ValidationError(f"{self} needs at least its English text before it can be published.")
+        self.text_hash = self.compute_text_hash()
+        self.published_at = timezone.now()
+        super().save(update_fields=["text_hash", "published_at"])
+
+
+class NoticeText(models.Model):
+    """The wording of one notice version in one language: what we ask, what you get, what we do, never do."""
+
+    TEXT_FIELDS = ("what_we_ask", "what_you_get", "what_we_do", "what_we_never_do")
+
+    version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="texts")
+    language = models.CharField(max_length=10)
+    what_we_ask = models.TextField()
+    what_you_get = models.TextField()
+    what_we_do = models.TextField()
+    what_we_never_do = models.TextField()
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "language"], name="notice_text_one_per_language")
+        ]
+
+    def __str__(self):
+        return f"{self.version} [{self.language}]"
+
+    def save(self, *args, **kwargs):
+        if self.version.is_published:
+            raise PublishedVersionError(f"{self.version} is published; its wording cannot change.")
+        super().save(*args, **kwargs)

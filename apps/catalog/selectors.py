@@ -1,0 +1,101 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import Channel, Notice, NoticeVersion, Option, Topic
+
+FIXED_PURPOSES = ("frequency", "location", "personalization")
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    channels: frozenset[str]
+    required: bool
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    id: int
+    purpose: str
+    number: int
+    material: bool
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class CatalogRules:
+    """Everything the write path and the permission rules need from the catalog, read in four queries."""
+
+    double_opt_in_channels: frozenset[str]
+    quiet_hours_channels: frozenset[str]
+    channels: tuple[str, ...]
+    topics: dict[str, TopicRule]
+    options: dict[str, tuple[str, ...]]
+    defaults: dict[str, str]
+    gpc_purposes: frozenset[str]
+    noticed_purposes: frozenset[str]
+    published: dict[int, PublishedVersion]
+
+    def purposes(self) -> list[str]:
+        return (
+            [f"channel:{code}" for code in self.channels]
+            + [f"topic:{slug}" for slug in self.topics]
+            + list(FIXED_PURPOSES)
+        )
+
+    def material_floor(self, purpose: str, at: datetime) -> int:
+        """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
+        return max(
+            (
+                version.number
+                for version in self.published.values()
+                if version.purpose == purpose and version.material and version.published_at <= at
+            ),
+            default=0,
+        )
+
+
+def catalog_rules() -> CatalogRules:
+    channels = list(Channel.objects.values_list("code", "double_opt_in", "supports_quiet_hours"))
+    topic_channels: dict[str, set[str]] = {}
+    for slug, channel in Topic.channels.through.objects.values_list("topic__slug", "channel__code"):
+        topic_channels.setdefault(slug, set()).add(channel)
+    options: dict[str, list[str]] = {}
+    defaults = {}
+    for option_set, code, is_default in Option.objects.order_by("set", "rank").values_list(
+        "set", "code", "is_default"
+    ):
+        options.setdefault(option_set, []).append(code)
+        if is_default:
+            defaults[option_set] = code
+    notices = list(Notice.objects.values_list("purpose", "honours_gpc"))
+    published = {
+        row[0]: PublishedVersion(*row)
+        for row in NoticeVersion.objects.filter(published_at__isnull=False).values_list(
+            "id", "notice__purpose", "number", "material", "published_at"
+        )
+    }
+    return CatalogRules(
+        double_opt_in_channels=frozenset(code for code, doi, _ in channels if doi),
+        quiet_hours_channels=frozenset(code for code, _, quiet in channels if quiet),
+        channels=tuple(code for code, _, _ in channels),
+        topics={
+            slug: TopicRule(channels=frozenset(topic_channels.get(slug, ())), required=required)
+            for slug, required in Topic.objects.values_list("slug", "required")
+        },
+        options={key: tuple(codes) for key, codes in options.items()},
+        defaults=defaults,
+        gpc_purposes=frozenset(purpose for purpose, gpc in notices if gpc),
+        noticed_purposes=frozenset(purpose for purpose, _ in notices),
+        published=published,
+    )
+
+
+def current_notice_version(purpose: str) -> NoticeVersion | None:
+    """The latest published version of the purpose's notice, with its texts."""
+    return (
+        NoticeVersion.objects.filter(notice__purpose=purpose, published_at__isnull=False)
+        .select_related("notice")
+        .prefetch_related("texts")
+        .order_by("-number")
+        .first()
+    )

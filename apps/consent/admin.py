@@ -1,0 +1,66 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from apps.catalog.admin import NoticeTextInline
+from apps.catalog.models import NoticeVersion
+
+from .models import ConsentEvent, OutboxEntry, PermissionDocument
+from .services import publish_notice_version
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The ledger and what derives from it are written only by the write path."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "sequence", "purpose", "state", "source", "actor", "recorded_at"]
+    list_filter = ["state", "source"]
+    search_fields = ["customer__external_id", "purpose"]
+    list_select_related = ["customer"]
+
+
+@admin.register(PermissionDocument)
+class PermissionDocumentAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "version", "created_at"]
+    search_fields = ["customer__external_id"]
+    list_select_related = ["customer"]
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "document", "created_at", "dispatched_at"]
+
+
+# Registered here rather than in the catalog app because publishing reaches into the ledger:
+# a material version invalidates older consents through the write path.
+@admin.register(NoticeVersion)
+class NoticeVersionAdmin(admin.ModelAdmin):
+    list_display = ["notice", "number", "material", "published_at"]
+    list_filter = ["notice", "material"]
+    inlines = [NoticeTextInline]
+    actions = ["publish"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj and obj.is_published:
+            return ["notice", "number", "material", "change_summary", "published_at", "text_hash"]
+        return ["published_at", "text_hash"]
+
+    @admin.action(description="Publish (a material version asks everyone again)")
+    def publish(self, request, queryset):
+        for version in queryset.select_related("notice"):
+            try:
+                invalidated = publish_notice_version(version=version)
+            except ValidationError as error:
+                self.message_user(request, f"{version}: {'; '.join(error.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"Published {version}; {invalidated} consent(s) invalidated.")

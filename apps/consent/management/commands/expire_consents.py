@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from apps.consent.services import expire_consents
+
+
+class Command(BaseCommand):
+    help = (
+        "Record an expiry for every time-boxed consent whose time is up (Celery beat runs this every minute)."
+    )
+
+    def handle(self, *args, **options):
+        self.stdout.write(f"Expired {expire_consents()} time-boxed consent(s).")

@@ -1,0 +1,142 @@
+"""The ledger of consent events, the snapshot projected from it, and the permission documents derived from that.
+
+Only ``apps.consent.services`` writes these rows; the ledger table also refuses UPDATE, DELETE and TRUNCATE
+in the database itself (see migration 0002).
+"""
+
+import hashlib
+import json
+
+from django.db import models
+
+from apps.catalog.models import NoticeVersion
+from apps.customers.models import Customer
+
+GENESIS_HASH = "0" * 64
+
+
+class ConsentEvent(models.Model):
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested (awaiting confirmation)"
+        GIVEN = "given", "Given"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired"
+        INVALIDATED = "invalidated", "Invalidated by a changed notice"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Preference page"
+        EMAIL_LINK = "email_link", "Link in an email"
+        ONE_CLICK_UNSUBSCRIBE = "one_click_unsubscribe", "One-click unsubscribe"
+        GPC = "gpc", "Global Privacy Control"
+        SMS_KEYWORD = "sms_keyword", "SMS keyword"
+        API = "api", "API"
+        SUPPORT_AGENT = "support_agent", "Support agent"
+        IMPORT = "import", "Import"
+        SYSTEM = "system", "System"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="consent_events")
+    sequence = models.PositiveIntegerField(help_text="Per customer, from 1, without gaps.")
+    purpose = models.CharField(max_length=80)
+    state = models.CharField(max_length=12, choices=State.choices)
+    value = models.JSONField(null=True, blank=True)
+    notice_version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(max_length=10)
+    source = models.CharField(max_length=24, choices=Source.choices)
+    actor = models.CharField(max_length=120)
+    evidence = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["customer_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "sequence"], name="consent_event_sequence_unique"),
+        ]
+        indexes = [models.Index(fields=["recorded_at"], name="consent_event_recorded_at")]
+
+    def __str__(self):
+        return f"{self.customer_id}#{self.sequence} {self.purpose} {self.state}"
+
+    def canonical_bytes(self) -> bytes:
+        """The exact bytes the hash covers: every recorded field and the previous hash, in a fixed form."""
+        body = {
+            "customer": self.customer_id,
+            "sequence": self.sequence,
+            "purpose": self.purpose,
+            "state": self.state,
+            "value": self.value,
+            "notice_version": self.notice_version_id,
+            "language": self.language,
+            "source": self.source,
+            "actor": self.actor,
+            "evidence": self.evidence,
+            "recorded_at": self.recorded_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+
+class PermissionDocument(models.Model):
+    """What downstream systems may do for one customer, as of one version. Never changed once written."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="permission_documents")
+    version = models.PositiveIntegerField()
+    body = models.JSONField()
+    derived_from = models.JSONField(help_text="Ids of the ledger events that hold the current choices.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer_id", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "version"], name="permission_document_version_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="permission_document_created_at")]
+
+    def __str__(self):
+        return f"{self.customer_id} v{self.version}"
+
+
+class Snapshot(models.Model):
+    """A customer's current choices: a projection of the ledger that ``rebuild_snapshots`` can always redo."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.PROTECT, primary_key=True, related_name="consent_snapshot"
+    )
+    choices = models.JSONField(default=dict, help_text="Per purpose: the latest event's state and value.")
+    last_sequence = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    next_expiry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    document = models.ForeignKey(PermissionDocument, null=True, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"snapshot of {self.customer_id}"
+
+
+class OutboxEntry(models.Model):
+    """A permission document waiting for the delivery side to fan it out to destinations."""
+
+    document = models.OneToOneField(PermissionDocument, on_delete=models.PROTECT, related_name="outbox_entry")
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="outbox_undispatched"
+            ),
+        ]
+        verbose_name_plural = "outbox entries"
+
+    def __str__(self):
+        return f"outbox {self.pk} → {self.document}"

@@ -1,0 +1,264 @@
+"""Pure rules of the consent core: what a valid choice is, how an event changes the snapshot, and which
+permissions follow from a snapshot. No queries here, so the write path, ``rebuild_snapshots`` and the
+point-in-time answer all apply exactly the same rules.
+"""
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+
+from apps.catalog.selectors import CatalogRules
+
+from .models import ConsentEvent
+
+State = ConsentEvent.State
+Source = ConsentEvent.Source
+
+CUSTOMER_STATES = frozenset({State.REQUESTED, State.GIVEN, State.REFUSED, State.WITHDRAWN})
+SYSTEM_STATES = frozenset({State.EXPIRED, State.INVALIDATED})
+# Sources that prove the customer controls the address, so email consent counts without a further confirmation.
+ADDRESS_PROOF_SOURCES = frozenset({Source.EMAIL_LINK, Source.IMPORT})
+ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+)$")
+TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_WEEKLY_CAP = 50
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer to one purpose, as the customer (or whoever acts for them) gave it."""
+
+    purpose: str
+    state: str
+    notice_version_id: int
+    value: dict | None = None
+    expires_at: datetime | None = None
+
+
+def validate_choices(choices: list[Choice], rules: CatalogRules, now: datetime, source: str) -> None:
+    """Raise one ``ValidationError`` naming every bad choice by its purpose; return quietly if all are good."""
+    errors: dict[str, list[str]] = {}
+    seen = set()
+    for choice in choices:
+        problems = _choice_problems(choice, rules, now)
+        if choice.state in SYSTEM_STATES and source != Source.SYSTEM:
+            problems.append(f"Only the system records {choice.state}; a {source} change cannot.")
+        if choice.purpose in seen:
+            problems.append("The same purpose appears twice in one change.")
+        seen.add(choice.purpose)
+        if problems:
+            errors.setdefault(choice.purpose or "purpose", []).extend(problems)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list[str]:
+    purpose = choice.purpose
+    if purpose not in rules.purposes():
+        return [f"Unknown purpose {purpose!r}."]
+    if purpose not in rules.noticed_purposes:
+        return [f"Purpose {purpose!r} has no notice, so it cannot be asked."]
+    if choice.state not in State.values:
+        return [f"Unknown state {choice.state!r}; use one of {', '.join(sorted(CUSTOMER_STATES))}."]
+    problems = []
+    version = rules.published.get(choice.notice_version_id)
+    if version is None or version.purpose != purpose:
+        problems.append(
+            f"Notice version {choice.notice_version_id!r} is not a published version for {purpose}."
+        )
+    if choice.expires_at is not None:
+        if choice.state != State.GIVEN:
+            problems.append("Only a given consent can be time-boxed.")
+        elif choice.expires_at <= now:
+            problems.append("The end of a time-boxed consent must be in the future.")
+    if purpose.startswith("topic:"):
+        topic = rules.topics[purpose.removeprefix("topic:")]
+        if topic.required and choice.state in (State.REFUSED, State.WITHDRAWN):
+            problems.append("This topic is required (e.g. order updates) and cannot be switched off.")
+    problems.extend(_value_problems(choice, rules))
+    return problems
+
+
+def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
+    value, purpose = choice.value, choice.purpose
+    if choice.state != State.GIVEN or purpose.startswith("channel:"):
+        return [] if value in (None, {}) else [f"{purpose} {choice.state} takes no value."]
+    if not isinstance(value, dict):
+        return [f"{purpose} needs a value object."]
+    if purpose.startswith("topic:"):
+        return _topic_value_problems(value, rules.topics[purpose.removeprefix("topic:")].channels, rules)
+    if purpose == "frequency":
+        return _frequency_value_problems(value, rules)
+    key = {"location": "level", "personalization": "depth"}[purpose]
+    problems = _unknown_keys(value, {key})
+    if value.get(key) not in rules.options.get(purpose, ()):
+        problems.append(f"{key} must be one of {', '.join(rules.options.get(purpose, ()))}.")
+    elif purpose == "location" and value[key] == "off":
+        problems.append("Giving location consent needs a level other than off; refuse or withdraw instead.")
+    return problems
+
+
+def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRules) -> list[str]:
+    problems = _unknown_keys(value, {"channels", "frequency"})
+    channels = value.get("channels")
+    if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+        problems.append("channels must be a non-empty list of channel codes.")
+    else:
+        not_allowed = sorted(set(channels) - allowed)
+        if not_allowed:
+            problems.append(
+                f"This topic may not use {', '.join(not_allowed)}; it may use {', '.join(sorted(allowed))}."
+            )
+        if len(set(channels)) != len(channels):
+            problems.append("channels lists a channel twice.")
+    frequency = value.get("frequency")
+    if frequency is not None and frequency not in rules.options.get("frequency", ()):
+        problems.append(f"frequency must be one of {', '.join(rules.options.get('frequency', ()))}.")
+    return problems
+
+
+def _frequency_value_problems(value: dict, rules: CatalogRules) -> list[str]:
+    problems = _unknown_keys(value, {"digest", "weekly_cap", "paused_until", "quiet_hours"})
+    if value.get("digest") not in rules.options.get("frequency", ()):
+        problems.append(f"digest must be one of {', '.join(rules.options.get('frequency', ()))}.")
+    cap = value.get("weekly_cap")
+    if cap is not None and (
+        not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_WEEKLY_CAP
+    ):
+        problems.append(f"weekly_cap must be a whole number from 1 to {MAX_WEEKLY_CAP}, or null.")
+    paused_until = value.get("paused_until")
+    if paused_until is not None:
+        try:
+            date.fromisoformat(paused_until)
+        except (TypeError, ValueError):
+            problems.append("paused_until must be a date (YYYY-MM-DD) or null.")
+    quiet = value.get("quiet_hours")
+    if quiet is not None:
+        if not isinstance(quiet, dict) or _unknown_keys(quiet, {"start", "end", "timezone"}):
+            problems.append("quiet_hours must be an object with start, end and timezone.")
+        else:
+            for key in ("start", "end"):
+                if not isinstance(quiet.get(key), str) or not TIME_PATTERN.match(quiet[key]):
+                    problems.append(f"quiet_hours.{key} must be a time HH:MM.")
+            if quiet.get("timezone") not in zoneinfo.available_timezones():
+                problems.append("quiet_hours.timezone must be an IANA time zone such as Europe/Berlin.")
+    return problems
+
+
+def _unknown_keys(value: dict, known: set[str]) -> list[str]:
+    unknown = sorted(set(value) - known)
+    return [f"Unknown field(s): {', '.join(unknown)}."] if unknown else []
+
+
+def effective_state(choice: Choice, current: dict | None, rules: CatalogRules, source: str) -> str:
+    """The state to record: a first ``given`` on a double opt-in channel waits for confirmation."""
+    channel = choice.purpose.removeprefix("channel:")
+    needs_confirmation = (
+        choice.state == State.GIVEN
+        and channel in rules.double_opt_in_channels
+        and source not in ADDRESS_PROOF_SOURCES
+        and (current or {}).get("state") != State.GIVEN
+    )
+    return State.REQUESTED if needs_confirmation else choice.state
+
+
+def system_change_applies(choice: Choice, current: dict | None, rules: CatalogRules, now: datetime) -> bool:
+    """Whether an expiry or invalidation still holds under the lock (the customer may have answered anew)."""
+    if choice.state == State.EXPIRED:
+        return bool(
+            current
+            and current["state"] == State.GIVEN
+            and current["expires_at"]
+            and datetime.fromisoformat(current["expires_at"]) <= now
+        )
+    if choice.state == State.INVALIDATED:
+        shown = rules.published.get(current["notice_version"]) if current else None
+        return bool(
+            shown
+            and current["state"] in (State.GIVEN, State.REQUESTED)
+            and shown.number < rules.published[choice.notice_version_id].number
+        )
+    return True
+
+
+def apply_event(choices: dict, event: ConsentEvent) -> None:
+    """Fold one ledger event into the snapshot's choices (in place)."""
+    choices[event.purpose] = {
+        "state": event.state,
+        "value": event.value,
+        "notice_version": event.notice_version_id,
+        "language": event.language,
+        "event": event.pk,
+        "sequence": event.sequence,
+        "recorded_at": event.recorded_at.isoformat(),
+        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+    }
+
+
+def next_expiry(choices: dict) -> datetime | None:
+    ends = [
+        datetime.fromisoformat(entry["expires_at"])
+        for entry in choices.values()
+        if entry["state"] == State.GIVEN and entry["expires_at"]
+    ]
+    return min(ends, default=None)
+
+
+def is_in_force(entry: dict | None, purpose: str, rules: CatalogRules, at: datetime) -> bool:
+    """Given, not yet expired, and given under a notice version no material change has superseded."""
+    if not entry or entry["state"] != State.GIVEN:
+        return False
+    if entry["expires_at"] and datetime.fromisoformat(entry["expires_at"]) <= at:
+        return False
+    version = rules.published.get(entry["notice_version"])
+    return version is not None and version.number >= rules.material_floor(purpose, at)
+
+
+def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict:
+    """The permission document body: per channel what may be sent, plus location and personalization."""
+
+    def in_force(purpose):
+        entry = choices.get(purpose)
+        return entry if is_in_force(entry, purpose, rules, at) else None
+
+    frequency = (in_force("frequency") or {}).get("value") or {}
+    channels = {}
+    for code in rules.channels:
+        allowed = in_force(f"channel:{code}") is not None
+        topics, topic_frequency = [], {}
+        for slug, topic in rules.topics.items():
+            chosen = in_force(f"topic:{slug}")
+            if allowed and not topic.required and chosen and code in chosen["value"]["channels"]:
+                topics.append(slug)
+                if chosen["value"].get("frequency"):
+                    topic_frequency[slug] = chosen["value"]["frequency"]
+        channels[code] = {
+            "allowed": allowed,
+            "topics": topics,
+            "required_topics": [
+                slug for slug, topic in rules.topics.items() if topic.required and code in topic.channels
+            ],
+            "frequency": frequency.get("digest") or rules.defaults.get("frequency"),
+            "topic_frequency": topic_frequency,
+            "weekly_cap": frequency.get("weekly_cap"),
+            "paused_until": frequency.get("paused_until"),
+            "quiet_hours": frequency.get("quiet_hours") if code in rules.quiet_hours_channels else None,
+        }
+    location = in_force("location")
+    personalization = in_force("personalization")
+    return {
+        "channels": channels,
+        "location": {
+            "level": location["value"]["level"] if location else "off",
+            "until": location["expires_at"] if location else None,
+        },
+        "personalization": (
+            personalization["value"]["depth"] if personalization else rules.defaults.get("personalization")
+        ),
+    }
+
+
+def derived_from(choices: dict) -> list[int]:
+    return sorted(entry["event"] for entry in choices.values())

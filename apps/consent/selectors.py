@@ -1,0 +1,87 @@
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from apps.catalog.selectors import catalog_rules
+from apps.customers.models import Customer
+
+from .models import GENESIS_HASH, ConsentEvent, PermissionDocument
+from .rules import apply_event, derive_permissions, derived_from, next_expiry
+
+
+def replay_choices(events) -> dict:
+    """The snapshot's choices as the given events (in sequence order) make them."""
+    choices: dict = {}
+    for event in events:
+        apply_event(choices, event)
+    return choices
+
+
+def current_permission_document(customer: Customer) -> PermissionDocument | None:
+    return PermissionDocument.objects.filter(customer=customer).order_by("-version").first()
+
+
+@dataclass(frozen=True)
+class PointInTimeAnswer:
+    at: datetime
+    body: dict
+    derived_from: list[int]
+
+
+def permission_document_at(customer: Customer, at: datetime) -> PointInTimeAnswer:
+    """What this customer's permissions were at ``at``, worked out from the ledger alone.
+
+    Notice currency and time-boxed expiry are judged as of ``at``; the catalog's channels and topics are
+    today's (a topic that no longer exists is not reported).
+    """
+    events = ConsentEvent.objects.filter(customer=customer, recorded_at__lte=at).order_by("sequence")
+    choices = replay_choices(events)
+    return PointInTimeAnswer(
+        at=at, body=derive_permissions(choices, catalog_rules(), at), derived_from=derived_from(choices)
+    )
+
+
+def replayed_snapshot_fields(customer_id: int) -> dict:
+    """The snapshot fields a replay of this customer's ledger produces (what ``rebuild_snapshots`` writes)."""
+    events = list(ConsentEvent.objects.filter(customer_id=customer_id).order_by("sequence"))
+    choices = replay_choices(events)
+    return {
+        "choices": choices,
+        "last_sequence": events[-1].sequence if events else 0,
+        "last_hash": events[-1].hash if events else GENESIS_HASH,
+        "next_expiry_at": next_expiry(choices),
+    }
+
+
+@dataclass(frozen=True)
+class LedgerBreak:
+    customer_id: int
+    sequence: int
+    problem: str
+
+    def __str__(self):
+        return f"customer {self.customer_id}, sequence {self.sequence}: {self.problem}"
+
+
+def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+    """Walk every chain in order and yield the first break of each customer whose chain does not verify."""
+    events = ConsentEvent.objects.order_by("customer_id", "sequence")
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=customer_ids)
+    customer_id, expected_sequence, expected_prev, broken = None, 1, GENESIS_HASH, False
+    for event in events.iterator(chunk_size=2000):
+        if event.customer_id != customer_id:
+            customer_id, expected_sequence, expected_prev, broken = event.customer_id, 1, GENESIS_HASH, False
+        if broken:
+            continue
+        problem = None
+        if event.sequence != expected_sequence:
+            problem = f"expected sequence {expected_sequence}, found {event.sequence} (a gap or a reordering)"
+        elif event.prev_hash != expected_prev:
+            problem = "previous-hash does not match the event before it"
+        elif event.compute_hash() != event.hash:
+            problem = "the row's content no longer matches its hash (it was altered)"
+        if problem:
+            broken = True
+            yield LedgerBreak(customer_id=event.customer_id, sequence=event.sequence, problem=problem)
+        expected_sequence, expected_prev = event.sequence + 1, event.hash

@@ -1,0 +1,219 @@
+"""The one write path. Every change of a preference or consent, from any door, calls ``record_choices``."""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.catalog.models import NoticeVersion
+from apps.catalog.selectors import catalog_rules
+from apps.customers.models import Customer
+
+from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
+from .rules import (
+    ACTOR_PATTERN,
+    Choice,
+    State,
+    apply_event,
+    derive_permissions,
+    derived_from,
+    effective_state,
+    next_expiry,
+    system_change_applies,
+    validate_choices,
+)
+from .selectors import replayed_snapshot_fields
+
+
+@dataclass(frozen=True)
+class Recorded:
+    events: list[ConsentEvent]
+    document: PermissionDocument
+    document_changed: bool
+
+
+def evidence_hash(value: str) -> str:
+    """A keyed hash of an IP address or user agent: matches a later claim, reveals nothing by itself."""
+    return hmac.new(settings.LEDGER_EVIDENCE_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def record_choices(
+    *,
+    customer: Customer,
+    choices: list[Choice],
+    source: str,
+    actor: str,
+    language: str = "en",
+    evidence: dict | None = None,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> Recorded:
+    """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
+
+    All or nothing, in one transaction under a lock on the customer's row: a bad choice raises
+    ``ValidationError`` (keyed by purpose) before anything is written. When the permission document changes,
+    its next version and an outbox row are written with it; the delivery side picks the outbox row up after
+    commit.
+    """
+    now = timezone.now()
+    rules = catalog_rules()
+    _validate_context(choices=choices, source=source, actor=actor, language=language, evidence=evidence)
+    validate_choices(choices, rules, now, source)
+    evidence = dict(evidence or {})
+    if ip_address:
+        evidence["ip_hash"] = evidence_hash(ip_address)
+    if user_agent:
+        evidence["user_agent_hash"] = evidence_hash(user_agent)
+
+    with transaction.atomic():
+        Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
+        snapshot = _snapshot_for(customer.pk)
+        events = []
+        for choice in choices:
+            if not system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now):
+                continue
+            event = ConsentEvent(
+                customer_id=customer.pk,
+                sequence=snapshot.last_sequence + 1,
+                purpose=choice.purpose,
+                state=effective_state(choice, snapshot.choices.get(choice.purpose), rules, source),
+                value=choice.value or None,
+                notice_version_id=choice.notice_version_id,
+                language=language,
+                source=source,
+                actor=actor,
+                evidence=evidence,
+                recorded_at=now,
+                expires_at=choice.expires_at,
+                prev_hash=snapshot.last_hash,
+            )
+            event.hash = event.compute_hash()
+            snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
+            events.append(event)
+        if not events:
+            return Recorded(events=[], document=snapshot.document, document_changed=False)
+        ConsentEvent.objects.bulk_create(events)
+        for event in events:
+            apply_event(snapshot.choices, event)
+        snapshot.next_expiry_at = next_expiry(snapshot.choices)
+        changed = _refresh_document(snapshot, rules, now)
+        snapshot.save()
+    return Recorded(events=events, document=snapshot.document, document_changed=changed)
+
+
+def _validate_context(*, choices, source, actor, language, evidence) -> None:
+    errors = {}
+    if not choices:
+        errors["choices"] = "Nothing to record: give at least one choice."
+    if source not in ConsentEvent.Source.values:
+        errors["source"] = f"Unknown source {source!r}."
+    if not ACTOR_PATTERN.match(actor or ""):
+        errors["actor"] = "Actor must be customer, system, staff:<id>, api:<client> or import:<batch>."
+    if language not in dict(settings.LANGUAGES):
+        errors["language"] = f"Unsupported language {language!r}."
+    if evidence is not None and not isinstance(evidence, dict):
+        errors["evidence"] = "Evidence must be an object."
+    elif evidence and {"ip", "ip_address", "user_agent"} & set(evidence):
+        errors["evidence"] = "Pass ip_address and user_agent separately: the ledger keeps only keyed hashes."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _snapshot_for(customer_id: int) -> Snapshot:
+    snapshot = Snapshot.objects.select_related("document").filter(customer_id=customer_id).first()
+    return snapshot or Snapshot(customer_id=customer_id, choices={})
+
+
+def _refresh_document(snapshot: Snapshot, rules, now: datetime) -> bool:
+    """Write the next permission document version and its outbox row if the permissions changed."""
+    body = derive_permissions(snapshot.choices, rules, now)
+    current = snapshot.document
+    if current is not None and current.body == body:
+        return False
+    snapshot.document = PermissionDocument.objects.create(
+        customer_id=snapshot.customer_id,
+        version=current.version + 1 if current else 1,
+        body=body,
+        derived_from=derived_from(snapshot.choices),
+        created_at=now,
+    )
+    OutboxEntry.objects.create(document=snapshot.document)
+    return True
+
+
+def publish_notice_version(*, version: NoticeVersion) -> int:
+    """Publish a notice version; if it is material, invalidate consents given under older versions.
+
+    Each invalidation is a new ledger event through ``record_choices`` (never an edit of an old row).
+    Returns how many customers' consents were invalidated.
+    """
+    if version.is_published:
+        raise ValidationError(f"{version} is already published.")
+    with transaction.atomic():
+        version.mark_published()
+    if not version.material:
+        return 0
+    purpose = version.notice.purpose
+    older = set(
+        NoticeVersion.objects.filter(notice=version.notice, number__lt=version.number).values_list(
+            "id", flat=True
+        )
+    )
+    invalidated = 0
+    affected = Snapshot.objects.filter(choices__has_key=purpose).select_related("customer")
+    for snapshot in affected.iterator(chunk_size=500):
+        entry = snapshot.choices[purpose]
+        if entry["state"] in (State.GIVEN, State.REQUESTED) and entry["notice_version"] in older:
+            recorded = record_choices(
+                customer=snapshot.customer,
+                choices=[Choice(purpose=purpose, state=State.INVALIDATED, notice_version_id=version.pk)],
+                source=ConsentEvent.Source.SYSTEM,
+                actor="system",
+                evidence={"reason": f"material change: {version}"},
+            )
+            invalidated += len(recorded.events)
+    return invalidated
+
+
+def expire_consents(*, now: datetime | None = None) -> int:
+    """Write an ``expired`` event for every time-boxed consent whose time is up. Returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    for snapshot in Snapshot.objects.filter(next_expiry_at__lte=now).select_related("customer").iterator():
+        due = [
+            Choice(purpose=purpose, state=State.EXPIRED, notice_version_id=entry["notice_version"])
+            for purpose, entry in snapshot.choices.items()
+            if entry["state"] == State.GIVEN
+            and entry["expires_at"]
+            and datetime.fromisoformat(entry["expires_at"]) <= now
+        ]
+        if due:
+            recorded = record_choices(
+                customer=snapshot.customer,
+                choices=due,
+                source=ConsentEvent.Source.SYSTEM,
+                actor="system",
+                evidence={"reason": "time-boxed consent ended"},
+            )
+            expired += len(recorded.events)
+    return expired
+
+
+def rebuild_snapshot(*, customer: Customer) -> bool:
+    """Recompute the customer's snapshot from the ledger alone; returns whether it had drifted from it."""
+    rules = catalog_rules()
+    with transaction.atomic():
+        Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
+        snapshot = _snapshot_for(customer.pk)
+        replayed = replayed_snapshot_fields(customer.pk)
+        drifted = snapshot._state.adding or any(getattr(snapshot, f) != v for f, v in replayed.items())
+        for field, value in replayed.items():
+            setattr(snapshot, field, value)
+        document_changed = _refresh_document(snapshot, rules, timezone.now())
+        snapshot.save()
+    return drifted or document_changed

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def expire_consents() -> int:
+    return services.expire_consents()

@@ -1,0 +1,56 @@
+import pytest
+from django.db.backends.postgresql.operations import DatabaseOperations
+
+from apps.consent.services import publish_notice_version
+
+from .factories import ChannelFactory, NoticeFactory, NoticeVersionFactory, OptionFactory, TopicFactory
+
+_sql_flush = DatabaseOperations.sql_flush
+
+
+def _sql_flush_past_append_only_triggers(self, style, tables, **kwargs):
+    """Transactional tests empty every table between tests with TRUNCATE, which the ledger refuses.
+
+    Only the test database is ever flushed: here the triggers are bypassed for that one statement.
+    """
+    statements = _sql_flush(self, style, tables, **kwargs)
+    return ["SET LOCAL session_replication_role = replica", *statements] if statements else statements
+
+
+DatabaseOperations.sql_flush = _sql_flush_past_append_only_triggers
+
+
+@pytest.fixture
+def catalog(db):
+    """A small catalog with a published version 1 of every purpose's notice.
+
+    Channels: email (double opt-in), sms (quiet hours), push (quiet hours).
+    Topics: news (email, push), offers (email, sms), orders (required; email, sms).
+    """
+    email = ChannelFactory(code="email", double_opt_in=True, position=1)
+    sms = ChannelFactory(code="sms", supports_quiet_hours=True, position=2)
+    push = ChannelFactory(code="push", supports_quiet_hours=True, position=3)
+    TopicFactory(slug="news", channels=[email, push])
+    TopicFactory(slug="offers", channels=[email, sms])
+    TopicFactory(slug="orders", channels=[email, sms], required=True)
+    for rank, code in enumerate(["real_time", "daily", "weekly", "monthly"]):
+        OptionFactory(set="frequency", code=code, rank=rank, is_default=code == "weekly")
+    for rank, code in enumerate(["off", "country", "region", "city", "precise"]):
+        OptionFactory(set="location", code=code, rank=rank, is_default=code == "off")
+    for rank, code in enumerate(["none", "interests", "activity"]):
+        OptionFactory(set="personalization", code=code, rank=rank, is_default=code == "none")
+    purposes = [
+        "channel:email",
+        "channel:sms",
+        "channel:push",
+        "topic:news",
+        "topic:offers",
+        "topic:orders",
+        "frequency",
+        "location",
+        "personalization",
+    ]
+    for purpose in purposes:
+        notice = NoticeFactory(purpose=purpose, honours_gpc=purpose in ("location", "personalization"))
+        publish_notice_version(version=NoticeVersionFactory(notice=notice))
+    return purposes

@@ -1,0 +1,92 @@
+import factory
+
+from apps.catalog.models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from apps.catalog.selectors import current_notice_version
+from apps.consent.rules import Choice
+from apps.customers.models import Customer
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    external_id = factory.Sequence(lambda n: f"cust-{n:05d}")
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    phone = factory.Sequence(lambda n: f"+4915100{n:05d}")
+    name = factory.Faker("name")
+    locale = "en"
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Channel
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"channel{n}")
+    label = factory.LazyAttribute(lambda o: {"en": o.code.title(), "de": o.code.title()})
+
+
+class TopicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Topic
+        django_get_or_create = ["slug"]
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"topic-{n}")
+    label = factory.LazyAttribute(lambda o: {"en": o.slug, "de": o.slug})
+
+    @factory.post_generation
+    def channels(self, create, extracted, **kwargs):
+        if extracted:
+            self.channels.set(extracted)
+
+
+class OptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Option
+        django_get_or_create = ["set", "code"]
+
+    label = factory.LazyAttribute(lambda o: {"en": o.code, "de": o.code})
+    rank = factory.Sequence(int)
+
+
+class NoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notice
+        django_get_or_create = ["purpose"]
+
+    title = factory.LazyAttribute(lambda o: {"en": o.purpose, "de": o.purpose})
+
+
+class NoticeVersionFactory(factory.django.DjangoModelFactory):
+    """An unpublished version with English and German texts; publish it through the consent service."""
+
+    class Meta:
+        model = NoticeVersion
+        skip_postgeneration_save = True
+
+    notice = factory.SubFactory(NoticeFactory)
+    number = factory.LazyAttribute(lambda o: o.notice.versions.count() + 1)
+
+    @factory.post_generation
+    def texts(self, create, extracted, **kwargs):
+        for language in ("en", "de"):
+            NoticeText.objects.create(
+                version=self,
+                language=language,
+                what_we_ask=f"[{language}] May we? ({self.notice.purpose} v{self.number})",
+                what_you_get=f"[{language}] What you get.",
+                what_we_do=f"[{language}] What we do.",
+                what_we_never_do=f"[{language}] What we never do.",
+            )
+
+
+def make_choice(purpose, state="given", value=None, **kwargs):
+    """A choice under the purpose's current notice version."""
+    return Choice(
+        purpose=purpose,
+        state=state,
+        notice_version_id=current_notice_version(purpose).pk,
+        value=value,
+        **kwargs,
+    )
