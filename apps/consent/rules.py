@@ -238,7 +238,9 @@ def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict
             "allowed": allowed,
             "topics": topics,
             "required_topics": [
-                slug for slug, topic in rules.topics.items() if topic.required and code in topic.channels
+                slug
+                for slug, topic in rules.topics.items()
+                if topic.required and code in topic.channels and _carries_required_topic(choices, slug, code)
             ],
             "frequency": frequency.get("digest") or rules.defaults.get("frequency"),
             "topic_frequency": topic_frequency,
@@ -258,6 +260,14 @@ def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict
             personalization["value"]["depth"] if personalization else rules.defaults.get("personalization")
         ),
     }
+
+
+def _carries_required_topic(choices: dict, slug: str, channel: str) -> bool:
+    """A required topic cannot be switched off, but the customer may pick which of its channels carry it."""
+    chosen = choices.get(f"topic:{slug}")
+    if not chosen or chosen["state"] != State.GIVEN:
+        return True
+    return channel in chosen["value"]["channels"]
 
 
 def derived_from(choices: dict) -> list[int]:

@@ -60,10 +60,7 @@ def record_choices(
     its next version and an outbox row are written with it; the delivery side picks the outbox row up after
     commit.
     """
-    now = timezone.now()
-    rules = catalog_rules()
     _validate_context(choices=choices, source=source, actor=actor, language=language, evidence=evidence)
-    validate_choices(choices, rules, now, source)
     evidence = dict(evidence or {})
     if ip_address:
         evidence["ip_hash"] = evidence_hash(ip_address)
@@ -72,6 +69,11 @@ def record_choices(
 
     with transaction.atomic():
         Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
+        # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
+        # and a notice published meanwhile is seen.
+        now = timezone.now()
+        rules = catalog_rules()
+        validate_choices(choices, rules, now, source)
         snapshot = _snapshot_for(customer.pk)
         events = []
         for choice in choices:

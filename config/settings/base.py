@@ -36,6 +36,10 @@ LOCAL_APPS = [
     "apps.catalog",
     "apps.customers",
     "apps.consent",
+    "apps.delivery",
+    "apps.preferences",
+    "apps.support",
+    "apps.api",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

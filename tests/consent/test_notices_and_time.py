@@ -90,7 +90,10 @@ def test_expire_command_reports_what_it_did(catalog, capsys):
 
 def test_nothing_expires_before_its_time(catalog):
     customer = CustomerFactory()
-    record(customer, make_choice("location", value={"level": "city"}, expires_at=timezone.now() + timedelta(days=1)))
+    record(
+        customer,
+        make_choice("location", value={"level": "city"}, expires_at=timezone.now() + timedelta(days=1)),
+    )
     assert expire_consents() == 0
 
 

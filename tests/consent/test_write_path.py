@@ -241,3 +241,10 @@ def test_an_unknown_source_is_rejected(catalog):
     assert_rejected_and_nothing_written(
         CustomerFactory(), make_choice("channel:sms"), source="carrier-pigeon", expected="Unknown source"
     )
+
+
+def test_the_customer_picks_which_channels_carry_a_required_topic(catalog):
+    customer = CustomerFactory()
+    recorded = record(customer, make_choice("topic:orders", value={"channels": ["email"]}))
+    assert recorded.document.body["channels"]["email"]["required_topics"] == ["orders"]
+    assert recorded.document.body["channels"]["sms"]["required_topics"] == []

@@ -1,0 +1,113 @@
+"""One customer change through the write path, against a bare single-row INSERT + COMMIT.
+
+Both run through the same PostgreSQL connection, interleaved in rounds so that machine noise hits both alike.
+Prints changes per second, inserts per second, and their ratio (target: at least 1/3).
+
+    make benchmarks          # or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor python benchmarks/write_path.py
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+BASE_URL = os.environ.get("DATABASE_URL", "")
+if not BASE_URL.startswith("postgres"):
+    sys.exit("Set DATABASE_URL to a PostgreSQL database (the benchmark creates and uses <name>_bench).")
+os.environ["DATABASE_URL"] = BASE_URL.rsplit("/", 1)[0] + "/" + BASE_URL.rsplit("/", 1)[1] + "_bench"
+
+import django  # noqa: E402
+import psycopg  # noqa: E402
+
+with psycopg.connect(BASE_URL, autocommit=True) as admin:
+    bench_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone():
+        admin.execute(f'CREATE DATABASE "{bench_name}"')
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from apps.catalog.selectors import current_notice_version  # noqa: E402
+from apps.consent.rules import Choice  # noqa: E402
+from apps.consent.services import record_choices  # noqa: E402
+from apps.customers.services import customer_upsert  # noqa: E402
+
+ROUNDS = int(os.environ.get("ROUNDS", 5))
+PER_ROUND = int(os.environ.get("PER_ROUND", 400))
+CUSTOMERS = 200
+
+
+def prepare():
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", customers=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    customers = [
+        customer_upsert(external_id=f"bench-{n:04d}", email=f"bench{n}@example.com")[0]
+        for n in range(CUSTOMERS)
+    ]
+    version = current_notice_version("channel:sms").pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_bare_insert "
+            "(id bigserial PRIMARY KEY, customer_id bigint NOT NULL, payload jsonb NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now())"
+        )
+    return customers, version
+
+
+def bare_inserts(count):
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for n in range(count):
+            cursor.execute(  # autocommit: every INSERT is its own transaction, committed
+                "INSERT INTO bench_bare_insert (customer_id, payload) VALUES (%s, %s)",
+                [n, '{"state": "given"}'],
+            )
+    return count / (time.perf_counter() - started)
+
+
+def write_path_changes(count, customers, version, round_number):
+    started = time.perf_counter()
+    for n in range(count):
+        customer = customers[n % CUSTOMERS]
+        # Alternate so that every change really changes the permission document (new version + outbox row).
+        state = "given" if (n // CUSTOMERS + round_number) % 2 == 0 else "withdrawn"
+        record_choices(
+            customer=customer,
+            choices=[Choice(purpose="channel:sms", state=state, notice_version_id=version)],
+            source="web",
+            actor="customer",
+            ip_address="198.51.100.7",
+            user_agent="benchmark",
+        )
+    return count / (time.perf_counter() - started)
+
+
+def main():
+    customers, version = prepare()
+    connection.ensure_connection()
+    write_path_changes(50, customers, version, 1)  # warm-up
+    bare_inserts(50)
+    ratios, bare_rates, path_rates = [], [], []
+    for round_number in range(ROUNDS):
+        bare = bare_inserts(PER_ROUND)
+        path = write_path_changes(PER_ROUND, customers, version, round_number)
+        bare_rates.append(bare)
+        path_rates.append(path)
+        ratios.append(path / bare)
+        print(
+            f"round {round_number + 1}: bare insert {bare:8.0f}/s   write path {path:8.0f}/s   ratio {path / bare:.2f}"
+        )
+    print(
+        f"write path: median {statistics.median(path_rates):.0f} changes/s; bare INSERT+COMMIT: median "
+        f"{statistics.median(bare_rates):.0f}/s; ratio (median of rounds) {statistics.median(ratios):.2f} "
+        "(target >= 0.33)"
+    )
+
+
+if __name__ == "__main__":
+    main()
