@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \
+# Override to run two checkouts' suites side by side: make test TEST_DB=candor_other TEST_REDIS_DB=3
+TEST_DB ?= candor
+TEST_REDIS_DB ?= 0
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(TEST_DB) REDIS_URL=redis://127.0.0.1:6379/$(TEST_REDIS_DB) \
 	RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2F
 EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u RABBITMQ_URL
 
@@ -27,7 +30,7 @@ demo: install
 	$(EMBEDDED_ENV) DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 services:
-	scripts/ensure_services.sh
+	scripts/ensure_services.sh $(TEST_DB)
 
 chromium:
 	scripts/ensure_chromium.sh

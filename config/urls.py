@@ -1,8 +1,10 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import TemplateView
+from django.urls import include, path
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
+    path("api/", include("apps.api.urls")),
+    path("support/", include("apps.support.urls")),
+    path("delivery/", include("apps.delivery.urls")),
+    path("", include("apps.preferences.urls")),
 ]

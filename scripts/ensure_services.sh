@@ -44,7 +44,8 @@ if ! port_open 5672; then
     fi
 fi
 
-# The test database's owner; psql is part of the PostgreSQL client every such machine has.
-psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'candor'" | grep -q 1 \
-    || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE candor" \
-    || { echo "error: cannot create the database 'candor' as user postgres on 127.0.0.1:5432." >&2; exit 1; }
+# The database the suite's settings name (pytest-django creates test_<name> beside it).
+db="${1:-candor}"
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$db\"" \
+    || { echo "error: cannot create the database '$db' as user postgres on 127.0.0.1:5432." >&2; exit 1; }
