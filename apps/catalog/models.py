@@ -180,3 +180,17 @@ class NoticeText(models.Model):
         if self.version.is_published:
             raise PublishedVersionError(f"{self.version} is published; its wording cannot change.")
         super().save(*args, **kwargs)
+
+
+class CatalogRevision(models.Model):
+    """One row whose token the database replaces on every write to a catalog table (migration 0002's triggers).
+
+    The write path reads the token under its lock and reuses the catalog it cached for that token, so a busy
+    write path does not re-read a catalog that changes a few times a year, yet sees a change at once.
+    A random token, unlike a counter, cannot come back after a rolled-back change.
+    """
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self):
+        return self.token

@@ -1,7 +1,8 @@
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from .models import Channel, Notice, NoticeVersion, Option, Topic
+from .models import CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
 
 FIXED_PURPOSES = ("frequency", "location", "personalization")
 
@@ -54,7 +55,25 @@ class CatalogRules:
         )
 
 
-def catalog_rules() -> CatalogRules:
+def catalog_revision_token() -> str | None:
+    return CatalogRevision.objects.values_list("token", flat=True).first()
+
+
+def catalog_rules(revision_token: str | None = None) -> CatalogRules:
+    """The catalog's rules, reused while the catalog revision token stays the same.
+
+    Pass the token when it has been read already (the write path reads it with its lock).
+    """
+    token = revision_token or catalog_revision_token()
+    return _rules_for_revision(token) if token else _load_catalog_rules()
+
+
+@lru_cache(maxsize=1)
+def _rules_for_revision(token: str) -> CatalogRules:
+    return _load_catalog_rules()
+
+
+def _load_catalog_rules() -> CatalogRules:
     channels = list(Channel.objects.values_list("code", "double_opt_in", "supports_quiet_hours"))
     topic_channels: dict[str, set[str]] = {}
     for slug, channel in Topic.channels.through.objects.values_list("topic__slug", "channel__code"):

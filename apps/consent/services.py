@@ -8,9 +8,10 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
-from apps.catalog.models import NoticeVersion
+from apps.catalog.models import CatalogRevision, NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
 
@@ -68,13 +69,12 @@ def record_choices(
         evidence["user_agent_hash"] = evidence_hash(user_agent)
 
     with transaction.atomic():
-        Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
+        snapshot, catalog_token = _lock_snapshot(customer.pk)
         # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
         # and a notice published meanwhile is seen.
         now = timezone.now()
-        rules = catalog_rules()
+        rules = catalog_rules(catalog_token)
         validate_choices(choices, rules, now, source)
-        snapshot = _snapshot_for(customer.pk)
         events = []
         for choice in choices:
             if not system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now):
@@ -104,7 +104,7 @@ def record_choices(
             apply_event(snapshot.choices, event)
         snapshot.next_expiry_at = next_expiry(snapshot.choices)
         changed = _refresh_document(snapshot, rules, now)
-        snapshot.save()
+        snapshot.save(force_insert=snapshot._state.adding)
     return Recorded(events=events, document=snapshot.document, document_changed=changed)
 
 
@@ -126,9 +126,20 @@ def _validate_context(*, choices, source, actor, language, evidence) -> None:
         raise ValidationError(errors)
 
 
-def _snapshot_for(customer_id: int) -> Snapshot:
+def _lock_snapshot(customer_id: int) -> tuple[Snapshot, str | None]:
+    """Lock the customer's row, then load their snapshot; returns it with the catalog revision token.
+
+    Two statements on purpose: under READ COMMITTED, rows joined to a row that was waited for are the ones
+    from before the wait, so a snapshot read in the locking statement could be stale.
+    """
+    token = (
+        Customer.objects.select_for_update()
+        .filter(pk=customer_id)
+        .values_list(Subquery(CatalogRevision.objects.values("token")[:1]), flat=True)
+        .get()
+    )
     snapshot = Snapshot.objects.select_related("document").filter(customer_id=customer_id).first()
-    return snapshot or Snapshot(customer_id=customer_id, choices={})
+    return snapshot or Snapshot(customer_id=customer_id, choices={}), token
 
 
 def _refresh_document(snapshot: Snapshot, rules, now: datetime) -> bool:
@@ -208,14 +219,13 @@ def expire_consents(*, now: datetime | None = None) -> int:
 
 def rebuild_snapshot(*, customer: Customer) -> bool:
     """Recompute the customer's snapshot from the ledger alone; returns whether it had drifted from it."""
-    rules = catalog_rules()
     with transaction.atomic():
-        Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
-        snapshot = _snapshot_for(customer.pk)
+        snapshot, catalog_token = _lock_snapshot(customer.pk)
+        rules = catalog_rules(catalog_token)
         replayed = replayed_snapshot_fields(customer.pk)
         drifted = snapshot._state.adding or any(getattr(snapshot, f) != v for f, v in replayed.items())
         for field, value in replayed.items():
             setattr(snapshot, field, value)
         document_changed = _refresh_document(snapshot, rules, timezone.now())
-        snapshot.save()
+        snapshot.save(force_insert=snapshot._state.adding)
     return drifted or document_changed
