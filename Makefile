@@ -23,9 +23,11 @@ install: $(BIN)/.installed
 demo: install
 	$(EMBEDDED_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo
+	@$(EMBEDDED_ENV) DJANGO_SUPERUSER_PASSWORD=candor-demo $(BIN)/python manage.py createsuperuser \
+		--noinput --username admin --email admin@example.com >/dev/null 2>&1 || true
 	@echo
 	@echo "  Candor is running embedded (SQLite in var/, mail printed here)."
-	@echo "  Open http://127.0.0.1:8000/   (staff admin: http://127.0.0.1:8000/admin/)"
+	@echo "  Open http://127.0.0.1:8000/   (admin: http://127.0.0.1:8000/admin/ as admin / candor-demo)"
 	@echo
 	$(EMBEDDED_ENV) DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
