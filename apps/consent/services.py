@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.catalog.models import CatalogRevision, NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
+from apps.customers.services import erase_identity
 
 from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
 from .rules import (
@@ -229,3 +230,44 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
         document_changed = _refresh_document(snapshot, rules, timezone.now())
         snapshot.save(force_insert=snapshot._state.adding)
     return drifted or document_changed
+
+
+def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dict | None = None) -> Customer:
+    """Erase the customer's personal data; the ledger stays, pseudonymous and verifiable.
+
+    In one transaction: every consent still given or awaiting confirmation is withdrawn through
+    ``record_choices`` (so downstream systems get a permission document that allows nothing), then email, phone
+    and name are blanked and the customer is marked erased. The ledger never held them, so every chain still
+    verifies. Erasing an erased customer changes nothing.
+    """
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.erased_at:
+            return customer
+        rules = catalog_rules()
+        latest: dict[str, tuple[int, int]] = {}
+        for version in rules.published.values():
+            if version.number > latest.get(version.purpose, (0, 0))[0]:
+                latest[version.purpose] = (version.number, version.id)
+        snapshot = Snapshot.objects.filter(customer_id=customer.pk).first()
+        withdrawals = [
+            Choice(purpose=purpose, state=State.WITHDRAWN, notice_version_id=latest[purpose][1])
+            for purpose, entry in (snapshot.choices if snapshot else {}).items()
+            if entry["state"] in (State.GIVEN, State.REQUESTED)
+            and purpose in latest
+            and not _is_required_topic(purpose, rules)
+        ]
+        if withdrawals:
+            record_choices(
+                customer=customer,
+                choices=withdrawals,
+                source=source,
+                actor=actor,
+                evidence={**(evidence or {}), "reason": "erasure requested"},
+            )
+        return erase_identity(customer=customer, at=timezone.now())
+
+
+def _is_required_topic(purpose: str, rules) -> bool:
+    topic = rules.topics.get(purpose.removeprefix("topic:")) if purpose.startswith("topic:") else None
+    return bool(topic and topic.required)

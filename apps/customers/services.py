@@ -17,3 +17,14 @@ def customer_upsert(
     customer.full_clean()
     customer.save()
     return customer, created
+
+
+def erase_identity(*, customer: Customer, at) -> Customer:
+    """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
+
+    The external id is the brand's own pseudonymous key: it lets the brand's systems match the erasure.
+    Call it through ``apps.consent.services.erase_customer``, which first withdraws what the customer allowed.
+    """
+    Customer.objects.filter(pk=customer.pk).update(email="", phone="", name="", erased_at=at)
+    customer.refresh_from_db()
+    return customer
