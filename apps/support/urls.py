@@ -1,5 +1,19 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import access_log, change, customer, ledger, proof, requests, search, sign_in, timeline
 
 app_name = "support"
 
-urlpatterns = []
+urlpatterns = [
+    path("sign-in/", sign_in.sign_in, name="sign_in"),
+    path("", search.search, name="search"),
+    path("customers/<int:customer_id>/", customer.glance, name="customer"),
+    path("customers/<int:customer_id>/timeline/", timeline.timeline, name="timeline"),
+    path("customers/<int:customer_id>/change/", change.change, name="change"),
+    path("customers/<int:customer_id>/proof/", proof.proof_print, name="proof"),
+    path("customers/<int:customer_id>/proof.json", proof.proof_json, name="proof_json"),
+    path("customers/<int:customer_id>/access-export.json", requests.access_export, name="access_export"),
+    path("customers/<int:customer_id>/erase/", requests.erase, name="erase"),
+    path("access-log/", access_log.access_log, name="access_log"),
+    path("ledger/", ledger.verify, name="ledger"),
+]

@@ -1,0 +1,177 @@
+"""The form an agent fills in when a customer asks for a change by phone, letter, email or in person."""
+
+from django import forms
+
+from apps.catalog.models import Option, translated
+from apps.catalog.selectors import catalog_rules
+from apps.consent.models import ConsentEvent
+from apps.consent.rules import Choice
+
+from .selectors import latest_versions, purpose_titles
+from .services import HOW_ASKED, NOTE_MAX_LENGTH
+
+State = ConsentEvent.State
+YES, NO = "yes", "no"
+ANSWERS = [("", "No change"), (YES, "Yes"), (NO, "No")]
+
+
+class PurposeGroup:
+    def __init__(self, purpose, title, current, fields):
+        self.purpose, self.title, self.current, self.fields = purpose, title, current, fields
+
+
+class ChangeForm(forms.Form):
+    """One "Yes / No / No change" per purpose, with the details a "Yes" needs; how the customer asked; a note."""
+
+    how_asked = forms.ChoiceField(
+        label="How did the customer ask?", choices=list(HOW_ASKED.items()), widget=forms.RadioSelect
+    )
+    note = forms.CharField(
+        label="Note",
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the customer asked for, in your words. Kept in the ledger for good: "
+        "no email addresses or phone numbers.",
+    )
+
+    def __init__(self, *args, customer, current: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer, self.current = customer, current
+        self.rules = catalog_rules()
+        self.versions = latest_versions(self.rules)
+        titles = purpose_titles()
+        options = {}
+        for option in Option.objects.all():
+            options.setdefault(option.set, []).append((option.code, translated(option.label, "en")))
+        self.groups = []
+        for purpose in self.rules.purposes():
+            if purpose not in self.versions:
+                continue
+            names = [self._add_fields(purpose, options)]
+            names += self._add_detail_fields(purpose, options)
+            entry = current.get(purpose) or {}
+            self.groups.append(
+                PurposeGroup(
+                    purpose,
+                    titles.get(purpose, purpose),
+                    dict(State.choices).get(entry.get("state"), "Not asked yet"),
+                    [self[name] for name in names],
+                )
+            )
+
+    def _add_fields(self, purpose, options) -> str:
+        name = f"{purpose}|answer"
+        answers = ANSWERS
+        if purpose.startswith("topic:") and self.rules.topics[purpose.removeprefix("topic:")].required:
+            answers = ANSWERS[:2]
+        self.fields[name] = forms.ChoiceField(label="Answer", choices=answers, required=False)
+        return name
+
+    def _add_detail_fields(self, purpose, options) -> list[str]:
+        value = (self.current.get(purpose) or {}).get("value") or {}
+        if purpose.startswith("topic:"):
+            allowed = sorted(self.rules.topics[purpose.removeprefix("topic:")].channels)
+            name = f"{purpose}|channels"
+            self.fields[name] = forms.MultipleChoiceField(
+                label="By",
+                choices=[(code, code) for code in allowed],
+                widget=forms.CheckboxSelectMultiple,
+                required=False,
+                initial=value.get("channels") or allowed,
+            )
+            return [name]
+        if purpose == "frequency":
+            self.fields["frequency|digest"] = forms.ChoiceField(
+                label="How often",
+                choices=options.get("frequency", []),
+                required=False,
+                initial=value.get("digest"),
+            )
+            self.fields["frequency|paused_until"] = forms.DateField(
+                label="Pause until",
+                required=False,
+                initial=value.get("paused_until"),
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+            self.fields["frequency|weekly_cap"] = forms.IntegerField(
+                label="At most per week",
+                min_value=1,
+                max_value=50,
+                required=False,
+                initial=value.get("weekly_cap"),
+            )
+            return ["frequency|digest", "frequency|paused_until", "frequency|weekly_cap"]
+        if purpose in ("location", "personalization"):
+            key = {"location": "level", "personalization": "depth"}[purpose]
+            choices = [item for item in options.get(purpose, []) if item[0] != "off"]
+            self.fields[f"{purpose}|{key}"] = forms.ChoiceField(
+                label="Level" if purpose == "location" else "Depth",
+                choices=choices,
+                required=False,
+                initial=value.get(key),
+            )
+            return [f"{purpose}|{key}"]
+        return []
+
+    def clean(self):
+        cleaned = super().clean()
+        self.choices = []
+        for group in self.groups:
+            purpose = group.purpose
+            answer = cleaned.get(f"{purpose}|answer")
+            if not answer:
+                continue
+            if answer == NO:
+                state = State.WITHDRAWN if self._holds(purpose) else State.REFUSED
+                self.choices.append(
+                    Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
+                )
+                continue
+            value = self._value(purpose, cleaned)
+            if value is not False:
+                self.choices.append(
+                    Choice(
+                        purpose=purpose,
+                        state=State.GIVEN,
+                        notice_version_id=self.versions[purpose],
+                        value=value,
+                    )
+                )
+        if not self.choices and not self.errors:
+            raise forms.ValidationError("Choose Yes or No for at least one preference.")
+        return cleaned
+
+    def _holds(self, purpose) -> bool:
+        return (self.current.get(purpose) or {}).get("state") in (State.GIVEN, State.REQUESTED)
+
+    def _value(self, purpose, cleaned):
+        """The value a "Yes" records, or ``False`` after adding the error that stops it."""
+        if purpose.startswith("channel:"):
+            return None
+        if purpose.startswith("topic:"):
+            channels = cleaned.get(f"{purpose}|channels") or []
+            if not channels:
+                self.add_error(f"{purpose}|channels", "Tick at least one channel for a Yes.")
+                return False
+            frequency = ((self.current.get(purpose) or {}).get("value") or {}).get("frequency")
+            return {"channels": channels, **({"frequency": frequency} if frequency else {})}
+        if purpose == "frequency":
+            kept = dict((self.current.get("frequency") or {}).get("value") or {})
+            paused = cleaned.get("frequency|paused_until")
+            kept.update(
+                digest=cleaned.get("frequency|digest") or kept.get("digest"),
+                paused_until=paused.isoformat() if paused else None,
+                weekly_cap=cleaned.get("frequency|weekly_cap"),
+            )
+            return kept
+        key = {"location": "level", "personalization": "depth"}[purpose]
+        return {key: cleaned.get(f"{purpose}|{key}")}
+
+
+class EraseForm(forms.Form):
+    how_asked = ChangeForm.base_fields["how_asked"]
+    note = ChangeForm.base_fields["note"]
+    confirm = forms.BooleanField(
+        label="I checked the requester's identity and this customer's personal data is to be erased for good.",
+        required=True,
+    )

@@ -1,0 +1,447 @@
+"""What the console reads: search, a customer at a glance, the consent timeline, proof and access exports.
+
+Reads only; the staff access log is written by ``services.record_staff_access``.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.catalog.models import Notice, NoticeText, translated
+from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
+from apps.consent.rules import is_in_force
+from apps.consent.selectors import ledger_breaks
+from apps.customers.models import Customer
+
+from .models import StaffAccess
+
+PAGE_SIZE = 25
+# A trigram index answers a part of a name or an email from three characters on.
+MIN_PARTIAL_LENGTH = 3
+PHONE_NOISE = re.compile(r"[\s\-().\/]")
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+STATE_LABELS = dict(ConsentEvent.State.choices)
+SOURCE_LABELS = dict(ConsentEvent.Source.choices)
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: str
+    customers: list
+    next_after: int | None
+    too_short: bool = False
+
+
+def normalized_phone(text: str) -> str | None:
+    """``+49 151 1234-5678`` or ``0049…`` as stored (E.164), or ``None`` if it is not a phone number."""
+    compact = PHONE_NOISE.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    return compact if PHONE.match(compact) else None
+
+
+def search_customers(query: str, *, after: int | None = None, limit: int = PAGE_SIZE) -> SearchPage:
+    """Customers whose email, phone or external id is the query, or whose name or email contains it.
+
+    Paged by id (``after`` the last id shown), never by OFFSET, so page 400 costs what page 1 costs.
+    """
+    query = query.strip()
+    if not query:
+        return SearchPage(query=query, customers=[], next_after=None)
+    condition = Q(external_id=query) | Q(email=query.lower())
+    phone = normalized_phone(query)
+    if phone:
+        condition |= Q(phone=phone)
+    partial = len(query) >= MIN_PARTIAL_LENGTH
+    if partial:
+        condition |= Q(name__icontains=query) | Q(email__icontains=query)
+    found = Customer.objects.filter(condition)
+    if after:
+        found = found.filter(pk__gt=after)
+    rows = list(
+        found.order_by("pk").only("pk", "external_id", "email", "phone", "name", "erased_at")[: limit + 1]
+    )
+    return SearchPage(
+        query=query,
+        customers=rows[:limit],
+        next_after=rows[limit - 1].pk if len(rows) > limit else None,
+        too_short=not partial and not rows,
+    )
+
+
+# --- labels and wording ---------------------------------------------------------------------------------------
+
+
+def purpose_titles(language: str = "en") -> dict[str, str]:
+    return {
+        purpose: translated(title, language)
+        for purpose, title in Notice.objects.values_list("purpose", "title")
+    }
+
+
+def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText]:
+    """The notice text shown for each (notice version id, language), falling back to English."""
+    version_ids = {version for version, _ in pairs}
+    texts = {
+        (text.version_id, text.language): text
+        for text in NoticeText.objects.filter(version_id__in=version_ids).select_related("version__notice")
+    }
+    return {
+        (version, language): texts.get((version, language)) or texts.get((version, "en"))
+        for version, language in pairs
+    }
+
+
+def actor_labels(actors: set[str]) -> dict[str, str]:
+    """``staff:12`` as the agent's name, the other kinds of actor as they are."""
+    staff_ids = {int(actor.split(":", 1)[1]) for actor in actors if re.fullmatch(r"staff:\d+", actor)}
+    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=staff_ids)}
+    labels = {}
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind == "staff" and ident.isdigit() and int(ident) in users:
+            user = users[int(ident)]
+            labels[actor] = f"Agent {user.get_full_name() or user.get_username()} (staff #{user.pk})"
+        elif kind == "api":
+            labels[actor] = f"API client {ident}"
+        elif kind == "import":
+            labels[actor] = f"Import batch {ident}"
+        else:
+            labels[actor] = actor.capitalize()
+    return labels
+
+
+def describe_value(value) -> str:
+    """A choice's value in one line: ``channels: email, sms · frequency: weekly``."""
+    if not value:
+        return ""
+    parts = []
+    for key, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, list):
+            item = ", ".join(str(part) for part in item)
+        elif isinstance(item, dict):
+            item = ", ".join(f"{k} {v}" for k, v in item.items())
+        parts.append(f"{key.replace('_', ' ')}: {item}")
+    return " · ".join(parts)
+
+
+# --- a customer at a glance -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurposeRow:
+    purpose: str
+    title: str
+    state: str
+    state_label: str
+    value_text: str
+    in_force: bool
+    notice_version: int | None
+    recorded_at: str | None
+    expires_at: str | None
+
+
+@dataclass(frozen=True)
+class Glance:
+    customer: Customer
+    rows: list[PurposeRow]
+    document: PermissionDocument | None
+    paused_until: str | None
+    events: int
+
+
+def customer_glance(customer: Customer) -> Glance:
+    rules = catalog_rules()
+    snapshot = Snapshot.objects.filter(customer=customer).select_related("document").first()
+    choices = snapshot.choices if snapshot else {}
+    titles = purpose_titles()
+    numbers = {version.id: version.number for version in rules.published.values()}
+    now = timezone.now()
+    rows = []
+    for purpose in rules.purposes():
+        entry = choices.get(purpose)
+        state = entry["state"] if entry else ""
+        rows.append(
+            PurposeRow(
+                purpose=purpose,
+                title=titles.get(purpose, purpose),
+                state=state or "not_asked",
+                state_label=STATE_LABELS.get(state, "Not asked yet"),
+                value_text=describe_value(entry["value"]) if entry else "",
+                in_force=is_in_force(entry, purpose, rules, now),
+                notice_version=numbers.get(entry["notice_version"]) if entry else None,
+                recorded_at=entry["recorded_at"] if entry else None,
+                expires_at=entry["expires_at"] if entry else None,
+            )
+        )
+    frequency = choices.get("frequency") or {}
+    paused_until = ((frequency.get("value") or {}) if frequency.get("state") == "given" else {}).get(
+        "paused_until"
+    )
+    if paused_until and date.fromisoformat(paused_until) < now.date():
+        paused_until = None
+    return Glance(
+        customer=customer,
+        rows=rows,
+        document=snapshot.document if snapshot else None,
+        paused_until=paused_until,
+        events=snapshot.last_sequence if snapshot else 0,
+    )
+
+
+# --- the consent timeline -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    event: ConsentEvent
+    title: str
+    state_label: str
+    source_label: str
+    actor_label: str
+    value_text: str
+    before_state_label: str | None
+    before_value_text: str | None
+    notice_number: int
+    wording: NoticeText | None
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+
+
+def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "") -> list[TimelineEntry]:
+    """Every event, newest first, each with what it changed (old → new) and the exact wording shown.
+
+    "Before" is worked out over the whole chain, so a filter by purpose or source still shows the right old value.
+    """
+    events = list(
+        ConsentEvent.objects.filter(customer=customer).select_related("notice_version").order_by("sequence")
+    )
+    titles = purpose_titles()
+    wording = wording_for({(event.notice_version_id, event.language) for event in events})
+    actors = actor_labels({event.actor for event in events})
+    previous: dict[str, ConsentEvent] = {}
+    entries = []
+    for event in events:
+        before = previous.get(event.purpose)
+        previous[event.purpose] = event
+        if (purpose and event.purpose != purpose) or (source and event.source != source):
+            continue
+        entries.append(
+            TimelineEntry(
+                event=event,
+                title=titles.get(event.purpose, event.purpose),
+                state_label=STATE_LABELS.get(event.state, event.state),
+                source_label=SOURCE_LABELS.get(event.source, event.source),
+                actor_label=actors[event.actor],
+                value_text=describe_value(event.value),
+                before_state_label=STATE_LABELS.get(before.state) if before else None,
+                before_value_text=describe_value(before.value) if before else None,
+                notice_number=event.notice_version.number,
+                wording=wording.get((event.notice_version_id, event.language)),
+                evidence=[
+                    (key.replace("_", " "), _evidence_text(value)) for key, value in event.evidence.items()
+                ],
+            )
+        )
+    entries.reverse()
+    return entries
+
+
+def _evidence_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def timeline_filters(customer: Customer) -> dict:
+    """The purposes and sources this customer's ledger has, for the filter menus."""
+    events = ConsentEvent.objects.filter(customer=customer)
+    titles = purpose_titles()
+    purposes = sorted(set(events.values_list("purpose", flat=True)))
+    sources = sorted(set(events.values_list("source", flat=True)))
+    return {
+        "purposes": [(purpose, titles.get(purpose, purpose)) for purpose in purposes],
+        "sources": [(source, SOURCE_LABELS.get(source, source)) for source in sources],
+    }
+
+
+# --- proof of consent (shaped on ISO/IEC TS 27560) ------------------------------------------------------------
+
+PROOF_SCHEMA = (
+    "candor-consent-record/1 (shaped on ISO/IEC TS 27560:2023 consent record information structure)"
+)
+
+
+def controller() -> dict:
+    return getattr(
+        settings,
+        "CONSENT_RECEIPT_CONTROLLER",
+        {
+            "name": settings.DEFAULT_FROM_EMAIL.partition("@")[2] or "Candor",
+            "contact": "Data Protection Officer",
+        },
+    )
+
+
+def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
+    """A consent record for the customer (or one purpose): the notices shown, every event with its chain hash
+    and the exact fields the hash covers, and whether the customer's chain verifies.
+
+    The principal is named by the surrogate key only, so the proof works the same after an erasure.
+    """
+    events = list(
+        ConsentEvent.objects.filter(customer=customer)
+        .select_related("notice_version__notice")
+        .order_by("sequence")
+    )
+    chosen = [event for event in events if not purpose or event.purpose == purpose]
+    breaks = list(ledger_breaks(customer_ids=[customer.pk]))
+    versions = {event.notice_version for event in chosen}
+    texts = {}
+    for text in NoticeText.objects.filter(version__in=versions):
+        texts.setdefault(text.version_id, {})[text.language] = {
+            field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
+        }
+    titles = purpose_titles()
+    now = timezone.now()
+    purposes = sorted({event.purpose for event in chosen})
+    snapshot = Snapshot.objects.filter(customer=customer).first()
+    rules = catalog_rules()
+    return {
+        "schema_version": PROOF_SCHEMA,
+        "record_id": f"candor:customer:{customer.pk}:{purpose or 'all'}:{now.strftime('%Y%m%dT%H%M%S%fZ')}",
+        "generated_at": now.isoformat(),
+        "pii_principal_id": f"candor:customer:{customer.pk}",
+        "pii_principal_erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
+        "pii_controllers": [controller()],
+        "processing": [
+            {
+                "purpose_id": item,
+                "purpose": titles.get(item, item),
+                "lawful_basis": "consent (GDPR art. 6(1)(a))",
+                "current_state": ((snapshot.choices.get(item) or {}).get("state") if snapshot else None),
+                "in_force": is_in_force((snapshot.choices.get(item) if snapshot else None), item, rules, now),
+            }
+            for item in purposes
+        ],
+        "notices": [
+            {
+                "notice_id": version.notice.purpose,
+                "notice_version": version.number,
+                "notice_version_id": version.pk,
+                "material_change": version.material,
+                "published_at": version.published_at.isoformat() if version.published_at else None,
+                "notice_hash": version.text_hash,
+                "notice_content": texts.get(version.pk, {}),
+            }
+            for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
+        ],
+        "events": [_proof_event(event) for event in chosen],
+        "ledger": {
+            "hash_algorithm": "SHA-256 over the canonical JSON in each event's 'canonical' (docs/ledger.md)",
+            "events_in_chain": len(events),
+            "chain_head": events[-1].hash if events else None,
+            "verifies": not breaks,
+            "first_break": str(breaks[0]) if breaks else None,
+        },
+    }
+
+
+def _proof_event(event: ConsentEvent) -> dict:
+    return {
+        "event_id": event.pk,
+        "event_time": event.recorded_at.isoformat(),
+        "event_type": f"consent {event.state}",
+        "event_state": event.state,
+        "event_by": event.actor,
+        "event_method": event.source,
+        "purpose_id": event.purpose,
+        "notice_version_id": event.notice_version_id,
+        "language": event.language,
+        "value": event.value,
+        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+        "evidence": event.evidence,
+        "sequence": event.sequence,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "canonical": json.loads(event.canonical_bytes()),
+    }
+
+
+# --- data-subject access: everything held ---------------------------------------------------------------------
+
+
+def everything_held(customer: Customer) -> dict:
+    """One document with every row Candor holds about the customer (for a data-subject access request)."""
+    snapshot = Snapshot.objects.filter(customer=customer).first()
+    return {
+        "generated_at": timezone.now().isoformat(),
+        "controller": controller(),
+        "customer": {
+            "id": customer.pk,
+            "external_id": customer.external_id,
+            "email": customer.email,
+            "phone": customer.phone,
+            "name": customer.name,
+            "locale": customer.locale,
+            "created_at": customer.created_at.isoformat(),
+            "erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
+        },
+        "current_choices": snapshot.choices if snapshot else {},
+        "permission_documents": [
+            {
+                "version": document.version,
+                "created_at": document.created_at.isoformat(),
+                "body": document.body,
+            }
+            for document in PermissionDocument.objects.filter(customer=customer).order_by("version")
+        ],
+        "consent_events": [
+            _proof_event(event)
+            for event in ConsentEvent.objects.filter(customer=customer).order_by("sequence")
+        ],
+        "staff_access": [
+            {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}
+            for access in StaffAccess.objects.filter(customer=customer).order_by("at", "id")
+        ],
+    }
+
+
+# --- the staff access log -------------------------------------------------------------------------------------
+
+
+def staff_access_page(*, before: int | None = None, customer_id: int | None = None, limit: int = 50):
+    """The newest log entries (``before`` an id, for the next page); returns ``(entries, next_before)``."""
+    entries = StaffAccess.objects.select_related("staff").order_by("-id")
+    if customer_id:
+        entries = entries.filter(customer_id=customer_id)
+    if before:
+        entries = entries.filter(id__lt=before)
+    rows = list(entries[: limit + 1])
+    return rows[:limit], (rows[limit - 1].pk if len(rows) > limit else None)
+
+
+def ledger_check(customer_ids=None) -> dict:
+    breaks = list(ledger_breaks(customer_ids=customer_ids))
+    events = ConsentEvent.objects.all()
+    if customer_ids:
+        events = events.filter(customer_id__in=customer_ids)
+    return {"breaks": breaks, "events": events.count(), "checked_at": timezone.now()}
+
+
+def latest_versions(rules: CatalogRules) -> dict[str, int]:
+    """The id of the newest published notice version for every purpose."""
+    latest: dict[str, tuple[int, int]] = {}
+    for version in rules.published.values():
+        if version.purpose not in latest or version.number > latest[version.purpose][0]:
+            latest[version.purpose] = (version.number, version.id)
+    return {purpose: version_id for purpose, (_, version_id) in latest.items()}

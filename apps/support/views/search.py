@@ -1,0 +1,16 @@
+from django.shortcuts import render
+
+from ..access import staff_page
+from ..selectors import search_customers
+from ..services import record_search
+
+
+@staff_page("search_customers")
+def search(request):
+    query = request.GET.get("q", "")
+    after = request.GET.get("after", "")
+    page = search_customers(query, after=int(after) if after.isdigit() else None)
+    if page.query:
+        record_search(staff=request.user, query=page.query, found=len(page.customers))
+    template = "support/search.html#results" if request.htmx else "support/search.html"
+    return render(request, template, {"page": page})

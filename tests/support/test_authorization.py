@@ -1,0 +1,126 @@
+"""Every staff URL, for every role, a customer's session, anonymous, half-signed-in staff and the wrong method."""
+
+import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from tests.factories import CustomerFactory
+
+from .conftest import TOTP_SECRET, make_staff, sign_in
+
+AGENT, OFFICER, MARKETING = "agent", "officer", "marketing"
+# url name -> (needs a customer id, the roles allowed, the methods the page answers)
+PAGES = {
+    "search": (False, {AGENT, OFFICER}, {"GET"}),
+    "customer": (True, {AGENT, OFFICER}, {"GET"}),
+    "timeline": (True, {AGENT, OFFICER}, {"GET"}),
+    "change": (True, {AGENT}, {"GET", "POST"}),
+    "proof": (True, {OFFICER}, {"GET"}),
+    "proof_json": (True, {OFFICER}, {"GET"}),
+    "access_export": (True, {OFFICER}, {"GET"}),
+    "erase": (True, {OFFICER}, {"GET", "POST"}),
+    "access_log": (False, {OFFICER}, {"GET"}),
+    "ledger": (False, {OFFICER}, {"GET", "POST"}),
+}
+
+
+def test_the_matrix_covers_every_staff_url():
+    from apps.support.urls import urlpatterns
+
+    assert {pattern.name for pattern in urlpatterns} == set(PAGES) | {"sign_in"}
+
+
+@pytest.fixture
+def urls(catalog):
+    customer = CustomerFactory()
+    return {
+        name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
+        for name, (needs, _, _) in PAGES.items()
+    }
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("role", [AGENT, OFFICER, MARKETING, None])
+def test_each_role_opens_exactly_its_pages(client, urls, name, role):
+    sign_in(client, make_staff(role))
+    response = client.get(urls[name])
+    assert response.status_code == (200 if role in PAGES[name][1] else 403)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_is_sent_to_sign_in(client, urls, name):
+    response = client.get(urls[name])
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("support:sign_in") + "?next=")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_customer_session_never_opens_a_staff_page(client, urls, name):
+    customer_user = get_user_model().objects.create_user(username="customer", email="c@example.com")
+    sign_in(client, customer_user, methods=("code",))
+    assert client.get(urls[name]).status_code == 403
+    assert client.post(urls[name]).status_code in (403, 405)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_staff_without_totp_is_sent_to_set_it_up_first(client, urls, name):
+    sign_in(client, make_staff(AGENT, mfa=False), methods=("password",))
+    response = client.get(urls[name])
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_activate_totp"))
+
+
+@pytest.mark.parametrize(
+    ("methods", "sent_to"),
+    [
+        (("password",), "mfa_reauthenticate"),
+        (("code", "mfa"), "account_reauthenticate"),
+        ((), "account_reauthenticate"),
+    ],
+)
+def test_staff_who_skipped_a_factor_in_this_session_must_prove_it(client, urls, methods, sent_to):
+    sign_in(client, make_staff(OFFICER), methods=methods)
+    for url in urls.values():
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse(sent_to))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_the_wrong_method_is_refused(client, urls, name):
+    sign_in(client, make_staff(OFFICER))
+    wrong = "POST" if "POST" not in PAGES[name][2] else "PUT"
+    assert client.generic(wrong, urls[name]).status_code == 405
+    assert client.delete(urls[name]).status_code == 405
+
+
+def test_signing_in_takes_a_password_and_a_totp_code(client, urls):
+    make_staff(AGENT, username="jo")
+    response = client.post(
+        reverse("support:sign_in"),
+        {"login": "jo@staff.example", "password": "correct horse battery", "next": urls["customer"]},
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_authenticate"))
+    assert client.get(urls["search"]).status_code == 302  # not signed in yet
+    code = format_hotp_value(hotp_value(TOTP_SECRET, next(yield_hotp_counters_from_time())))
+    response = client.post(reverse("mfa_authenticate"), {"code": code})
+    assert response.status_code == 302
+    assert response["Location"] == urls["customer"]
+    assert client.get(urls["search"]).status_code == 200
+
+
+def test_the_sign_in_page_asks_for_a_password(client, db):
+    response = client.get(reverse("support:sign_in"))
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+
+
+def test_a_wrong_password_opens_nothing(client, urls):
+    make_staff(AGENT, username="jo")
+    response = client.post(
+        reverse("support:sign_in"), {"login": "jo@staff.example", "password": "wrong wrong wrong"}
+    )
+    assert response.status_code == 400
+    assert client.get(urls["search"]).status_code == 302
