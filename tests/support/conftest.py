@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from apps.consent.services import record_choices
+from apps.support.roles import ensure_roles
 from tests.factories import CustomerFactory, make_choice
 
 ROLES = {"agent": "Support agent", "officer": "Privacy officer", "marketing": "Marketing admin"}
@@ -21,6 +22,7 @@ def make_staff(role: str | None, *, username: str | None = None, mfa: bool = Tru
         username=username, email=f"{username}@staff.example", password="correct horse battery", is_staff=True
     )
     if role:
+        ensure_roles()  # a transactional test before this one may have emptied the groups
         user.groups.add(Group.objects.get(name=ROLES[role]))
     if mfa:
         Authenticator.objects.create(

@@ -124,3 +124,13 @@ def test_a_wrong_password_opens_nothing(client, urls):
     )
     assert response.status_code == 400
     assert client.get(urls["search"]).status_code == 302
+
+
+def test_the_migration_gives_each_role_exactly_its_permissions(db):
+    from django.contrib.auth.models import Group
+
+    from apps.support.roles import ROLES
+
+    for role, permissions in ROLES.items():
+        held = Group.objects.get(name=role).permissions.values_list("content_type__app_label", "codename")
+        assert sorted(f"{app}.{codename}" for app, codename in held) == sorted(permissions)

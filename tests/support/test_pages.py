@@ -259,3 +259,12 @@ def test_officer_verifies_the_ledger(officer_client, customer_with_history):
     response = officer_client.post(reverse("support:ledger"))
     assert response.status_code == 200
     assert b"The ledger verifies" in response.content
+
+
+def test_a_change_recorded_by_htmx_sends_the_browser_to_the_timeline(agent_client, customer_with_history):
+    response = agent_client.post(
+        reverse("support:change", args=[customer_with_history.pk]),
+        {"channel:sms|answer": "no", "how_asked": "phone", "note": "Stop texts."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response["HX-Redirect"] == reverse("support:timeline", args=[customer_with_history.pk])

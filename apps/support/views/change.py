@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from apps.consent.models import Snapshot
 
@@ -30,10 +31,12 @@ def change(request, customer):
             messages.success(
                 request, f"Recorded {len(recorded.events)} change(s) for {customer.external_id}."
             )
-            return redirect(reverse("support:timeline", args=[customer.pk]))
-    template = "support/change.html#change-form" if request.htmx else "support/change.html"
+            timeline = reverse("support:timeline", args=[customer.pk])
+            return HttpResponseClientRedirect(timeline) if request.htmx else redirect(timeline)
+    if request.htmx:  # htmx swaps only 2xx answers in: the form comes back with its errors
+        return render(request, "support/change.html#change-form", {"customer": customer, "form": form})
     status = 400 if form.errors else 200
-    return render(request, template, {"customer": customer, "form": form}, status=status)
+    return render(request, "support/change.html", {"customer": customer, "form": form}, status=status)
 
 
 def _add_errors(form, error: ValidationError) -> None:

@@ -1,0 +1,157 @@
+"""The support console in real Chromium (Debian's, driven by Playwright): an agent's day, with and without
+JavaScript, and axe-core on every staff page.
+
+Fixtures here have their own names so they sit beside the customer pages' browser fixtures.
+"""
+
+import os
+import re
+
+import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import reverse
+from playwright.sync_api import expect, sync_playwright
+
+from apps.consent.models import ConsentEvent
+from apps.consent.services import record_choices
+from tests.factories import CustomerFactory, make_choice
+from tests.support.conftest import TOTP_SECRET, make_staff
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+axe = Axe()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(chromium, *, javascript=True):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture
+def customer(transactional_db, catalog):
+    customer = CustomerFactory(name="Ada Lovelace", email="ada@example.com", phone="+4915112345678")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms"), make_choice("topic:offers", value={"channels": ["sms"]})],
+        source="web",
+        actor="customer",
+    )
+    return customer
+
+
+def sign_in(page, live_server, role="agent"):
+    user = make_staff(role)
+    page.goto(live_server.url + reverse("support:search"))
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
+    page.get_by_label(re.compile("code", re.I)).first.fill(
+        format_hotp_value(hotp_value(TOTP_SECRET, next(yield_hotp_counters_from_time())))
+    )
+    page.get_by_role("button", name=re.compile("sign in|authenticate", re.I)).first.click()
+    page.wait_for_url(re.compile(r"/support/"))
+    return user
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
+def test_an_agent_finds_a_customer_reads_the_wording_and_records_a_phone_request(
+    chromium, live_server, customer, javascript
+):
+    page = new_page(chromium, javascript=javascript)
+    agent = sign_in(page, live_server)
+
+    page.get_by_label("Email, phone, external id, or part of a name or email").fill("lovel")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=customer.external_id).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ada Lovelace")
+
+    page.get_by_role("link", name="Consent timeline").click()
+    page.get_by_text("Notice v1 as the customer saw it").first.click()
+    expect(page.get_by_text("[en] May we? (topic:offers v1)")).to_be_visible()
+
+    page.get_by_role("link", name="Record a change").click()
+    page.get_by_role("group", name=re.compile(r"^channel:sms")).get_by_label("Answer").select_option("no")
+    page.get_by_label("By phone").check()
+    page.get_by_label("Note").fill("Asked by phone to stop all texts.")
+    page.get_by_role("button", name="Record the change").click()
+
+    page.wait_for_url(re.compile(r"/timeline/"))
+    expect(page.get_by_role("status")).to_contain_text("Recorded 1 change(s)")
+    newest = page.locator("li.event").first
+    expect(newest).to_contain_text("Given → Withdrawn")
+    expect(newest).to_contain_text("Asked by phone to stop all texts.")
+    expect(newest).to_contain_text(f"staff #{agent.pk}")
+    event = ConsentEvent.objects.filter(customer=customer).latest("sequence")
+    assert (event.state, event.source, event.actor) == ("withdrawn", "support_agent", f"staff:{agent.pk}")
+    page.context.close()
+
+
+def test_the_timeline_filter_works_by_htmx(chromium, live_server, customer):
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.goto(live_server.url + reverse("support:timeline", args=[customer.pk]))
+    expect(page.locator("li.event")).to_have_count(2)
+    page.get_by_label("Purpose").select_option("topic:offers")
+    expect(page.locator("li.event")).to_have_count(1)
+    assert "purpose=topic%3Aoffers" in page.url or "purpose=topic:offers" in page.url
+    page.context.close()
+
+
+def violations(page):
+    results = axe.run(page)
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in results.response["violations"]
+    ]
+
+
+def test_axe_finds_no_violations_on_the_staff_pages(chromium, live_server, customer):
+    page = new_page(chromium)
+    page.goto(live_server.url + reverse("support:sign_in"))
+    found = {"sign in": violations(page)}
+    sign_in(page, live_server, role="officer")
+    agent_only = {"record a change": reverse("support:change", args=[customer.pk])}
+    pages = {
+        "search results": reverse("support:search") + "?q=lovel",
+        "customer": reverse("support:customer", args=[customer.pk]),
+        "timeline": reverse("support:timeline", args=[customer.pk]),
+        "proof": reverse("support:proof", args=[customer.pk]),
+        "erase": reverse("support:erase", args=[customer.pk]),
+        "access log": reverse("support:access_log"),
+        "ledger": reverse("support:ledger"),
+    }
+    for name, path in pages.items():
+        page.goto(live_server.url + path)
+        found[name] = violations(page)
+    page.get_by_role("button", name="Verify now").click()
+    found["ledger verified"] = violations(page)
+    page.context.close()
+    page = new_page(chromium)
+    sign_in(page, live_server, role="agent")
+    for name, path in agent_only.items():
+        page.goto(live_server.url + path)
+        found[name] = violations(page)
+    page.get_by_role("button", name="Record the change").click()
+    found["record a change, with errors"] = violations(page)
+    page.context.close()
+    assert {name: problems for name, problems in found.items() if problems} == {}
