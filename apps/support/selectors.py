@@ -51,32 +51,37 @@ def normalized_phone(text: str) -> str | None:
 
 
 def search_customers(query: str, *, after: int | None = None, limit: int = PAGE_SIZE) -> SearchPage:
-    """Customers whose email, phone or external id is the query, or whose name or email contains it.
+    """Customers whose email, phone or external id is the query; failing that, whose name or email contains it.
 
-    Paged by id (``after`` the last id shown), never by OFFSET, so page 400 costs what page 1 costs.
+    Exact matches come first and alone (each a b-tree lookup); only without one does the search look for a part
+    of a name or an email (trigram indexes on PostgreSQL). Paged by id (``after`` the last id shown), never by
+    OFFSET, so a late page costs what the first costs.
     """
     query = query.strip()
     if not query:
         return SearchPage(query=query, customers=[], next_after=None)
-    condition = Q(external_id=query) | Q(email=query.lower())
+    exact = Q(external_id=query) | Q(email=query.lower())
     phone = normalized_phone(query)
     if phone:
-        condition |= Q(phone=phone)
+        exact |= Q(phone=phone)
     partial = len(query) >= MIN_PARTIAL_LENGTH
-    if partial:
-        condition |= Q(name__icontains=query) | Q(email__icontains=query)
-    found = Customer.objects.filter(condition)
-    if after:
-        found = found.filter(pk__gt=after)
-    rows = list(
-        found.order_by("pk").only("pk", "external_id", "email", "phone", "name", "erased_at")[: limit + 1]
-    )
+    found = Customer.objects.filter(exact)
+    if partial and not found.exists():
+        found = Customer.objects.filter(Q(name__icontains=query) | Q(email__icontains=query))
+    rows = _page(found, after, limit)
     return SearchPage(
         query=query,
         customers=rows[:limit],
         next_after=rows[limit - 1].pk if len(rows) > limit else None,
         too_short=not partial and not rows,
     )
+
+
+def _page(found, after: int | None, limit: int) -> list:
+    if after:
+        found = found.filter(pk__gt=after)
+    fields = ("pk", "external_id", "email", "phone", "name", "erased_at")
+    return list(found.order_by("pk").only(*fields)[: limit + 1])
 
 
 # --- labels and wording ---------------------------------------------------------------------------------------

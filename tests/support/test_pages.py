@@ -268,3 +268,12 @@ def test_a_change_recorded_by_htmx_sends_the_browser_to_the_timeline(agent_clien
         HTTP_HX_REQUEST="true",
     )
     assert response["HX-Redirect"] == reverse("support:timeline", args=[customer_with_history.pk])
+
+
+def test_an_exact_match_is_the_answer_even_when_others_contain_the_query(agent_client, db):
+    ann = CustomerFactory(email="ann@example.com")
+    CustomerFactory(email="joann@example.com")
+    page = agent_client.get(reverse("support:search"), {"q": "Ann@example.com"}).context["page"]
+    assert page.customers == [ann]
+    partial = agent_client.get(reverse("support:search"), {"q": "nn@example"}).context["page"]
+    assert len(partial.customers) == 2
