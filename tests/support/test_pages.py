@@ -277,3 +277,9 @@ def test_an_exact_match_is_the_answer_even_when_others_contain_the_query(agent_c
     assert page.customers == [ann]
     partial = agent_client.get(reverse("support:search"), {"q": "nn@example"}).context["page"]
     assert len(partial.customers) == 2
+
+
+def test_officer_verifies_one_customers_chain(officer_client, customer_with_history):
+    response = officer_client.post(reverse("support:ledger"), {"customer": customer_with_history.pk})
+    assert response.context["result"]["events"] == 4
+    assert b"The ledger verifies" in response.content
