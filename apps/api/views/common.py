@@ -1,7 +1,7 @@
 """What every API view shares: the scope check, problem responses in the schema, and customer lookup."""
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -16,6 +16,40 @@ PROBLEM_DESCRIPTIONS = {
     422: "The Idempotency-Key was already used for a different request.",
     429: "Too many requests from this client; retry after `Retry-After` seconds.",
 }
+
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The brand's own id for the customer.",
+    examples=[OpenApiExample("A customer", value="crm-12345")],
+)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would otherwise turn 0 into "0" where the schema says string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, not "5" nor 5.0 nor true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ProblemFieldSerializer(serializers.Serializer):

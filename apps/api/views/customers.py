@@ -6,7 +6,15 @@ from apps.consent.models import ConsentEvent
 from apps.customers.models import Customer
 
 from .. import selectors, services
-from .common import ApiView, PageQuery, problems
+from .common import (
+    EXTERNAL_ID,
+    ApiView,
+    PageQuery,
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+    problems,
+)
 
 State = ConsentEvent.State
 
@@ -17,18 +25,18 @@ class CustomerApi(ApiView):
     required_scopes = {"PUT": "customers:write"}
 
     class PathInput(serializers.Serializer):
-        external_id = serializers.CharField(max_length=100)
+        external_id = StrictCharField(max_length=100)
 
     class CustomerInput(serializers.Serializer):
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
-        phone = serializers.CharField(
+        email = StrictEmailField(required=False, allow_blank=True, default="")
+        phone = StrictCharField(
             required=False,
             allow_blank=True,
             default="",
             max_length=16,
             help_text="E.164, e.g. +4915112345678.",
         )
-        name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        name = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
         locale = serializers.ChoiceField(choices=Customer.Locale.choices, default=Customer.Locale.EN)
 
     class CustomerOutput(serializers.Serializer):
@@ -41,6 +49,7 @@ class CustomerApi(ApiView):
 
     @extend_schema(
         operation_id="customer_upsert",
+        parameters=[EXTERNAL_ID],
         request=CustomerInput,
         responses={200: CustomerOutput, 201: CustomerOutput, **problems(400)},
     )
@@ -54,11 +63,11 @@ class CustomerApi(ApiView):
 
 
 class ChoiceInput(serializers.Serializer):
-    purpose = serializers.CharField(
+    purpose = StrictCharField(
         max_length=80, help_text="channel:<code>, topic:<slug>, frequency, location or personalization."
     )
     state = serializers.ChoiceField(choices=[State.GIVEN, State.REFUSED, State.WITHDRAWN])
-    notice_version = serializers.IntegerField(
+    notice_version = StrictIntegerField(
         source="notice_version_id",
         min_value=1,
         max_value=2**31 - 1,
@@ -102,14 +111,12 @@ class CustomerConsentsApi(ApiView):
             choices=Customer.Locale.choices, default="en", help_text="The language the customer saw."
         )
         evidence = serializers.DictField(
-            child=serializers.CharField(max_length=500),
+            child=StrictCharField(max_length=500),
             required=False,
             help_text='Where and how it was captured, e.g. {"captured_via": "call_center", "ticket": "123"}.',
         )
         ip_address = serializers.IPAddressField(required=False, help_text="Kept only as a keyed hash.")
-        user_agent = serializers.CharField(
-            required=False, max_length=500, help_text="Kept only as a keyed hash."
-        )
+        user_agent = StrictCharField(required=False, max_length=500, help_text="Kept only as a keyed hash.")
 
         def validate_evidence(self, value):
             for key in value:
@@ -125,7 +132,7 @@ class CustomerConsentsApi(ApiView):
 
     @extend_schema(
         operation_id="consent_history",
-        parameters=[HistoryQuery],
+        parameters=[EXTERNAL_ID, HistoryQuery],
         responses={200: HistoryOutput, **problems(400, 404)},
     )
     def get(self, request, external_id):

@@ -2,14 +2,23 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from .. import selectors
-from .common import ApiView, PageQuery, PermissionBodyField, PermissionsOutput, problems
+from .common import EXTERNAL_ID, ApiView, PageQuery, PermissionBodyField, PermissionsOutput, problems
 
 READ = {"GET": "permissions:read"}
+
+
+class PermissionsAtOutput(serializers.Serializer):
+    external_id = serializers.CharField()
+    at = serializers.DateTimeField()
+    permissions = PermissionBodyField()
+    derived_from = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the ledger events that held the choices then."
+    )
 
 
 class CustomerPermissionsApi(ApiView):
@@ -27,25 +36,21 @@ class CustomerPermissionsApi(ApiView):
                 raise serializers.ValidationError("Must not be in the future.")
             return value
 
-    class AtOutput(serializers.Serializer):
-        external_id = serializers.CharField()
-        at = serializers.DateTimeField()
-        permissions = PermissionBodyField()
-        derived_from = serializers.ListField(
-            child=serializers.IntegerField(), help_text="Ids of the ledger events that held the choices then."
-        )
-
     @extend_schema(
         operation_id="customer_permissions",
         parameters=[
+            EXTERNAL_ID,
             AtQuery,
             OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False),
         ],
         responses={
             200: OpenApiResponse(
-                PermissionsOutput,
-                description="Current document (with ETag), or with `at` the answer for that time "
-                "(`at`, `derived_from` instead of `version`, `updated_at`).",
+                PolymorphicProxySerializer(
+                    component_name="CustomerPermissions",
+                    serializers=[PermissionsOutput, PermissionsAtOutput],
+                    resource_type_field_name=None,
+                ),
+                description="The current document (with an ETag), or with `at` the answer for that time.",
             ),
             304: OpenApiResponse(description="Not modified since the ETag in If-None-Match."),
             **problems(400, 404),
@@ -56,7 +61,7 @@ class CustomerPermissionsApi(ApiView):
         query.is_valid(raise_exception=True)
         if "at" in query.validated_data:
             answer = selectors.permissions_at(self.get_customer(external_id), query.validated_data["at"])
-            return Response(self.AtOutput(answer).data)
+            return Response(PermissionsAtOutput(answer).data)
         current = selectors.current_permissions(self.get_customer(external_id, with_document=True))
         headers = {"ETag": current.etag, "Cache-Control": "private, no-cache"}
         if_none_match = request.headers.get("If-None-Match")
