@@ -6,13 +6,15 @@ import base64
 import binascii
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Prefetch, Q, TextField
+from django.db.models import BooleanField, Prefetch, Q, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -33,18 +35,35 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+# Clients by key hash, kept in this process for API_KEY_CACHE_SECONDS: a key check costs no query on most
+# requests. Revoking clears this process's entry at once; other processes notice within that time.
+_clients_by_key: dict[str, tuple[float, ApiClient]] = {}
+
+
 def api_client_by_key(raw_key: str) -> ApiClient | None:
-    return ApiClient.objects.filter(key_hash=hash_key(raw_key)).first()
+    digest = hash_key(raw_key)
+    cached = _clients_by_key.get(digest)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    client = ApiClient.objects.filter(key_hash=digest).first()
+    if client is not None and settings.API_KEY_CACHE_SECONDS:
+        _clients_by_key[digest] = (time.monotonic() + settings.API_KEY_CACHE_SECONDS, client)
+    return client
 
 
-def customer_by_external_id(external_id: str, *, with_document: bool = False) -> Customer | None:
+def forget_api_client(client: ApiClient) -> None:
+    _clients_by_key.pop(client.key_hash, None)
+
+
+def _could_be_external_id(external_id: str) -> bool:
     # A NUL byte or an over-long id cannot name a customer (and PostgreSQL refuses NUL in a query).
-    if "\x00" in external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+    return "\x00" not in external_id and len(external_id) <= MAX_EXTERNAL_ID_LENGTH
+
+
+def customer_by_external_id(external_id: str) -> Customer | None:
+    if not _could_be_external_id(external_id):
         return None
-    customers = Customer.objects.filter(external_id=external_id)
-    if with_document:
-        customers = customers.select_related("consent_snapshot__document")
-    return customers.first()
+    return Customer.objects.filter(external_id=external_id).first()
 
 
 @dataclass(frozen=True)
@@ -68,13 +87,26 @@ def default_permissions() -> dict:
     return derive_permissions({}, catalog_rules(), timezone.now())
 
 
-def current_permissions(customer: Customer) -> CurrentPermissions:
-    """The customer's current permission document (from the snapshot); version 0 if they never chose."""
-    snapshot = getattr(customer, "consent_snapshot", None)  # None when they never chose
-    document = snapshot.document if snapshot else None
-    if document is None:
-        return CurrentPermissions(customer.external_id, 0, None, default_permissions())
-    return CurrentPermissions(customer.external_id, document.version, document.created_at, document.body)
+def current_permissions(external_id: str) -> CurrentPermissions | None:
+    """The customer's current permission document (the snapshot's), in one query; version 0 if they never
+    chose; None if there is no such customer."""
+    if not _could_be_external_id(external_id):
+        return None
+    row = (
+        Customer.objects.filter(external_id=external_id)
+        .values_list(
+            "consent_snapshot__document__version",
+            "consent_snapshot__document__created_at",
+            "consent_snapshot__document__body",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    version, updated_at, body = row
+    if version is None:
+        return CurrentPermissions(external_id, 0, None, default_permissions())
+    return CurrentPermissions(external_id, version, updated_at, body)
 
 
 @dataclass(frozen=True)
@@ -183,8 +215,14 @@ def permission_changes(*, after: str | None, limit: int) -> Page:
         )
         if after:
             after_xid, after_id = decode_cursor(after, "after", (_bigint, _bigint))
-            documents = documents.filter(commit_xid__gte=after_xid).filter(
-                Q(commit_xid__gt=after_xid) | Q(id__gt=after_id)
+            # A row comparison, so that the (commit_xid, id) index starts right at the cursor even when many
+            # rows share one transaction (a bulk import).
+            documents = documents.filter(
+                RawSQL(
+                    '("consent_permissiondocument"."commit_xid", "consent_permissiondocument"."id") > (%s, %s)',
+                    [after_xid, after_id],
+                    output_field=BooleanField(),
+                )
             )
         documents = documents.order_by("commit_xid", "id")
     else:

@@ -17,7 +17,7 @@ from apps.customers.models import Customer
 from apps.customers.services import customer_upsert
 
 from .models import ApiClient, IdempotencyRecord
-from .selectors import hash_key
+from .selectors import forget_api_client, hash_key
 
 KEY_PREFIX = "cnd_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -41,6 +41,7 @@ def api_client_revoke(*, client: ApiClient) -> None:
     if client.revoked_at is None:
         client.revoked_at = timezone.now()
         client.save(update_fields=["revoked_at"])
+    forget_api_client(client)
 
 
 def api_client_touch(*, client: ApiClient) -> None:

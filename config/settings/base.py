@@ -137,6 +137,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
+# How long a process may trust a key it has checked: a revocation elsewhere takes effect within this time.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.HasScope"],

@@ -74,6 +74,13 @@ def test_a_revoked_key_gets_401(api):
     assert "revoked" in response.json()["detail"]
 
 
+def test_a_key_revoked_by_another_process_is_refused_once_the_key_cache_lapses(api, settings):
+    settings.API_KEY_CACHE_SECONDS = 0  # the lapse, without waiting for it
+    api.get("/api/v1/catalog")
+    ApiClient.objects.filter(pk=api.api_client.pk).update(revoked_at=timezone.now())
+    assert api.get("/api/v1/catalog").status_code == 401
+
+
 def test_revoking_one_client_leaves_another_clients_key_working(make_api):
     first, second = make_api(), make_api()
     api_client_revoke(client=first.api_client)

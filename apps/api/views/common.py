@@ -78,8 +78,8 @@ def problems(*codes: int) -> dict:
 class ApiView(APIView):
     required_scopes: dict[str, str] = {}
 
-    def get_customer(self, external_id: str, **kwargs):
-        customer = customer_by_external_id(external_id, **kwargs)
+    def get_customer(self, external_id: str):
+        customer = customer_by_external_id(external_id)
         if customer is None:
             raise Http404("No customer with this external id.")
         return customer

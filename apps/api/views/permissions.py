@@ -1,4 +1,4 @@
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -62,7 +62,9 @@ class CustomerPermissionsApi(ApiView):
         if "at" in query.validated_data:
             answer = selectors.permissions_at(self.get_customer(external_id), query.validated_data["at"])
             return Response(PermissionsAtOutput(answer).data)
-        current = selectors.current_permissions(self.get_customer(external_id, with_document=True))
+        current = selectors.current_permissions(external_id)
+        if current is None:
+            raise Http404("No customer with this external id.")
         headers = {"ETag": current.etag, "Cache-Control": "private, no-cache"}
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and (current.etag in parse_etags(if_none_match) or if_none_match.strip() == "*"):
