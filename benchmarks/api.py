@@ -59,6 +59,7 @@ def parse_args():
     parser.add_argument("--concurrency", type=int, default=8, help="client threads at saturation")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
     return parser.parse_args()
 
 
@@ -320,6 +321,8 @@ def main():
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["API_RATE_LIMIT"] = "100000000/min"  # counted as usual, never reached
     raw_key = seed(args.customers)
+    if args.seed_only:
+        return
     deep_updated, deep_feed = deep_cursors(0.9)
     from django.db import connection
 

@@ -147,7 +147,7 @@ def test_the_export_streams_one_ndjson_line_per_customer(catalog, api):
     assert lines[1]["permissions"]["channels"]["sms"]["allowed"] is False
 
 
-def test_the_export_reads_in_chunks_however_many_customers_there_are(catalog, api, monkeypatch):
+def test_the_export_reads_in_chunks_however_many_customers_there_are(catalog, api):
     for _ in range(5):
         toggle(CustomerFactory())
     response = api.get("/api/v1/permissions/export")
