@@ -87,26 +87,39 @@ def default_permissions() -> dict:
     return derive_permissions({}, catalog_rules(), timezone.now())
 
 
+# The hottest read of the API (an ESP asks before every send): one statement, written out once instead of
+# compiled by the ORM on every request.
+CURRENT_PERMISSIONS_SQL = (
+    "SELECT d.version, d.created_at, d.body FROM customers_customer c "
+    "LEFT JOIN consent_snapshot s ON s.customer_id = c.id "
+    "LEFT JOIN consent_permissiondocument d ON d.id = s.document_id "
+    "WHERE c.external_id = %s"
+)
+
+
 def current_permissions(external_id: str) -> CurrentPermissions | None:
-    """The customer's current permission document (the snapshot's), in one query; version 0 if they never
-    chose; None if there is no such customer."""
+    """The customer's current permission document (the snapshot's); version 0 if they never chose; None if
+    there is no such customer."""
     if not _could_be_external_id(external_id):
         return None
-    row = (
-        Customer.objects.filter(external_id=external_id)
-        .values_list(
-            "consent_snapshot__document__version",
-            "consent_snapshot__document__created_at",
-            "consent_snapshot__document__body",
-        )
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(CURRENT_PERMISSIONS_SQL, [external_id])
+        row = cursor.fetchone()
     if row is None:
         return None
     version, updated_at, body = row
     if version is None:
         return CurrentPermissions(external_id, 0, None, default_permissions())
-    return CurrentPermissions(external_id, version, updated_at, body)
+    body_field = PermissionDocument._meta.get_field("body")
+    updated_at = updated_at if isinstance(updated_at, datetime) else _from_db_datetime(updated_at)
+    return CurrentPermissions(
+        external_id, version, updated_at, body_field.from_db_value(body, None, connection)
+    )
+
+
+def _from_db_datetime(value) -> datetime:
+    """SQLite hands a raw cursor its timestamps as text."""
+    return PermissionDocument._meta.get_field("created_at").to_python(value)
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,10 @@ class CustomerPermissionsApi(ApiView):
         },
     )
     def get(self, request, external_id):
-        query = self.AtQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        if "at" in query.validated_data:
+        if request.query_params:
+            query = self.AtQuery(data=request.query_params)
+            query.is_valid(raise_exception=True)
+        if request.query_params and "at" in query.validated_data:
             answer = selectors.permissions_at(self.get_customer(external_id), query.validated_data["at"])
             return Response(PermissionsAtOutput(answer).data)
         current = selectors.current_permissions(external_id)
