@@ -114,3 +114,14 @@ def test_each_client_has_its_own_rate_limit(make_api, settings):
     first, second = make_api(), make_api()
     first.get("/api/v1/catalog")
     assert second.get("/api/v1/catalog").status_code == 200
+
+
+def test_head_needs_the_same_scope_as_get(make_api):
+    response = make_api(scopes=["permissions:read"]).head("/api/v1/catalog")
+    assert response.status_code == 403
+
+
+def test_a_method_the_endpoint_lacks_is_a_405_problem(api):
+    response = api.delete("/api/v1/catalog")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"

@@ -1,4 +1,9 @@
+import threading
+
 import pytest
+from django.conf import settings
+from django.db import connection, connections
+from rest_framework.test import APIClient
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
@@ -113,3 +118,36 @@ def test_the_history_pages_by_sequence(catalog, api):
     assert first["has_more"] is True
     assert [e["sequence"] for e in rest["events"]] == [3]
     assert rest["has_more"] is False
+
+
+# Only PostgreSQL needs (and allows: the ledger's triggers refuse SQLite's flush) a committing test here.
+@pytest.mark.django_db(transaction="postgresql" in settings.DATABASES["default"]["ENGINE"])
+def test_two_identical_requests_at_once_record_once(catalog, api):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers, so the two cannot overlap")
+    customer = CustomerFactory()
+    body = {"choices": [choice("channel:sms")]}
+    start, answers = threading.Barrier(2), []
+
+    def send():
+        http = APIClient()
+        http.credentials(HTTP_AUTHORIZATION=f"Bearer {api.raw_key}")
+        start.wait()
+        answers.append(
+            http.post(
+                f"/api/v1/customers/{customer.external_id}/consents",
+                body,
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="k1",
+            )
+        )
+        connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [201, 201]
+    assert answers[0].json() == answers[1].json()
+    assert ConsentEvent.objects.filter(customer=customer).count() == 1
