@@ -1,11 +1,21 @@
+from django import forms
 from django.contrib import admin, messages
 
 from .models import ApiClient
 from .services import api_client_create, api_client_revoke
 
 
+class ApiClientForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=ApiClient.Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiClient
+        fields = ["name", "scopes"]
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
+    form = ApiClientForm
     list_display = ["name", "key_prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["key_prefix", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", "scopes", *readonly_fields]

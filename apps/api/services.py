@@ -174,3 +174,9 @@ def _keyed_by_choice(error: ValidationError, choices: list[dict]) -> ValidationE
     for key, errors in error.message_dict.items():
         keyed[f"choices/{positions[key]}" if key in positions else key] = errors
     return ValidationError(keyed)
+
+
+def idempotency_records_prune(*, before) -> int:
+    """Forget the answers to writes made before ``before``; returns how many."""
+    removed, _ = IdempotencyRecord.objects.filter(created_at__lt=before).delete()
+    return removed
