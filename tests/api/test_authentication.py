@@ -125,3 +125,7 @@ def test_a_method_the_endpoint_lacks_is_a_405_problem(api):
     response = api.delete("/api/v1/catalog")
     assert response.status_code == 405
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_head_is_answered_with_the_read_scope(make_api):
+    assert make_api(scopes=["catalog:read"]).head("/api/v1/catalog").status_code == 200
