@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(TEST_DB) REDIS_URL
 	RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2F
 EMBEDDED_ENV := env -u DATABASE_URL -u REDIS_URL -u RABBITMQ_URL
 
-.PHONY: demo test install lint services chromium lock benchmarks
+.PHONY: demo test install lint services chromium lock benchmarks benchmark-api
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: install services chromium lint
 
 benchmarks: install services
 	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
+
+# The REST API under gunicorn with a million customers (seeded once into <TEST_DB>_bench_api; a few minutes).
+benchmark-api: install services
+	$(TEST_ENV) $(BIN)/python benchmarks/api.py $(ARGS)
 
 # Re-pin after changing dependencies in pyproject.toml: installs the newest allowed versions and records them.
 lock:

@@ -1,5 +1,29 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views.catalog import CatalogApi
+from .views.customers import CustomerApi, CustomerConsentsApi
+from .views.permissions import (
+    CustomerPermissionsApi,
+    PermissionChangesApi,
+    PermissionExportApi,
+    PermissionsUpdatedSinceApi,
+)
 
 app_name = "api"
 
-urlpatterns = []
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/catalog", CatalogApi.as_view(), name="catalog"),
+    path("v1/customers/<str:external_id>", CustomerApi.as_view(), name="customer"),
+    path(
+        "v1/customers/<str:external_id>/permissions",
+        CustomerPermissionsApi.as_view(),
+        name="customer-permissions",
+    ),
+    path("v1/customers/<str:external_id>/consents", CustomerConsentsApi.as_view(), name="customer-consents"),
+    path("v1/permissions", PermissionsUpdatedSinceApi.as_view(), name="permissions"),
+    path("v1/permissions/changes", PermissionChangesApi.as_view(), name="permission-changes"),
+    path("v1/permissions/export", PermissionExportApi.as_view(), name="permission-export"),
+]

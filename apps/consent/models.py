@@ -15,6 +15,22 @@ from apps.customers.models import Customer
 GENESIS_HASH = "0" * 64
 
 
+class CurrentTransactionId(models.Func):
+    """The id of the writing transaction on PostgreSQL (``pg_current_xact_id()``); NULL on SQLite.
+
+    A reader that serves only rows whose transaction id is below its snapshot's xmin knows that every
+    transaction that could still add an earlier row has finished, so a change feed ordered by
+    ``(commit_xid, id)`` never skips a row that commits late. SQLite serialises writers, so id order is
+    commit order there.
+    """
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
 class ConsentEvent(models.Model):
     class State(models.TextChoices):
         REQUESTED = "requested", "Requested (awaiting confirmation)"
@@ -91,6 +107,12 @@ class PermissionDocument(models.Model):
     body = models.JSONField()
     derived_from = models.JSONField(help_text="Ids of the ledger events that hold the current choices.")
     created_at = models.DateTimeField()
+    commit_xid = models.BigIntegerField(
+        null=True,
+        editable=False,
+        db_default=CurrentTransactionId(),
+        help_text="The writing transaction's id (PostgreSQL), set by the database: the change feed's order.",
+    )
 
     class Meta:
         ordering = ["customer_id", "version"]
@@ -99,7 +121,10 @@ class PermissionDocument(models.Model):
                 fields=["customer", "version"], name="permission_document_version_unique"
             ),
         ]
-        indexes = [models.Index(fields=["created_at"], name="permission_document_created_at")]
+        indexes = [
+            models.Index(fields=["created_at"], name="permission_document_created_at"),
+            models.Index(fields=["commit_xid", "id"], name="permission_doc_commit_order"),
+        ]
 
     def __str__(self):
         return f"{self.customer_id} v{self.version}"

@@ -31,6 +31,8 @@ THIRD_PARTY_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
 ]
 LOCAL_APPS = [
     "apps.catalog",
@@ -149,6 +151,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
+}
+
+# The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
+# How long a process may trust a key it has checked: a revocation elsewhere takes effect within this time.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.ClientRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.exceptions.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Candor API",
+    "DESCRIPTION": "Permissions for marketing systems: read what each customer allows, follow the changes, "
+    "and record consent captured elsewhere. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "apps.customers.models.Customer.Locale"},
 }
 
 # Keyed hashes of IP addresses and user agents in ledger evidence: provable, yet not personal data on its own.
