@@ -1,0 +1,411 @@
+"""Every write of the delivery side: destinations, fan-out of the outbox, sending, retries, replay, resync.
+
+Nothing here hands work to Celery; the tasks do that after these functions have committed. The ordering rule
+lives in ``send_due``: a sender holds the row lock of the (destination, customer) cursor while it sends, sends
+only the newest pending version, and never one older than what the destination has already acknowledged.
+"""
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from apps.consent.models import OutboxEntry, Snapshot
+
+from .adapters import Adapter, Message, Outcome, adapter_for
+from .adapters.webhook import new_secret
+from .models import Delivery, DeliveryCursor, Destination
+
+Status = Delivery.Status
+
+
+# Destinations ---------------------------------------------------------------------------------------------
+
+
+def add_destination(
+    *,
+    name: str,
+    kind: str,
+    endpoint: str,
+    secret: str = "",
+    options: dict | None = None,
+    rate_limit: float | None = None,
+    batch_size: int | None = None,
+    purposes: list[str] | None = None,
+    identifiers: list[str] | None = None,
+    queue: str = "",
+    enabled: bool = True,
+) -> Destination:
+    """Create a destination; a webhook without a secret gets a fresh ``whsec_`` one."""
+    if kind not in Destination.Kind.values:
+        raise ValidationError(
+            {"kind": f"Unknown kind {kind!r}; use one of {', '.join(Destination.Kind.values)}."}
+        )
+    adapter = adapter_for(kind)
+    identifiers = identifiers or ["external_id"]
+    unknown = sorted(set(identifiers) - set(Destination.IDENTIFIERS))
+    if unknown:
+        raise ValidationError({"identifiers": f"Unknown identifier(s): {', '.join(unknown)}."})
+    if kind == Destination.Kind.WEBHOOK and not secret:
+        secret = new_secret()
+    destination = Destination(
+        name=name,
+        kind=kind,
+        endpoint=endpoint,
+        secret=secret,
+        options=options or {},
+        rate_limit=adapter.default_rate_limit if rate_limit is None else rate_limit,
+        batch_size=batch_size or adapter.default_batch_size,
+        purposes=purposes or [],
+        identifiers=identifiers,
+        queue=queue,
+        enabled=enabled,
+    )
+    destination.full_clean()
+    destination.save()
+    return destination
+
+
+def rotate_secret(*, destination: Destination, overlap: timedelta = timedelta(hours=24)) -> str:
+    """A new signing secret; the old one keeps signing alongside it for ``overlap``. Returns the new one."""
+    destination.previous_secret = destination.secret
+    destination.previous_secret_expires_at = timezone.now() + overlap
+    destination.secret = new_secret()
+    destination.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return destination.secret
+
+
+def set_destination_enabled(*, destination: Destination, enabled: bool, reason: str = "") -> None:
+    destination.enabled = enabled
+    destination.disabled_reason = "" if enabled else reason
+    destination.save(update_fields=["enabled", "disabled_reason"])
+    if enabled:
+        # What waited while it was off is due now.
+        destination.deliveries.filter(status=Status.PENDING).update(next_attempt_at=timezone.now())
+
+
+# Fan-out --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FanOut:
+    entries: int = 0
+    per_destination: Counter = field(default_factory=Counter)
+
+
+def fan_out_outbox(*, limit: int = 500) -> FanOut:
+    """Claim up to ``limit`` undispatched outbox rows and turn each into one delivery per enabled destination.
+
+    Concurrent callers skip each other's rows (``FOR UPDATE SKIP LOCKED``), and a row is marked dispatched in
+    the same transaction that creates its deliveries, so each row fans out exactly once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        entries = list(
+            OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(dispatched_at__isnull=True)
+            .select_related("document")
+            .order_by("id")[:limit]
+        )
+        if not entries:
+            return FanOut()
+        destinations = list(Destination.objects.filter(enabled=True))
+        deliveries = [
+            Delivery(
+                destination=destination,
+                customer_id=entry.document.customer_id,
+                document=entry.document,
+                version=entry.document.version,
+                next_attempt_at=now,
+            )
+            for entry in entries
+            for destination in destinations
+        ]
+        Delivery.objects.bulk_create(deliveries)
+        _ensure_cursors(deliveries)
+        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(dispatched_at=now)
+    return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
+
+
+def _ensure_cursors(deliveries: list[Delivery]) -> None:
+    pairs = {(d.destination_id, d.customer_id) for d in deliveries}
+    DeliveryCursor.objects.bulk_create(
+        [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(pairs)],
+        ignore_conflicts=True,
+    )
+
+
+# Sending --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    superseded: int = 0
+    more: bool = False
+
+
+def send_due(*, destination_id: int) -> SendReport:
+    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results.
+
+    Runs in one transaction holding the claimed cursors' row locks: if the process dies mid-way nothing is
+    recorded, the deliveries stay pending and due, and the sweeper hands them out again (receivers dedupe by
+    the message id). Customers another sender holds are skipped, not waited for.
+    """
+    destination = Destination.objects.filter(pk=destination_id, enabled=True).first()
+    if destination is None:
+        return SendReport()
+    now = timezone.now()
+    report = SendReport()
+    with transaction.atomic():
+        due = Delivery.objects.filter(
+            destination_id=destination.pk,
+            customer_id=OuterRef("customer_id"),
+            status=Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        cursors = list(
+            DeliveryCursor.objects.select_for_update(skip_locked=True)
+            .filter(destination_id=destination.pk)
+            .filter(Exists(due))
+            .order_by("id")[: destination.batch_size]
+        )
+        report.claimed = len(cursors)
+        report.more = len(cursors) == destination.batch_size
+        if not cursors:
+            return report
+        sendable, report.superseded = _newest_sendable(destination, cursors, now)
+        if not sendable:
+            return report
+        adapter = adapter_for(destination.kind)
+        try:
+            outcomes = _send_throttled(adapter, destination, [_message(destination, d) for d, _ in sendable])
+        finally:
+            adapter.close()
+        for (delivery, cursor), outcome in zip(sendable, outcomes, strict=False):
+            _record(destination, delivery, cursor, outcome, now)
+            if outcome.delivered:
+                report.delivered += 1
+            else:
+                report.failed += 1
+    return report
+
+
+def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, DeliveryCursor]], int]:
+    """Per claimed customer the newest pending delivery, if due and newer than what the destination has.
+
+    Older pending versions are marked superseded (coalescing): only the latest is sent.
+    """
+    by_customer = {cursor.customer_id: cursor for cursor in cursors}
+    pending = (
+        Delivery.objects.filter(
+            destination_id=destination.pk, customer_id__in=list(by_customer), status=Status.PENDING
+        )
+        .select_related("document", "customer")
+        .order_by("customer_id", "-version", "-id")
+    )
+    sendable, stale, newest_seen = [], [], set()
+    for delivery in pending:
+        cursor = by_customer[delivery.customer_id]
+        if delivery.customer_id in newest_seen:
+            stale.append(delivery.pk)
+            continue
+        newest_seen.add(delivery.customer_id)
+        behind = delivery.version < cursor.delivered_version or (
+            delivery.version == cursor.delivered_version and not delivery.resync
+        )
+        if behind:
+            stale.append(delivery.pk)
+        elif delivery.next_attempt_at <= now:
+            sendable.append((delivery, cursor))
+    if stale:
+        Delivery.objects.filter(pk__in=stale).update(status=Status.SUPERSEDED)
+    return sendable, len(stale)
+
+
+def _send_throttled(adapter: Adapter, destination: Destination, messages: list[Message]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for start in range(0, len(messages), adapter.per_request):
+        throttle(destination)
+        outcomes.extend(adapter.send(destination, messages[start : start + adapter.per_request]))
+        if any(outcome.gone for outcome in outcomes):
+            break  # the destination said 410: nothing more goes there; the rest stay pending
+    return outcomes
+
+
+def throttle(destination: Destination) -> None:
+    """Wait for a slot under the destination's rate limit, counted in the shared cache (Redis) per window."""
+    rate = destination.rate_limit
+    if rate <= 0:
+        return
+    window = max(1.0, 1.0 / rate)
+    allowed = max(1, int(rate * window))
+    while True:
+        now = time.time()
+        slot = int(now // window)
+        key = f"delivery:rate:{destination.pk}:{slot}"
+        cache.add(key, 0, timeout=int(window) + 2)
+        try:
+            if cache.incr(key) <= allowed:
+                return
+        except ValueError:  # the key expired between add and incr
+            continue
+        time.sleep(max(0.0, (slot + 1) * window - now))
+
+
+def payload(destination: Destination, delivery: Delivery) -> dict:
+    """The permission document as this destination may see it (its identifiers and purposes only)."""
+    document, customer = delivery.document, delivery.customer
+    body = document.body
+    wanted = set(destination.purposes)
+
+    def allowed(part):
+        return not wanted or part in wanted
+
+    data = {
+        "customer": {
+            key: getattr(customer, key)
+            for key in destination.identifiers or ["external_id"]
+            if getattr(customer, key, "")
+        },
+        "version": document.version,
+        "created_at": document.created_at.isoformat(),
+        "derived_from": document.derived_from,
+        "channels": {code: rules for code, rules in body["channels"].items() if allowed(code)},
+    }
+    if allowed("location"):
+        data["location"] = body["location"]
+    if allowed("personalization"):
+        data["personalization"] = body["personalization"]
+    return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
+
+
+def _message(destination: Destination, delivery: Delivery) -> Message:
+    return Message(
+        id=delivery.message_id,
+        customer_id=delivery.customer_id,
+        version=delivery.version,
+        payload=payload(destination, delivery),
+    )
+
+
+def retry_delay(attempts: int) -> float | None:
+    """Seconds until the next attempt after ``attempts`` failures, with ±20 % jitter; None when out of tries."""
+    schedule = settings.DELIVERY_RETRY_SCHEDULE
+    if attempts > len(schedule):
+        return None
+    return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
+
+
+def _record(destination, delivery, cursor, outcome: Outcome, now) -> None:
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = outcome.status_code
+    if outcome.delivered:
+        delivery.status = Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.last_error = ""
+        cursor.delivered_version = max(cursor.delivered_version, delivery.version)
+        cursor.delivered_at = delivery.delivered_at
+        cursor.save(update_fields=["delivered_version", "delivered_at"])
+        # A dead older version no longer matters once a newer one arrived.
+        Delivery.objects.filter(
+            destination_id=destination.pk,
+            customer_id=delivery.customer_id,
+            status=Status.DEAD,
+            version__lte=delivery.version,
+        ).update(status=Status.SUPERSEDED)
+    elif outcome.gone:
+        delivery.last_error = outcome.error
+        set_destination_enabled(
+            destination=destination,
+            enabled=False,
+            reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M} UTC.",
+        )
+    elif outcome.permanent:
+        delivery.status = Status.DEAD
+        delivery.last_error = outcome.error
+    else:
+        delivery.last_error = outcome.error
+        delay = retry_delay(delivery.attempts)
+        if delay is None:
+            delivery.status = Status.DEAD
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0))
+    delivery.save(
+        update_fields=[
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+        ]
+    )
+
+
+# Operator actions ----------------------------------------------------------------------------------------
+
+
+def replay_dead(*, destination: Destination | None = None, delivery_ids: list[int] | None = None) -> int:
+    """Put dead deliveries back in line with a fresh set of retries. Returns how many."""
+    dead = Delivery.objects.filter(status=Status.DEAD)
+    if destination is not None:
+        dead = dead.filter(destination=destination)
+    if delivery_ids is not None:
+        dead = dead.filter(pk__in=delivery_ids)
+    return dead.update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now())
+
+
+def resync_batch(*, destination: Destination, batch_size: int = 500) -> int:
+    """Queue every customer's current document for the destination, one batch per call; resumable.
+
+    Progress is kept on the destination (``resync_after_customer``), so an interrupted resync continues where
+    it stopped. Returns how many customers this batch covered; 0 when the resync is complete.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        destination = Destination.objects.select_for_update().get(pk=destination.pk)
+        snapshots = (
+            Snapshot.objects.filter(
+                document__isnull=False, customer_id__gt=destination.resync_after_customer or 0
+            )
+            .select_related("document")
+            .order_by("customer_id")[:batch_size]
+        )
+        deliveries = [
+            Delivery(
+                destination=destination,
+                customer_id=snapshot.customer_id,
+                document=snapshot.document,
+                version=snapshot.document.version,
+                resync=True,
+                next_attempt_at=now,
+            )
+            for snapshot in snapshots
+        ]
+        if not deliveries:
+            destination.resync_after_customer = None
+            destination.save(update_fields=["resync_after_customer"])
+            return 0
+        Delivery.objects.bulk_create(deliveries)
+        _ensure_cursors(deliveries)
+        destination.resync_after_customer = deliveries[-1].customer_id
+        destination.save(update_fields=["resync_after_customer"])
+    return len(deliveries)
+
+
+def restart_resync(*, destination: Destination) -> None:
+    destination.resync_after_customer = None
+    destination.save(update_fields=["resync_after_customer"])
