@@ -7,6 +7,7 @@ document per customer the way a careful downstream system would.
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,7 @@ class Receiver:
     state: dict = field(default_factory=dict)  # external_id -> latest applied document data
     applied_versions: dict = field(default_factory=dict)  # external_id -> versions in the order applied
     bad_signatures: int = 0
+    delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
     port: int = 0
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,6 +53,8 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 status, headers = receiver.handle(self.path, dict(self.headers), body)
                 self.send_response(status)
                 for key, value in headers.items():
@@ -79,7 +83,7 @@ class Receiver:
             self.requests.append(Received(path=path, headers=lowered, body=body))
             if self.script:
                 return self.script.popleft()
-            if self.secret:
+            if self.secret and 200 <= self.default_status < 300:
                 try:
                     event = Webhook(self.secret).verify(body, lowered)
                 except Exception:

@@ -34,7 +34,9 @@ def exchange():
 @pytest.fixture
 def destination(catalog, exchange):
     _, name, _ = exchange
-    return services.add_destination(name="bus", kind="rabbitmq", endpoint=RABBITMQ_URL, options={"exchange": name})
+    return services.add_destination(
+        name="bus", kind="rabbitmq", endpoint=RABBITMQ_URL, options={"exchange": name}
+    )
 
 
 def test_a_document_is_published_persistent_with_its_message_id(destination, exchange):
@@ -78,5 +80,5 @@ def test_changes_are_published_through_the_pipeline_after_broker_confirms(custom
     services.send_due(destination_id=destination.pk)
 
     assert Delivery.objects.get().status == "delivered"
-    _, properties, body = channel.basic_get(queue=queue, auto_ack=True)
+    _, _, body = channel.basic_get(queue=queue, auto_ack=True)
     assert json.loads(body)["data"]["version"] == recorded.document.version
