@@ -23,6 +23,7 @@ install: $(BIN)/.installed
 demo: install
 	$(EMBEDDED_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo
+	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo_destinations
 	@echo
 	@echo "  Candor is running embedded (SQLite in var/, mail printed here)."
 	@echo "  Open http://127.0.0.1:8000/   (staff admin: http://127.0.0.1:8000/admin/)"

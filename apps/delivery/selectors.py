@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -122,3 +123,8 @@ def prometheus_metrics(*, now: datetime | None = None) -> str:
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def sandbox_arrivals(destination: Destination) -> list[dict]:
+    """What the sandbox receiver verified and kept, newest first."""
+    return cache.get(f"delivery:sandbox:{destination.pk}", [])
