@@ -8,6 +8,7 @@ only the newest pending version, and never one older than what the destination h
 import random
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -193,12 +195,7 @@ def send_due(*, destination_id: int) -> SendReport:
             outcomes = _send_throttled(adapter, destination, [_message(destination, d) for d, _ in sendable])
         finally:
             adapter.close()
-        for (delivery, cursor), outcome in zip(sendable, outcomes, strict=False):
-            _record(destination, delivery, cursor, outcome, now)
-            if outcome.delivered:
-                report.delivered += 1
-            else:
-                report.failed += 1
+        report.delivered, report.failed = _record(destination, sendable, outcomes, now)
     return report
 
 
@@ -235,13 +232,22 @@ def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, De
 
 
 def _send_throttled(adapter: Adapter, destination: Destination, messages: list[Message]) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for start in range(0, len(messages), adapter.per_request):
-        throttle(destination)
-        outcomes.extend(adapter.send(destination, messages[start : start + adapter.per_request]))
-        if any(outcome.gone for outcome in outcomes):
-            break  # the destination said 410: nothing more goes there; the rest stay pending
-    return outcomes
+    """One request per ``adapter.per_request`` messages, each started after a slot under the rate limit;
+    requests of one batch (different customers, so order does not matter between them) run side by side."""
+    chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
+    if len(chunks) == 1 or settings.DELIVERY_SEND_THREADS <= 1:
+        results = []
+        for chunk in chunks:
+            throttle(destination)
+            results.append(adapter.send(destination, chunk))
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
+            futures = []
+            for chunk in chunks:
+                throttle(destination)
+                futures.append(pool.submit(adapter.send, destination, chunk))
+            results = [future.result() for future in futures]
+    return [outcome for result in results for outcome in result]
 
 
 def throttle(destination: Destination) -> None:
@@ -308,51 +314,79 @@ def retry_delay(attempts: int) -> float | None:
     return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
 
 
-def _record(destination, delivery, cursor, outcome: Outcome, now) -> None:
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.last_status_code = outcome.status_code
-    if outcome.delivered:
-        delivery.status = Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-        delivery.last_error = ""
-        cursor.delivered_version = max(cursor.delivered_version, delivery.version)
-        cursor.delivered_at = delivery.delivered_at
-        cursor.save(update_fields=["delivered_version", "delivered_at"])
-        # A dead older version no longer matters once a newer one arrived.
-        Delivery.objects.filter(
-            destination_id=destination.pk,
-            customer_id=delivery.customer_id,
-            status=Status.DEAD,
-            version__lte=delivery.version,
-        ).update(status=Status.SUPERSEDED)
-    elif outcome.gone:
+def _record(destination, sendable, outcomes: list[Outcome], now) -> tuple[int, int]:
+    """Write what happened to each sent delivery: one statement per group of alike outcomes, so a healthy batch
+    costs a handful of queries."""
+    delivered_at = timezone.now()
+    delivered: dict[int | None, list[Delivery]] = {}
+    failed, gone = [], None
+    for (delivery, _cursor), outcome in zip(sendable, outcomes, strict=False):
+        if outcome.delivered:
+            delivered.setdefault(outcome.status_code, []).append(delivery)
+            continue
+        failed.append(delivery)
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
-        set_destination_enabled(
-            destination=destination,
-            enabled=False,
-            reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M} UTC.",
-        )
-    elif outcome.permanent:
-        delivery.status = Status.DEAD
-        delivery.last_error = outcome.error
-    else:
-        delivery.last_error = outcome.error
-        delay = retry_delay(delivery.attempts)
-        if delay is None:
+        if outcome.gone:
+            gone = outcome  # stays pending: sent when the destination is enabled again
+        elif outcome.permanent or (delay := retry_delay(delivery.attempts)) is None:
             delivery.status = Status.DEAD
         else:
             delivery.next_attempt_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0))
-    delivery.save(
-        update_fields=[
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "last_attempt_at",
-            "last_status_code",
-            "last_error",
-            "delivered_at",
-        ]
+        delivery.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_attempt_at",
+                "last_status_code",
+                "last_error",
+            ]
+        )
+    sent = [delivery for group in delivered.values() for delivery in group]
+    for status_code, group in delivered.items():
+        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+            status=Status.DELIVERED,
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+            last_status_code=status_code,
+            last_error="",
+            delivered_at=delivered_at,
+        )
+    if sent:
+        _advance_cursors(destination, sent, delivered_at)
+    if gone is not None:
+        set_destination_enabled(
+            destination=destination,
+            enabled=False,
+            reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M} UTC: {gone.error[:200]}",
+        )
+    return len(sent), len(failed)
+
+
+def _advance_cursors(destination, sent: list[Delivery], delivered_at) -> None:
+    customers = [delivery.customer_id for delivery in sent]
+    newest_delivered = (
+        Delivery.objects.filter(
+            destination_id=OuterRef("destination_id"),
+            customer_id=OuterRef("customer_id"),
+            status=Status.DELIVERED,
+        )
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    DeliveryCursor.objects.filter(destination_id=destination.pk, customer_id__in=customers).update(
+        delivered_version=Greatest(F("delivered_version"), Subquery(newest_delivered)),
+        delivered_at=delivered_at,
+    )
+    # A dead older version no longer matters once a newer one arrived.
+    superseding = Q(pk__in=[])
+    for delivery in sent:
+        superseding |= Q(customer_id=delivery.customer_id, version__lte=delivery.version)
+    Delivery.objects.filter(superseding, destination_id=destination.pk, status=Status.DEAD).update(
+        status=Status.SUPERSEDED
     )
 
 

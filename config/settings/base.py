@@ -145,6 +145,8 @@ DELIVERY_RETRY_SCHEDULE = env.list(
 )
 DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
 DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
+# Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
+DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
 DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 # The in-app receiver the demo sends to (/delivery/sandbox/); on by default only when embedded.
@@ -167,5 +169,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # One line per task run drowns everything else (embedded, every change runs its delivery tasks inline).
-    "loggers": {"celery.app.trace": {"level": env.str("CELERY_TRACE_LOG_LEVEL", default="WARNING")}},
+    "loggers": {
+        "celery.app.trace": {"level": env.str("CELERY_TRACE_LOG_LEVEL", default="WARNING")},
+        "httpx": {"level": "WARNING"},  # a line per webhook sent; delivery records outcomes in the database
+    },
 }

@@ -35,6 +35,7 @@ class Receiver:
     duplicate_ids: list = field(default_factory=list)
     state: dict = field(default_factory=dict)  # external_id -> latest applied document data
     applied_versions: dict = field(default_factory=dict)  # external_id -> versions in the order applied
+    arrived: dict = field(default_factory=dict)  # (external_id, version) -> time.perf_counter() when applied
     bad_signatures: int = 0
     delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
     port: int = 0
@@ -98,4 +99,5 @@ class Receiver:
                     external_id = data["customer"]["external_id"]
                     self.state[external_id] = data
                     self.applied_versions.setdefault(external_id, []).append(data["version"])
+                    self.arrived[external_id, data["version"]] = time.perf_counter()
             return self.default_status, {}

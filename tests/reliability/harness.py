@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -76,6 +77,12 @@ class PrivateRedis:
         self.start()
 
 
+def _kill(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 def _pings(client) -> bool:
     try:
         return client.ping()
@@ -85,7 +92,12 @@ def _pings(client) -> bool:
 
 class Celery:
     """Worker and beat processes of ``config`` on the test database and a private broker, with queue names of
-    their own. Each process leads its own session so a SIGKILL takes its pool children with it."""
+    their own. Each process leads its own session so a SIGKILL takes its pool children with it.
+
+    Like systemd with ``Restart=always`` in production, a supervisor thread starts again any process that
+    exits by itself: a Celery worker may shut down on losing its Redis broker ("Unrecoverable error",
+    a long-standing kombu behaviour), and recovering from that is part of what is tested.
+    """
 
     def __init__(self, broker: PrivateRedis, **env):
         suffix = uuid.uuid4().hex[:8]
@@ -108,8 +120,23 @@ class Celery:
             "LOG_LEVEL": "WARNING",
             **env,
         }
-        self.workers: list[subprocess.Popen] = []
+        self.workers: list[tuple[subprocess.Popen, int]] = []
         self.beat = None
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self):
+        while not self._stopped.wait(0.5):
+            with self._lock:
+                for index, (worker, concurrency) in enumerate(self.workers):
+                    if worker.poll() is not None:
+                        self.workers[index] = (self._worker(concurrency), concurrency)
+                        self.restarts += 1
+                if self.beat is not None and self.beat.poll() is not None:
+                    self.beat = self._beat()
+                    self.restarts += 1
 
     def _spawn(self, *args, name):
         log = open(Path(self.workdir) / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
@@ -123,24 +150,30 @@ class Celery:
         )
 
     def start_worker(self, concurrency: int = 4):
-        self.workers.append(
-            self._spawn(
-                "worker",
-                "-Q",
-                f"{self.default_queue},{self.queue}",
-                "-c",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "WARNING",
-                name="worker",
-            )
+        with self._lock:
+            self.workers.append((self._worker(concurrency), concurrency))
+
+    def _worker(self, concurrency):
+        return self._spawn(
+            "worker",
+            "-Q",
+            f"{self.default_queue},{self.queue}",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+            name="worker",
         )
 
     def start_beat(self):
-        self.beat = self._spawn(
+        with self._lock:
+            self.beat = self._beat()
+
+    def _beat(self):
+        return self._spawn(
             "beat",
             "--scheduler",
             "celery.beat:PersistentScheduler",
@@ -153,17 +186,17 @@ class Celery:
 
     def kill_workers(self):
         """SIGKILL every worker and its pool: no shutdown, no acknowledgement, transactions cut off."""
-        for worker in self.workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=10)
-        self.workers = []
+        with self._lock:
+            for worker, _ in self.workers:
+                _kill(worker)
+            self.workers = []
 
     def stop(self):
+        self._stopped.set()
         self.kill_workers()
-        if self.beat and self.beat.poll() is None:
-            os.killpg(self.beat.pid, signal.SIGKILL)
-            self.beat.wait(timeout=10)
+        with self._lock:
+            if self.beat is not None:
+                _kill(self.beat)
 
     def logs(self) -> str:
         return "\n".join(

@@ -67,7 +67,7 @@ def client() -> httpx.Client:
 class WebhookAdapter:
     per_request = 1
     default_rate_limit = 0.0
-    default_batch_size = 10
+    default_batch_size = 50
 
     def send(self, destination, messages: list[Message]) -> list[Outcome]:
         (message,) = messages
