@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -28,6 +28,9 @@ from .adapters.webhook import new_secret
 from .models import Delivery, DeliveryCursor, Destination
 
 Status = Delivery.Status
+# First key of the advisory locks that count senders per destination (plus the destination id; the second key is
+# the slot), well away from small integers other code may use.
+SEND_SLOT_LOCK = 0x44454C00
 
 
 # Destinations ---------------------------------------------------------------------------------------------
@@ -171,6 +174,8 @@ def send_due(*, destination_id: int) -> SendReport:
     now = timezone.now()
     report = SendReport()
     with transaction.atomic():
+        if not _take_send_slot(destination):
+            return report  # enough senders at this destination already; the sweeper comes back
         due = Delivery.objects.filter(
             destination_id=destination.pk,
             customer_id=OuterRef("customer_id"),
@@ -197,6 +202,22 @@ def send_due(*, destination_id: int) -> SendReport:
             adapter.close()
         report.delivered, report.failed = _record(destination, sendable, outcomes, now)
     return report
+
+
+def _take_send_slot(destination: Destination) -> bool:
+    """At most ``DELIVERY_DESTINATION_CONCURRENCY`` senders per destination at once, so a slow destination
+    holds that many worker processes and no more. PostgreSQL advisory locks, released with the transaction
+    (also when the process dies); elsewhere (SQLite, one process) there is nothing to share."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        for slot in range(settings.DELIVERY_DESTINATION_CONCURRENCY):
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [SEND_SLOT_LOCK + destination.pk, slot]
+            )
+            if cursor.fetchone()[0]:
+                return True
+    return False
 
 
 def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, DeliveryCursor]], int]:

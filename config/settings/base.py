@@ -145,6 +145,9 @@ DELIVERY_RETRY_SCHEDULE = env.list(
 )
 DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
 DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
+# Send tasks working on one destination at once (the rest return at once): a slow or failing destination holds
+# at most this many worker processes, so it never delays the others.
+DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=2)
 # Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
