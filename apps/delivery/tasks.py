@@ -40,7 +40,8 @@ def fan_out_outbox() -> int:
 def send_deliveries(destination_id: int) -> int:
     report = services.send_due(destination_id=destination_id)
     if report.more:
-        queue_sends(destination_id, Destination.objects.get(pk=destination_id).queue, tasks=1)
+        queue = Destination.objects.filter(pk=destination_id).values_list("queue", flat=True).first()
+        queue_sends(destination_id, queue or "", tasks=1)
     return report.delivered
 
 

@@ -37,6 +37,8 @@ class Receiver:
     applied_versions: dict = field(default_factory=dict)  # external_id -> versions in the order applied
     arrived: dict = field(default_factory=dict)  # (external_id, version) -> time.perf_counter() when applied
     bad_signatures: int = 0
+    truncated: int = 0
+    refused: list = field(default_factory=list)  # (error, headers, body) of what did not verify
     delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -53,7 +55,12 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                expected = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(expected)
+                if len(body) < expected:  # the sender died mid-request (a killed worker): nothing to apply
+                    receiver.truncated += 1
+                    self.close_connection = True
+                    return
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers = receiver.handle(self.path, dict(self.headers), body)
@@ -87,8 +94,9 @@ class Receiver:
             if self.secret and 200 <= self.default_status < 300:
                 try:
                     event = Webhook(self.secret).verify(body, lowered)
-                except Exception:
+                except Exception as error:
                     self.bad_signatures += 1
+                    self.refused.append((repr(error), lowered, body))
                     return 401, {}
                 message_id = lowered["webhook-id"]
                 if message_id in self.applied_ids:

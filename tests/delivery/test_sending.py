@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.utils import timezone
 
 from apps.delivery import services
 from apps.delivery.models import Delivery, DeliveryCursor
+from tests.factories import CustomerFactory
 
 from .conftest import grant_email, withdraw_email
 from .factories import DestinationFactory
@@ -179,3 +181,16 @@ def test_an_unreachable_destination_is_retried(customer, retry_schedule):
     delivery = Delivery.objects.get()
     assert delivery.status == "pending"
     assert "ConnectError" in delivery.last_error
+
+
+def test_the_rate_limit_spaces_requests_across_windows(catalog, receiver):
+    destination = DestinationFactory(endpoint=receiver.url, rate_limit=3)
+    for customer in CustomerFactory.create_batch(9):
+        grant_email(customer)
+    services.fan_out_outbox()
+    started = time.monotonic()
+
+    services.send_due(destination_id=destination.pk)
+
+    assert len(receiver.requests) == 9
+    assert time.monotonic() - started >= 1.0  # 3 per one-second window: three windows at least
