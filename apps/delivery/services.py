@@ -21,7 +21,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from apps.consent.models import OutboxEntry, Snapshot
+from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 
 from .adapters import Adapter, Message, Outcome, adapter_for
 from .adapters.webhook import new_secret
@@ -124,6 +124,7 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
         if not entries:
             return FanOut()
         destinations = list(Destination.objects.filter(enabled=True))
+        previous = _previous_bodies(entries) if any(d.purposes for d in destinations) else {}
         deliveries = [
             Delivery(
                 destination=destination,
@@ -134,11 +135,45 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
             )
             for entry in entries
             for destination in destinations
+            if _sees_a_change(destination, entry.document, previous)
         ]
         Delivery.objects.bulk_create(deliveries)
         _ensure_cursors(deliveries)
         OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(dispatched_at=now)
     return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
+
+
+def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
+    wanted = Q(pk__in=[])
+    for entry in entries:
+        wanted |= Q(customer_id=entry.document.customer_id, version=entry.document.version - 1)
+    return {
+        (customer_id, version): body
+        for customer_id, version, body in PermissionDocument.objects.filter(wanted).values_list(
+            "customer_id", "version", "body"
+        )
+    }
+
+
+def _sees_a_change(destination: Destination, document, previous: dict) -> bool:
+    """A destination limited to some purposes gets a version only if the part it may see changed."""
+    if not destination.purposes:
+        return True
+    before = previous.get((document.customer_id, document.version - 1))
+    return before is None or visible_part(destination, before) != visible_part(destination, document.body)
+
+
+def visible_part(destination: Destination, body: dict) -> dict:
+    wanted = set(destination.purposes)
+
+    def allowed(part):
+        return not wanted or part in wanted
+
+    part = {"channels": {code: rules for code, rules in body["channels"].items() if allowed(code)}}
+    for key in ("location", "personalization"):
+        if allowed(key):
+            part[key] = body[key]
+    return part
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:
@@ -294,12 +329,6 @@ def throttle(destination: Destination) -> None:
 def payload(destination: Destination, delivery: Delivery) -> dict:
     """The permission document as this destination may see it (its identifiers and purposes only)."""
     document, customer = delivery.document, delivery.customer
-    body = document.body
-    wanted = set(destination.purposes)
-
-    def allowed(part):
-        return not wanted or part in wanted
-
     data = {
         "customer": {
             key: getattr(customer, key)
@@ -309,12 +338,8 @@ def payload(destination: Destination, delivery: Delivery) -> dict:
         "version": document.version,
         "created_at": document.created_at.isoformat(),
         "derived_from": document.derived_from,
-        "channels": {code: rules for code, rules in body["channels"].items() if allowed(code)},
+        **visible_part(destination, document.body),
     }
-    if allowed("location"):
-        data["location"] = body["location"]
-    if allowed("personalization"):
-        data["personalization"] = body["personalization"]
     return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
 
 

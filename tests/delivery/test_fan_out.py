@@ -5,7 +5,7 @@ from apps.delivery import services
 from apps.delivery.models import Delivery, DeliveryCursor
 from config.celery_app import app as celery_app
 
-from .conftest import grant_email
+from .conftest import grant_email, withdraw_email
 from .factories import DestinationFactory
 
 
@@ -42,6 +42,7 @@ def eager_celery():
     celery_app.conf.task_always_eager = False
 
 
+@pytest.mark.embedded
 def test_the_write_path_delivers_right_after_commit(
     customer, receiver, eager_celery, django_capture_on_commit_callbacks
 ):
@@ -52,3 +53,16 @@ def test_the_write_path_delivers_right_after_commit(
 
     assert [r.json()["data"]["version"] for r in receiver.requests] == [recorded.document.version]
     assert Delivery.objects.get().status == "delivered"
+
+
+def test_a_destination_limited_to_some_purposes_gets_only_versions_that_change_them(customer):
+    sms_only = DestinationFactory(purposes=["sms"])
+    everything = DestinationFactory()
+    grant_email(customer)  # the first version: sms_only gets it, it has nothing earlier
+    services.fan_out_outbox()
+    withdraw_email(customer)  # changes email only
+
+    services.fan_out_outbox()
+
+    assert Delivery.objects.filter(destination=sms_only).count() == 1
+    assert Delivery.objects.filter(destination=everything).count() == 2
