@@ -5,6 +5,7 @@ lives in ``send_due``: a sender holds the row lock of the (destination, customer
 only the newest pending version, and never one older than what the destination has already acknowledged.
 """
 
+import math
 import random
 import time
 from collections import Counter
@@ -287,33 +288,48 @@ def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, De
     return sendable, len(stale)
 
 
-def _send_throttled(adapter: Adapter, destination: Destination, messages: list[Message]) -> list[Outcome]:
+def _send_throttled(
+    adapter: Adapter, destination: Destination, messages: list[Message]
+) -> list[Outcome | None]:
     """One request per ``adapter.per_request`` messages, each started after a slot under the rate limit;
-    requests of one batch (different customers, so order does not matter between them) run side by side."""
+    requests of one batch (different customers, so order does not matter between them) run side by side.
+
+    No request starts after ``DELIVERY_BATCH_SECONDS``: those messages get ``None`` (not attempted), so a
+    hanging destination is recorded as failing well within the task's time limit instead of being cut off
+    with nothing recorded, again and again.
+    """
+    deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
     chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
+
+    def send(chunk):
+        if time.monotonic() > deadline:
+            return [None] * len(chunk)
+        return adapter.send(destination, chunk)
+
     if len(chunks) == 1 or settings.DELIVERY_SEND_THREADS <= 1:
         results = []
         for chunk in chunks:
-            throttle(destination)
-            results.append(adapter.send(destination, chunk))
+            throttle(destination, deadline)
+            results.append(send(chunk))
     else:
         with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
             futures = []
             for chunk in chunks:
-                throttle(destination)
-                futures.append(pool.submit(adapter.send, destination, chunk))
+                throttle(destination, deadline)
+                futures.append(pool.submit(send, chunk))
             results = [future.result() for future in futures]
     return [outcome for result in results for outcome in result]
 
 
-def throttle(destination: Destination) -> None:
-    """Wait for a slot under the destination's rate limit, counted in the shared cache (Redis) per window."""
+def throttle(destination: Destination, deadline: float = math.inf) -> None:
+    """Wait for a slot under the destination's rate limit, counted in the shared cache (Redis) per window;
+    give up waiting at ``deadline`` (``time.monotonic()``)."""
     rate = destination.rate_limit
     if rate <= 0:
         return
     window = max(1.0, 1.0 / rate)
     allowed = max(1, int(rate * window))
-    while True:
+    while time.monotonic() <= deadline:
         now = time.time()
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
@@ -360,13 +376,15 @@ def retry_delay(attempts: int) -> float | None:
     return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
 
 
-def _record(destination, sendable, outcomes: list[Outcome], now) -> tuple[int, int]:
+def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple[int, int]:
     """Write what happened to each sent delivery: one statement per group of alike outcomes, so a healthy batch
     costs a handful of queries."""
     delivered_at = timezone.now()
     delivered: dict[int | None, list[Delivery]] = {}
     failed, gone = [], None
-    for (delivery, _cursor), outcome in zip(sendable, outcomes, strict=False):
+    for (delivery, _cursor), outcome in zip(sendable, outcomes, strict=True):
+        if outcome is None:
+            continue  # not attempted (out of time): stays as it was
         if outcome.delivered:
             delivered.setdefault(outcome.status_code, []).append(delivery)
             continue

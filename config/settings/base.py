@@ -144,6 +144,9 @@ DELIVERY_RETRY_SCHEDULE = env.list(
     "DELIVERY_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000, 72000, 86400]
 )
 DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
+# No request of a send task starts later than this after the first, well inside the soft time limit, so a
+# hanging destination is recorded as failing (and in time dead) instead of cut off with nothing recorded.
+DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=20.0)
 DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
 # Send tasks working on one destination at once (the rest return at once): a slow or failing destination holds
 # at most this many worker processes, so it never delays the others.

@@ -194,3 +194,25 @@ def test_the_rate_limit_spaces_requests_across_windows(catalog, receiver):
 
     assert len(receiver.requests) == 9
     assert time.monotonic() - started >= 1.0  # 3 per one-second window: three windows at least
+
+
+def test_a_hanging_destination_is_recorded_as_failing_within_the_batch_time(
+    catalog, receiver, settings, retry_schedule
+):
+    settings.DELIVERY_HTTP_TIMEOUT = 0.3
+    settings.DELIVERY_BATCH_SECONDS = 0.5
+    settings.DELIVERY_SEND_THREADS = 1
+    receiver.delay = 1.0
+    destination = DestinationFactory(endpoint=receiver.url)
+    for customer in CustomerFactory.create_batch(6):
+        grant_email(customer)
+    services.fan_out_outbox()
+    started = time.monotonic()
+
+    report = services.send_due(destination_id=destination.pk)
+
+    assert time.monotonic() - started < 2
+    attempted = Delivery.objects.filter(attempts=1)
+    assert report.failed == attempted.count() >= 1
+    assert all("Timeout" in d.last_error for d in attempted)
+    assert Delivery.objects.filter(attempts=0, status="pending").count() == 6 - attempted.count() > 0

@@ -73,7 +73,9 @@ class WebhookAdapter:
         (message,) = messages
         body, headers = signed_request(destination, message)
         try:
-            response = client().post(destination.endpoint, content=body, headers=headers)
+            response = client().post(
+                destination.endpoint, content=body, headers=headers, timeout=settings.DELIVERY_HTTP_TIMEOUT
+            )
         except httpx.HTTPError as error:
             return [Outcome(delivered=False, error=f"{type(error).__name__}: {error}")]
         return [outcome_from_response(response)]
