@@ -17,8 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Greatest
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -380,13 +379,13 @@ def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple
     """Write what happened to each sent delivery: one statement per group of alike outcomes, so a healthy batch
     costs a handful of queries."""
     delivered_at = timezone.now()
-    delivered: dict[int | None, list[Delivery]] = {}
+    delivered: dict[int | None, list[tuple[Delivery, DeliveryCursor]]] = {}
     failed, gone = [], None
-    for (delivery, _cursor), outcome in zip(sendable, outcomes, strict=True):
+    for (delivery, cursor), outcome in zip(sendable, outcomes, strict=True):
         if outcome is None:
             continue  # not attempted (out of time): stays as it was
         if outcome.delivered:
-            delivered.setdefault(outcome.status_code, []).append(delivery)
+            delivered.setdefault(outcome.status_code, []).append((delivery, cursor))
             continue
         failed.append(delivery)
         delivery.attempts += 1
@@ -409,9 +408,9 @@ def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple
                 "last_error",
             ]
         )
-    sent = [delivery for group in delivered.values() for delivery in group]
+    sent = [pair for group in delivered.values() for pair in group]
     for status_code, group in delivered.items():
-        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery, _ in group]).update(
             status=Status.DELIVERED,
             attempts=F("attempts") + 1,
             last_attempt_at=now,
@@ -430,24 +429,18 @@ def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple
     return len(sent), len(failed)
 
 
-def _advance_cursors(destination, sent: list[Delivery], delivered_at) -> None:
-    customers = [delivery.customer_id for delivery in sent]
-    newest_delivered = (
-        Delivery.objects.filter(
-            destination_id=OuterRef("destination_id"),
-            customer_id=OuterRef("customer_id"),
-            status=Status.DELIVERED,
-        )
-        .order_by("-version")
-        .values("version")[:1]
-    )
-    DeliveryCursor.objects.filter(destination_id=destination.pk, customer_id__in=customers).update(
-        delivered_version=Greatest(F("delivered_version"), Subquery(newest_delivered)),
+def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], delivered_at) -> None:
+    """Move each cursor to the version just acknowledged (we hold their locks, so we know their values)."""
+    newest = {}
+    for delivery, cursor in sent:
+        newest[cursor.pk] = max(newest.get(cursor.pk, cursor.delivered_version), delivery.version)
+    DeliveryCursor.objects.filter(pk__in=list(newest)).update(
+        delivered_version=Case(*(When(pk=pk, then=Value(version)) for pk, version in newest.items())),
         delivered_at=delivered_at,
     )
     # A dead older version no longer matters once a newer one arrived.
     superseding = Q(pk__in=[])
-    for delivery in sent:
+    for delivery, _ in sent:
         superseding |= Q(customer_id=delivery.customer_id, version__lte=delivery.version)
     Delivery.objects.filter(superseding, destination_id=destination.pk, status=Status.DEAD).update(
         status=Status.SUPERSEDED
