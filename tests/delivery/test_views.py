@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from apps.delivery import services
 from apps.delivery.adapters import Message
 from apps.delivery.adapters.webhook import new_secret, signed_request
+from apps.delivery.models import Delivery
 
 from .conftest import grant_email
 from .factories import DestinationFactory
@@ -124,3 +125,36 @@ def test_the_admin_lists_destinations_with_their_counts(client, customer):
 
     assert response.status_code == 200
     assert "crm" in response.content.decode()
+
+
+def test_the_admin_replays_selected_dead_deliveries(client, customer):
+    admin = get_user_model().objects.create_superuser("admin", password="a long password 1")
+    client.force_login(admin)
+    DestinationFactory()
+    grant_email(customer)
+    services.fan_out_outbox()
+    Delivery.objects.update(status="dead", attempts=10)
+    dead = Delivery.objects.get()
+
+    response = client.post(
+        "/admin/delivery/delivery/", {"action": "replay", "_selected_action": [dead.pk]}, follow=True
+    )
+
+    assert "Replayed 1 dead deliveries." in response.content.decode()
+    dead.refresh_from_db()
+    assert (dead.status, dead.attempts) == ("pending", 0)
+
+
+def test_the_admin_does_not_let_anyone_edit_a_delivery(client, customer):
+    admin = get_user_model().objects.create_superuser("admin", password="a long password 1")
+    client.force_login(admin)
+    DestinationFactory()
+    grant_email(customer)
+    services.fan_out_outbox()
+    delivery = Delivery.objects.get()
+
+    response = client.post(f"/admin/delivery/delivery/{delivery.pk}/change/", {"status": "delivered"})
+
+    assert response.status_code == 403
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
