@@ -23,6 +23,7 @@ install: $(BIN)/.installed
 demo: install
 	$(EMBEDDED_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo
+	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo_destinations
 	@$(EMBEDDED_ENV) DJANGO_SUPERUSER_PASSWORD=candor-demo $(BIN)/python manage.py createsuperuser \
 		--noinput --username admin --email admin@example.com >/dev/null 2>&1 || true
 	@echo
@@ -53,6 +54,7 @@ test: install services chromium lint
 
 benchmarks: install services
 	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
+	$(TEST_ENV) $(BIN)/python benchmarks/push.py
 
 # The REST API under gunicorn with a million customers (seeded once into <TEST_DB>_bench_api; a few minutes).
 benchmark-api: install services

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from apps.catalog.models import CatalogRevision, NoticeVersion
 from apps.catalog.selectors import catalog_rules
@@ -157,7 +158,15 @@ def _refresh_document(snapshot: Snapshot, rules, now: datetime) -> bool:
         created_at=now,
     )
     OutboxEntry.objects.create(document=snapshot.document)
+    transaction.on_commit(_announce_outbox)
     return True
+
+
+def _announce_outbox() -> None:
+    """After commit, tell the delivery side (``settings.CONSENT_ON_OUTBOX_COMMIT``, a dotted path) that an
+    outbox row is waiting. Its sweeper finds the row anyway; this only makes delivery prompt."""
+    if settings.CONSENT_ON_OUTBOX_COMMIT:
+        import_string(settings.CONSENT_ON_OUTBOX_COMMIT)()
 
 
 def publish_notice_version(*, version: NoticeVersion) -> int:

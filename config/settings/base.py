@@ -133,7 +133,7 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="preferences@candor.localhost")
 
 # Celery: JSON only, acknowledged late so a crashed worker's task is delivered again.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, so kombu does not warn on every start
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -149,8 +149,40 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=45)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * CELERY_TASK_TIME_LIMIT}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
+
+# Delivery of permission documents to destinations (apps.delivery). Sends run on their own queue (a worker
+# runs with -Q celery,delivery), so fan-out and the sweeper never wait behind a slow destination; a destination
+# may name a queue of its own.
+DELIVERY_QUEUE = env.str("DELIVERY_QUEUE", default="delivery")
+CELERY_TASK_ROUTES = {"apps.delivery.tasks.send_deliveries": {"queue": DELIVERY_QUEUE}}
+DELIVERY_SWEEP_SECONDS = env.float("DELIVERY_SWEEP_SECONDS", default=5.0)
+# A first attempt is left to the fast path for this long before the sweeper hands it out again.
+DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=10.0)
+# Seconds to wait after the 1st, 2nd, … failure: about three days in all (Standard Webhooks' schedule, extended).
+DELIVERY_RETRY_SCHEDULE = env.list(
+    "DELIVERY_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000, 72000, 86400]
+)
+DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
+# No request of a send task starts later than this after the first, well inside the soft time limit, so a
+# hanging destination is recorded as failing (and in time dead) instead of cut off with nothing recorded.
+DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=20.0)
+DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
+# Send tasks working on one destination at once (the rest return at once): a slow or failing destination holds
+# at most this many worker processes, so it never delays the others.
+DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=2)
+# Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
+DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
+# Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
+DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
+# The in-app receiver the demo sends to (/delivery/sandbox/); on by default only when embedded.
+DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
+# Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
+CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
+
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
+    "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
 }
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
@@ -188,4 +220,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per task run drowns everything else (embedded, every change runs its delivery tasks inline).
+    "loggers": {
+        "celery.app.trace": {"level": env.str("CELERY_TRACE_LOG_LEVEL", default="WARNING")},
+        "httpx": {"level": "WARNING"},  # a line per webhook sent; delivery records outcomes in the database
+    },
 }

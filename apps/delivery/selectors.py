@@ -1,0 +1,130 @@
+"""Reads of the delivery side: what is due, and how each destination is doing."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from apps.consent.models import OutboxEntry
+
+from .models import Delivery, Destination
+
+Status = Delivery.Status
+
+
+def destinations_with_stats():
+    """Destinations annotated with pending, delivered and dead counts, oldest pending time and last error."""
+    return Destination.objects.annotate(
+        pending=Count("deliveries", filter=Q(deliveries__status=Status.PENDING)),
+        delivered=Count("deliveries", filter=Q(deliveries__status=Status.DELIVERED)),
+        dead=Count("deliveries", filter=Q(deliveries__status=Status.DEAD)),
+        oldest_pending_at=Min("deliveries__created_at", filter=Q(deliveries__status=Status.PENDING)),
+        last_error=Subquery(
+            Delivery.objects.filter(destination=OuterRef("pk"))
+            .exclude(last_error="")
+            .order_by("-last_attempt_at")
+            .values("last_error")[:1]
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DueWork:
+    destination_id: int
+    queue: str
+    batch_size: int
+    due: int
+
+
+def due_work(*, now: datetime | None = None) -> list[DueWork]:
+    """Enabled destinations with pending deliveries the fast path should have sent by now.
+
+    First attempts get a grace period (the fast path is on it); retries are due at their ``next_attempt_at``.
+    """
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS)
+    overdue = Q(deliveries__status=Status.PENDING) & (
+        Q(deliveries__attempts=0, deliveries__next_attempt_at__lte=grace)
+        | Q(deliveries__attempts__gt=0, deliveries__next_attempt_at__lte=now)
+    )
+    rows = (
+        Destination.objects.filter(enabled=True)
+        .annotate(due=Count("deliveries", filter=overdue))
+        .filter(due__gt=0)
+        .values_list("pk", "queue", "batch_size", "due")
+    )
+    return [DueWork(pk, queue or settings.DELIVERY_QUEUE, batch, due) for pk, queue, batch, due in rows]
+
+
+def prometheus_metrics(*, now: datetime | None = None) -> str:
+    """Per destination counts and the age of the oldest pending delivery, in Prometheus text format."""
+    now = now or timezone.now()
+    lines = []
+
+    def metric(name, kind, help_text, samples):
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+
+    destinations = list(destinations_with_stats())
+
+    def per_destination(value):
+        return [(f'{{destination="{_label(d.name)}",kind="{d.kind}"}}', value(d)) for d in destinations]
+
+    metric(
+        "candor_delivery_pending",
+        "gauge",
+        "Deliveries waiting to be sent.",
+        per_destination(lambda d: d.pending),
+    )
+    metric(
+        "candor_delivery_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest pending delivery.",
+        per_destination(
+            lambda d: round((now - d.oldest_pending_at).total_seconds(), 3) if d.oldest_pending_at else 0
+        ),
+    )
+    metric(
+        "candor_delivery_delivered",
+        "gauge",
+        "Deliveries acknowledged.",
+        per_destination(lambda d: d.delivered),
+    )
+    metric(
+        "candor_delivery_dead",
+        "gauge",
+        "Deliveries that ran out of retries or were refused.",
+        per_destination(lambda d: d.dead),
+    )
+    metric(
+        "candor_delivery_destination_enabled",
+        "gauge",
+        "1 if the destination receives.",
+        per_destination(lambda d: int(d.enabled)),
+    )
+    undispatched = OutboxEntry.objects.filter(dispatched_at__isnull=True).aggregate(
+        n=Count("id"), oldest=Min("created_at")
+    )
+    metric(
+        "candor_outbox_undispatched", "gauge", "Outbox rows not yet fanned out.", [("", undispatched["n"])]
+    )
+    metric(
+        "candor_outbox_oldest_undispatched_age_seconds",
+        "gauge",
+        "Age of the oldest outbox row not yet fanned out.",
+        [("", round((now - undispatched["oldest"]).total_seconds(), 3) if undispatched["oldest"] else 0)],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def sandbox_arrivals(destination: Destination) -> list[dict]:
+    """What the sandbox receiver verified and kept, newest first."""
+    return cache.get(f"delivery:sandbox:{destination.pk}", [])

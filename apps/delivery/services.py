@@ -1,0 +1,526 @@
+"""Every write of the delivery side: destinations, fan-out of the outbox, sending, retries, replay, resync.
+
+Nothing here hands work to Celery; the tasks do that after these functions have committed. The ordering rule
+lives in ``send_due``: a sender holds the row lock of the (destination, customer) cursor while it sends, sends
+only the newest pending version, and never one older than what the destination has already acknowledged.
+"""
+
+import math
+import random
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.utils import timezone
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
+
+from .adapters import Adapter, Message, Outcome, adapter_for
+from .adapters.webhook import new_secret
+from .models import Delivery, DeliveryCursor, Destination
+
+Status = Delivery.Status
+# First key of the advisory locks that count senders per destination (plus the destination id; the second key is
+# the slot), well away from small integers other code may use.
+SEND_SLOT_LOCK = 0x44454C00
+
+
+# Destinations ---------------------------------------------------------------------------------------------
+
+
+def add_destination(
+    *,
+    name: str,
+    kind: str,
+    endpoint: str,
+    secret: str = "",
+    options: dict | None = None,
+    rate_limit: float | None = None,
+    batch_size: int | None = None,
+    purposes: list[str] | None = None,
+    identifiers: list[str] | None = None,
+    queue: str = "",
+    enabled: bool = True,
+) -> Destination:
+    """Create a destination; a webhook without a secret gets a fresh ``whsec_`` one."""
+    if kind not in Destination.Kind.values:
+        raise ValidationError(
+            {"kind": f"Unknown kind {kind!r}; use one of {', '.join(Destination.Kind.values)}."}
+        )
+    adapter = adapter_for(kind)
+    identifiers = identifiers or ["external_id"]
+    unknown = sorted(set(identifiers) - set(Destination.IDENTIFIERS))
+    if unknown:
+        raise ValidationError({"identifiers": f"Unknown identifier(s): {', '.join(unknown)}."})
+    if kind == Destination.Kind.WEBHOOK and not secret:
+        secret = new_secret()
+    destination = Destination(
+        name=name,
+        kind=kind,
+        endpoint=endpoint,
+        secret=secret,
+        options=options or {},
+        rate_limit=adapter.default_rate_limit if rate_limit is None else rate_limit,
+        batch_size=batch_size or adapter.default_batch_size,
+        purposes=purposes or [],
+        identifiers=identifiers,
+        queue=queue,
+        enabled=enabled,
+    )
+    destination.full_clean()
+    destination.save()
+    return destination
+
+
+def rotate_secret(*, destination: Destination, overlap: timedelta = timedelta(hours=24)) -> str:
+    """A new signing secret; the old one keeps signing alongside it for ``overlap``. Returns the new one."""
+    destination.previous_secret = destination.secret
+    destination.previous_secret_expires_at = timezone.now() + overlap
+    destination.secret = new_secret()
+    destination.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return destination.secret
+
+
+def set_destination_enabled(*, destination: Destination, enabled: bool, reason: str = "") -> None:
+    destination.enabled = enabled
+    destination.disabled_reason = "" if enabled else reason
+    destination.save(update_fields=["enabled", "disabled_reason"])
+    if enabled:
+        # What waited while it was off is due now.
+        destination.deliveries.filter(status=Status.PENDING).update(next_attempt_at=timezone.now())
+
+
+# Fan-out --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FanOut:
+    entries: int = 0
+    per_destination: Counter = field(default_factory=Counter)
+
+
+def fan_out_outbox(*, limit: int = 500) -> FanOut:
+    """Claim up to ``limit`` undispatched outbox rows and turn each into one delivery per enabled destination.
+
+    Concurrent callers skip each other's rows (``FOR UPDATE SKIP LOCKED``), and a row is marked dispatched in
+    the same transaction that creates its deliveries, so each row fans out exactly once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        entries = list(
+            OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(dispatched_at__isnull=True)
+            .select_related("document")
+            .order_by("id")[:limit]
+        )
+        if not entries:
+            return FanOut()
+        destinations = list(Destination.objects.filter(enabled=True))
+        previous = _previous_bodies(entries) if any(d.purposes for d in destinations) else {}
+        deliveries = [
+            Delivery(
+                destination=destination,
+                customer_id=entry.document.customer_id,
+                document=entry.document,
+                version=entry.document.version,
+                next_attempt_at=now,
+            )
+            for entry in entries
+            for destination in destinations
+            if _sees_a_change(destination, entry.document, previous)
+        ]
+        Delivery.objects.bulk_create(deliveries)
+        _ensure_cursors(deliveries)
+        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(dispatched_at=now)
+    return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
+
+
+def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
+    wanted = Q(pk__in=[])
+    for entry in entries:
+        wanted |= Q(customer_id=entry.document.customer_id, version=entry.document.version - 1)
+    return {
+        (customer_id, version): body
+        for customer_id, version, body in PermissionDocument.objects.filter(wanted).values_list(
+            "customer_id", "version", "body"
+        )
+    }
+
+
+def _sees_a_change(destination: Destination, document, previous: dict) -> bool:
+    """A destination limited to some purposes gets a version only if the part it may see changed."""
+    if not destination.purposes:
+        return True
+    before = previous.get((document.customer_id, document.version - 1))
+    return before is None or visible_part(destination, before) != visible_part(destination, document.body)
+
+
+def visible_part(destination: Destination, body: dict) -> dict:
+    wanted = set(destination.purposes)
+
+    def allowed(part):
+        return not wanted or part in wanted
+
+    part = {"channels": {code: rules for code, rules in body["channels"].items() if allowed(code)}}
+    for key in ("location", "personalization"):
+        if allowed(key):
+            part[key] = body[key]
+    return part
+
+
+def _ensure_cursors(deliveries: list[Delivery]) -> None:
+    pairs = {(d.destination_id, d.customer_id) for d in deliveries}
+    DeliveryCursor.objects.bulk_create(
+        [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(pairs)],
+        ignore_conflicts=True,
+    )
+
+
+# Sending --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    superseded: int = 0
+    more: bool = False
+
+
+def send_due(*, destination_id: int) -> SendReport:
+    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results.
+
+    Runs in one transaction holding the claimed cursors' row locks: if the process dies mid-way nothing is
+    recorded, the deliveries stay pending and due, and the sweeper hands them out again (receivers dedupe by
+    the message id). Customers another sender holds are skipped, not waited for.
+    """
+    destination = Destination.objects.filter(pk=destination_id, enabled=True).first()
+    if destination is None:
+        return SendReport()
+    now = timezone.now()
+    report = SendReport()
+    with transaction.atomic():
+        if not _take_send_slot(destination):
+            return report  # enough senders at this destination already; the sweeper comes back
+        due = Delivery.objects.filter(
+            destination_id=destination.pk,
+            customer_id=OuterRef("customer_id"),
+            status=Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        cursors = list(
+            DeliveryCursor.objects.select_for_update(skip_locked=True)
+            .filter(destination_id=destination.pk)
+            .filter(Exists(due))
+            .order_by("id")[: destination.batch_size]
+        )
+        report.claimed = len(cursors)
+        report.more = len(cursors) == destination.batch_size
+        if not cursors:
+            return report
+        sendable, report.superseded = _newest_sendable(destination, cursors, now)
+        if not sendable:
+            return report
+        adapter = adapter_for(destination.kind)
+        try:
+            outcomes = _send_throttled(adapter, destination, [_message(destination, d) for d, _ in sendable])
+        finally:
+            adapter.close()
+        report.delivered, report.failed = _record(destination, sendable, outcomes, now)
+    return report
+
+
+def _take_send_slot(destination: Destination) -> bool:
+    """At most ``DELIVERY_DESTINATION_CONCURRENCY`` senders per destination at once, so a slow destination
+    holds that many worker processes and no more. PostgreSQL advisory locks, released with the transaction
+    (also when the process dies); elsewhere (SQLite, one process) there is nothing to share."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        for slot in range(settings.DELIVERY_DESTINATION_CONCURRENCY):
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [SEND_SLOT_LOCK + destination.pk, slot]
+            )
+            if cursor.fetchone()[0]:
+                return True
+    return False
+
+
+def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, DeliveryCursor]], int]:
+    """Per claimed customer the newest pending delivery, if due and newer than what the destination has.
+
+    Older pending versions are marked superseded (coalescing): only the latest is sent.
+    """
+    by_customer = {cursor.customer_id: cursor for cursor in cursors}
+    pending = (
+        Delivery.objects.filter(
+            destination_id=destination.pk, customer_id__in=list(by_customer), status=Status.PENDING
+        )
+        .select_related("document", "customer")
+        .order_by("customer_id", "-version", "-id")
+    )
+    sendable, stale, newest_seen = [], [], set()
+    for delivery in pending:
+        cursor = by_customer[delivery.customer_id]
+        if delivery.customer_id in newest_seen:
+            stale.append(delivery.pk)
+            continue
+        newest_seen.add(delivery.customer_id)
+        behind = delivery.version < cursor.delivered_version or (
+            delivery.version == cursor.delivered_version and not delivery.resync
+        )
+        if behind:
+            stale.append(delivery.pk)
+        elif delivery.next_attempt_at <= now:
+            sendable.append((delivery, cursor))
+    if stale:
+        Delivery.objects.filter(pk__in=stale).update(status=Status.SUPERSEDED)
+    return sendable, len(stale)
+
+
+def _send_throttled(
+    adapter: Adapter, destination: Destination, messages: list[Message]
+) -> list[Outcome | None]:
+    """One request per ``adapter.per_request`` messages, each started after a slot under the rate limit;
+    requests of one batch (different customers, so order does not matter between them) run side by side.
+
+    No request starts after ``DELIVERY_BATCH_SECONDS``: those messages get ``None`` (not attempted), so a
+    hanging destination is recorded as failing well within the task's time limit instead of being cut off
+    with nothing recorded, again and again.
+    """
+    deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
+    chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
+
+    def send(chunk):
+        if time.monotonic() > deadline:
+            return [None] * len(chunk)
+        return adapter.send(destination, chunk)
+
+    if len(chunks) == 1 or settings.DELIVERY_SEND_THREADS <= 1:
+        results = []
+        for chunk in chunks:
+            throttle(destination, deadline)
+            results.append(send(chunk))
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
+            futures = []
+            for chunk in chunks:
+                throttle(destination, deadline)
+                futures.append(pool.submit(send, chunk))
+            results = [future.result() for future in futures]
+    return [outcome for result in results for outcome in result]
+
+
+def throttle(destination: Destination, deadline: float = math.inf) -> None:
+    """Wait for a slot under the destination's rate limit, counted in the shared cache (Redis) per window;
+    give up waiting at ``deadline`` (``time.monotonic()``)."""
+    rate = destination.rate_limit
+    if rate <= 0:
+        return
+    window = max(1.0, 1.0 / rate)
+    allowed = max(1, int(rate * window))
+    while time.monotonic() <= deadline:
+        now = time.time()
+        slot = int(now // window)
+        key = f"delivery:rate:{destination.pk}:{slot}"
+        cache.add(key, 0, timeout=int(window) + 2)
+        try:
+            if cache.incr(key) <= allowed:
+                return
+        except ValueError:  # the key expired between add and incr
+            continue
+        time.sleep(max(0.0, (slot + 1) * window - now))
+
+
+def payload(destination: Destination, delivery: Delivery) -> dict:
+    """The permission document as this destination may see it (its identifiers and purposes only)."""
+    document, customer = delivery.document, delivery.customer
+    data = {
+        "customer": {
+            key: getattr(customer, key)
+            for key in destination.identifiers or ["external_id"]
+            if getattr(customer, key, "")
+        },
+        "version": document.version,
+        "created_at": document.created_at.isoformat(),
+        "derived_from": document.derived_from,
+        **visible_part(destination, document.body),
+    }
+    return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
+
+
+def _message(destination: Destination, delivery: Delivery) -> Message:
+    return Message(
+        id=delivery.message_id,
+        customer_id=delivery.customer_id,
+        version=delivery.version,
+        payload=payload(destination, delivery),
+    )
+
+
+def retry_delay(attempts: int) -> float | None:
+    """Seconds until the next attempt after ``attempts`` failures, with ±20 % jitter; None when out of tries."""
+    schedule = settings.DELIVERY_RETRY_SCHEDULE
+    if attempts > len(schedule):
+        return None
+    return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
+
+
+def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple[int, int]:
+    """Write what happened to each sent delivery: one statement per group of alike outcomes, so a healthy batch
+    costs a handful of queries."""
+    delivered_at = timezone.now()
+    delivered: dict[int | None, list[tuple[Delivery, DeliveryCursor]]] = {}
+    failed, gone = [], None
+    for (delivery, cursor), outcome in zip(sendable, outcomes, strict=True):
+        if outcome is None:
+            continue  # not attempted (out of time): stays as it was
+        if outcome.delivered:
+            delivered.setdefault(outcome.status_code, []).append((delivery, cursor))
+            continue
+        failed.append(delivery)
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        if outcome.gone:
+            gone = outcome  # stays pending: sent when the destination is enabled again
+        elif outcome.permanent or (delay := retry_delay(delivery.attempts)) is None:
+            delivery.status = Status.DEAD
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0))
+        delivery.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_attempt_at",
+                "last_status_code",
+                "last_error",
+            ]
+        )
+    sent = [pair for group in delivered.values() for pair in group]
+    for status_code, group in delivered.items():
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery, _ in group]).update(
+            status=Status.DELIVERED,
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+            last_status_code=status_code,
+            last_error="",
+            delivered_at=delivered_at,
+        )
+    if sent:
+        _advance_cursors(destination, sent, delivered_at)
+    if gone is not None:
+        set_destination_enabled(
+            destination=destination,
+            enabled=False,
+            reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M} UTC: {gone.error[:200]}",
+        )
+    return len(sent), len(failed)
+
+
+def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], delivered_at) -> None:
+    """Move each cursor to the version just acknowledged (we hold their locks, so we know their values)."""
+    newest = {}
+    for delivery, cursor in sent:
+        newest[cursor.pk] = max(newest.get(cursor.pk, cursor.delivered_version), delivery.version)
+    DeliveryCursor.objects.filter(pk__in=list(newest)).update(
+        delivered_version=Case(*(When(pk=pk, then=Value(version)) for pk, version in newest.items())),
+        delivered_at=delivered_at,
+    )
+    # A dead older version no longer matters once a newer one arrived.
+    superseding = Q(pk__in=[])
+    for delivery, _ in sent:
+        superseding |= Q(customer_id=delivery.customer_id, version__lte=delivery.version)
+    Delivery.objects.filter(superseding, destination_id=destination.pk, status=Status.DEAD).update(
+        status=Status.SUPERSEDED
+    )
+
+
+# Operator actions ----------------------------------------------------------------------------------------
+
+
+def replay_dead(*, destination: Destination | None = None, delivery_ids: list[int] | None = None) -> int:
+    """Put dead deliveries back in line with a fresh set of retries. Returns how many."""
+    dead = Delivery.objects.filter(status=Status.DEAD)
+    if destination is not None:
+        dead = dead.filter(destination=destination)
+    if delivery_ids is not None:
+        dead = dead.filter(pk__in=delivery_ids)
+    return dead.update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now())
+
+
+def resync_batch(*, destination: Destination, batch_size: int = 500) -> int:
+    """Queue every customer's current document for the destination, one batch per call; resumable.
+
+    Progress is kept on the destination (``resync_after_customer``), so an interrupted resync continues where
+    it stopped. Returns how many customers this batch covered; 0 when the resync is complete.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        destination = Destination.objects.select_for_update().get(pk=destination.pk)
+        snapshots = (
+            Snapshot.objects.filter(
+                document__isnull=False, customer_id__gt=destination.resync_after_customer or 0
+            )
+            .select_related("document")
+            .order_by("customer_id")[:batch_size]
+        )
+        deliveries = [
+            Delivery(
+                destination=destination,
+                customer_id=snapshot.customer_id,
+                document=snapshot.document,
+                version=snapshot.document.version,
+                resync=True,
+                next_attempt_at=now,
+            )
+            for snapshot in snapshots
+        ]
+        if not deliveries:
+            destination.resync_after_customer = None
+            destination.save(update_fields=["resync_after_customer"])
+            return 0
+        Delivery.objects.bulk_create(deliveries)
+        _ensure_cursors(deliveries)
+        destination.resync_after_customer = deliveries[-1].customer_id
+        destination.save(update_fields=["resync_after_customer"])
+    return len(deliveries)
+
+
+def restart_resync(*, destination: Destination) -> None:
+    destination.resync_after_customer = None
+    destination.save(update_fields=["resync_after_customer"])
+
+
+# The demo's sandbox receiver ------------------------------------------------------------------------------
+
+SANDBOX_KEEP = 50
+
+
+def receive_in_sandbox(*, destination: Destination, body: bytes, headers: dict) -> bool:
+    """Verify a webhook the way a receiver should (``standardwebhooks``), and keep it for the sandbox page.
+
+    Returns False if the signature does not verify. A message id seen before is acknowledged, not kept again.
+    """
+    try:
+        event = Webhook(destination.secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    key = f"delivery:sandbox:{destination.pk}"
+    arrivals = cache.get(key, [])
+    if any(arrival["id"] == headers.get("webhook-id") for arrival in arrivals):
+        return True
+    arrival = {"id": headers.get("webhook-id"), "received_at": timezone.now().isoformat(), "event": event}
+    cache.set(key, [arrival, *arrivals][:SANDBOX_KEEP], timeout=None)
+    return True

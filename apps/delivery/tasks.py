@@ -1,0 +1,60 @@
+"""Celery tasks: a few lines each around the services. Retry timing lives in the database, not in countdowns."""
+
+import logging
+import math
+
+from celery import shared_task
+from django.conf import settings
+
+from . import selectors, services
+from .models import Destination
+
+logger = logging.getLogger(__name__)
+
+
+def on_outbox_commit() -> None:
+    """The fast path, called by the consent core after a commit that wrote an outbox row
+    (``settings.CONSENT_ON_OUTBOX_COMMIT``). Never raises: if the broker is down, the sweeper catches up."""
+    try:
+        fan_out_outbox.apply_async(retry=False)
+    except Exception:
+        logger.warning("Could not queue the outbox fan-out; the sweeper will pick it up.", exc_info=True)
+
+
+@shared_task
+def fan_out_outbox() -> int:
+    total = 0
+    while (fan_out := services.fan_out_outbox()).entries:
+        total += fan_out.entries
+        destinations = Destination.objects.filter(pk__in=fan_out.per_destination).values_list(
+            "pk", "queue", "batch_size"
+        )
+        for destination_id, queue, batch_size in destinations:
+            queue_sends(
+                destination_id, queue, tasks=math.ceil(fan_out.per_destination[destination_id] / batch_size)
+            )
+    return total
+
+
+@shared_task
+def send_deliveries(destination_id: int) -> int:
+    report = services.send_due(destination_id=destination_id)
+    if report.more:
+        queue = Destination.objects.filter(pk=destination_id).values_list("queue", flat=True).first()
+        queue_sends(destination_id, queue or "", tasks=1)
+    return report.delivered
+
+
+@shared_task
+def sweep() -> int:
+    """Fan out what the fast path missed and hand out every delivery that is due (retries included)."""
+    fan_out_outbox()
+    work = selectors.due_work()
+    for item in work:
+        queue_sends(item.destination_id, item.queue, tasks=math.ceil(item.due / item.batch_size))
+    return len(work)
+
+
+def queue_sends(destination_id: int, queue: str, *, tasks: int) -> None:
+    for _ in range(min(tasks, settings.DELIVERY_MAX_PARALLEL_SENDS)):
+        send_deliveries.apply_async((destination_id,), queue=queue or settings.DELIVERY_QUEUE)

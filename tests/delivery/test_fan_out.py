@@ -1,0 +1,68 @@
+import pytest
+
+from apps.consent.models import OutboxEntry
+from apps.delivery import services
+from apps.delivery.models import Delivery, DeliveryCursor
+from config.celery_app import app as celery_app
+
+from .conftest import grant_email, withdraw_email
+from .factories import DestinationFactory
+
+
+def test_each_outbox_row_becomes_one_delivery_per_enabled_destination(customer):
+    first, second = DestinationFactory(), DestinationFactory()
+    DestinationFactory(enabled=False)
+    recorded = grant_email(customer)
+
+    fan_out = services.fan_out_outbox()
+
+    assert fan_out.entries == 1
+    deliveries = Delivery.objects.filter(document=recorded.document)
+    assert {d.destination for d in deliveries} == {first, second}
+    assert {d.status for d in deliveries} == {"pending"}
+    assert DeliveryCursor.objects.filter(customer=customer).count() == 2
+
+
+def test_an_outbox_row_fans_out_only_once(customer):
+    DestinationFactory()
+    grant_email(customer)
+
+    services.fan_out_outbox()
+    again = services.fan_out_outbox()
+
+    assert again.entries == 0
+    assert Delivery.objects.count() == 1
+    assert not OutboxEntry.objects.filter(dispatched_at__isnull=True).exists()
+
+
+@pytest.fixture
+def eager_celery():
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.mark.embedded
+def test_the_write_path_delivers_right_after_commit(
+    customer, receiver, eager_celery, django_capture_on_commit_callbacks
+):
+    DestinationFactory(endpoint=receiver.url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        recorded = grant_email(customer)
+
+    assert [r.json()["data"]["version"] for r in receiver.requests] == [recorded.document.version]
+    assert Delivery.objects.get().status == "delivered"
+
+
+def test_a_destination_limited_to_some_purposes_gets_only_versions_that_change_them(customer):
+    sms_only = DestinationFactory(purposes=["sms"])
+    everything = DestinationFactory()
+    grant_email(customer)  # the first version: sms_only gets it, it has nothing earlier
+    services.fan_out_outbox()
+    withdraw_email(customer)  # changes email only
+
+    services.fan_out_outbox()
+
+    assert Delivery.objects.filter(destination=sms_only).count() == 1
+    assert Delivery.objects.filter(destination=everything).count() == 2

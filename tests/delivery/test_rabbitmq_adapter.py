@@ -1,0 +1,84 @@
+import json
+import os
+import uuid
+
+import pika
+import pytest
+
+from apps.delivery import services
+from apps.delivery.adapters import Message
+from apps.delivery.adapters.rabbitmq import RabbitMQAdapter
+from apps.delivery.models import Delivery
+
+from .conftest import grant_email
+
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+MESSAGE = Message(id="msg_7", customer_id=1, version=2, payload={"type": "permissions.updated", "data": {}})
+
+
+@pytest.fixture
+def exchange():
+    """A private exchange with one bound queue; both removed afterwards."""
+    name = f"candor_test_delivery.{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
+    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
+    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
+    yield channel, name, queue
+    channel.queue_delete(queue=queue)
+    channel.exchange_delete(exchange=name)
+    connection.close()
+
+
+@pytest.fixture
+def destination(catalog, exchange):
+    _, name, _ = exchange
+    return services.add_destination(
+        name="bus", kind="rabbitmq", endpoint=RABBITMQ_URL, options={"exchange": name}
+    )
+
+
+def test_a_document_is_published_persistent_with_its_message_id(destination, exchange):
+    channel, _, queue = exchange
+
+    outcomes = RabbitMQAdapter().send(destination, [MESSAGE])
+
+    assert outcomes[0].delivered
+    method, properties, body = channel.basic_get(queue=queue, auto_ack=True)
+    assert json.loads(body) == MESSAGE.payload
+    assert properties.message_id == "msg_7"
+    assert properties.delivery_mode == pika.DeliveryMode.Persistent.value
+    assert properties.content_type == "application/json"
+    assert method.routing_key == "permissions.updated"
+
+
+def test_a_message_no_queue_would_take_is_not_counted_as_delivered(destination):
+    destination.options["routing_key"] = "nobody.listens"
+
+    outcomes = RabbitMQAdapter().send(destination, [MESSAGE])
+
+    assert not outcomes[0].delivered
+    assert "Unroutable" in outcomes[0].error
+    assert not outcomes[0].permanent
+
+
+def test_a_broker_that_cannot_be_reached_means_retry(destination):
+    destination.endpoint = "amqp://guest:guest@127.0.0.1:9/%2F"
+
+    outcomes = RabbitMQAdapter().send(destination, [MESSAGE])
+
+    assert not outcomes[0].delivered
+    assert not outcomes[0].permanent
+
+
+def test_changes_are_published_through_the_pipeline_after_broker_confirms(customer, destination, exchange):
+    channel, _, queue = exchange
+    recorded = grant_email(customer)
+    services.fan_out_outbox()
+
+    services.send_due(destination_id=destination.pk)
+
+    assert Delivery.objects.get().status == "delivered"
+    _, _, body = channel.basic_get(queue=queue, auto_ack=True)
+    assert json.loads(body)["data"]["version"] == recorded.document.version
