@@ -6,7 +6,7 @@ Reads only; the staff access log is written by ``services.record_staff_access``.
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,6 +19,7 @@ from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
 from apps.customers.models import Customer
+from apps.delivery.models import Delivery, DeliveryCursor, Destination
 
 from .models import StaffAccess
 
@@ -450,3 +451,58 @@ def latest_versions(rules: CatalogRules) -> dict[str, int]:
         if version.purpose not in latest or version.number > latest[version.purpose][0]:
             latest[version.purpose] = (version.number, version.id)
     return {purpose: version_id for purpose, (_, version_id) in latest.items()}
+
+
+# --- delivery status for one customer -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DestinationStatus:
+    destination: Destination
+    delivered_version: int | None
+    delivered_at: datetime | None
+    latest: Delivery | None
+    pending: int
+    dead: list
+
+
+@dataclass(frozen=True)
+class DeliveryPanel:
+    current_version: int | None
+    waiting_for_fan_out: bool
+    destinations: list[DestinationStatus]
+
+
+def customer_deliveries(customer: Customer, *, recent: int = 200) -> DeliveryPanel:
+    """Per destination: the version it acknowledged, the newest delivery, what is pending and what died (with
+    its error), and whether the newest permission document is still waiting in the outbox."""
+    document = (
+        PermissionDocument.objects.filter(customer=customer)
+        .select_related("outbox_entry")
+        .order_by("-version")
+        .first()
+    )
+    entry = getattr(document, "outbox_entry", None) if document else None
+    cursors = {cursor.destination_id: cursor for cursor in DeliveryCursor.objects.filter(customer=customer)}
+    by_destination: dict[int, list[Delivery]] = {}
+    for delivery in Delivery.objects.filter(customer=customer).order_by("-id")[:recent]:
+        by_destination.setdefault(delivery.destination_id, []).append(delivery)
+    rows = []
+    for destination in Destination.objects.order_by("name"):
+        deliveries = by_destination.get(destination.pk, [])
+        cursor = cursors.get(destination.pk)
+        rows.append(
+            DestinationStatus(
+                destination=destination,
+                delivered_version=cursor.delivered_version if cursor and cursor.delivered_version else None,
+                delivered_at=cursor.delivered_at if cursor else None,
+                latest=deliveries[0] if deliveries else None,
+                pending=sum(1 for d in deliveries if d.status == Delivery.Status.PENDING),
+                dead=[d for d in deliveries if d.status == Delivery.Status.DEAD],
+            )
+        )
+    return DeliveryPanel(
+        current_version=document.version if document else None,
+        waiting_for_fan_out=bool(entry and entry.dispatched_at is None),
+        destinations=rows,
+    )

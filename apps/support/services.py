@@ -13,6 +13,8 @@ from django.utils import timezone
 from apps.consent.models import ConsentEvent
 from apps.consent.services import Recorded, erase_customer, evidence_hash, record_choices
 from apps.customers.models import Customer
+from apps.delivery.models import Delivery
+from apps.delivery.services import replay_dead
 
 from .models import StaffAccess
 
@@ -115,3 +117,22 @@ def fulfil_erasure_request(*, staff, customer: Customer, how_asked: str, note: s
         )
         record_staff_access(staff=staff, customer=customer, what=StaffAccess.What.ERASURE)
     return Erasure(customer=customer, already_erased=already)
+
+
+def retry_delivery(*, staff, customer: Customer, delivery_id: int) -> bool:
+    """Put one of the customer's dead deliveries back in line (the delivery sweeper sends it within seconds).
+
+    Returns whether there was such a dead delivery; a delivery of another customer is never touched.
+    """
+    with transaction.atomic():
+        dead = Delivery.objects.filter(pk=delivery_id, customer=customer, status=Delivery.Status.DEAD)
+        if not dead.exists():
+            return False
+        replay_dead(delivery_ids=[delivery_id])
+        record_staff_access(
+            staff=staff,
+            customer=customer,
+            what=StaffAccess.What.RETRY_DELIVERY,
+            detail=f"delivery={delivery_id}",
+        )
+    return True

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import access_log, change, customer, ledger, proof, requests, search, sign_in, timeline
+from .views import (
+    access_log,
+    change,
+    customer,
+    deliveries,
+    ledger,
+    proof,
+    requests,
+    search,
+    sign_in,
+    timeline,
+)
 
 app_name = "support"
 
@@ -10,6 +21,12 @@ urlpatterns = [
     path("customers/<int:customer_id>/", customer.glance, name="customer"),
     path("customers/<int:customer_id>/timeline/", timeline.timeline, name="timeline"),
     path("customers/<int:customer_id>/change/", change.change, name="change"),
+    path("customers/<int:customer_id>/deliveries/", deliveries.deliveries, name="deliveries"),
+    path(
+        "customers/<int:customer_id>/deliveries/<int:delivery_id>/retry/",
+        deliveries.retry,
+        name="retry_delivery",
+    ),
     path("customers/<int:customer_id>/proof/", proof.proof_print, name="proof"),
     path("customers/<int:customer_id>/proof.json", proof.proof_json, name="proof_json"),
     path("customers/<int:customer_id>/access-export.json", requests.access_export, name="access_export"),

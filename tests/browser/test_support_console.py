@@ -15,6 +15,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
+from apps.delivery.models import Delivery
+from apps.delivery.services import fan_out_outbox
+from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, make_choice
 from tests.support.conftest import TOTP_SECRET, make_staff
 
@@ -49,6 +52,7 @@ def new_page(chromium, *, javascript=True):
 @pytest.fixture
 def customer(transactional_db, catalog):
     customer = CustomerFactory(name="Ada Lovelace", email="ada@example.com", phone="+4915112345678")
+    DestinationFactory(name="crm-webhook")
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("topic:offers", value={"channels": ["sms"]})],
@@ -103,6 +107,16 @@ def test_an_agent_finds_a_customer_reads_the_wording_and_records_a_phone_request
     expect(newest).to_contain_text(f"staff #{agent.pk}")
     event = ConsentEvent.objects.filter(customer=customer).latest("sequence")
     assert (event.state, event.source, event.actor) == ("withdrawn", "support_agent", f"staff:{agent.pk}")
+
+    # The new permission document's delivery state: on the timeline (htmx) or on the deliveries page.
+    if not javascript:
+        page.get_by_role("link", name="Deliveries").click()
+    panel = page.locator("#delivery-panel")
+    expect(panel).to_contain_text("Current permission document: version 2")
+    expect(panel).to_contain_text("waiting in the outbox")
+    fan_out_outbox()  # what the delivery worker does next
+    page.goto(live_server.url + reverse("support:deliveries", args=[customer.pk]))
+    expect(page.locator("#delivery-panel")).to_contain_text("version 2: Pending")
     page.context.close()
 
 
@@ -126,15 +140,24 @@ def violations(page):
 
 
 def test_axe_finds_no_violations_on_the_staff_pages(chromium, live_server, customer):
+    fan_out_outbox()
+    Delivery.objects.filter(customer=customer).update(
+        status="dead", last_status_code=500, last_error="HTTP 500"
+    )
     page = new_page(chromium)
     page.goto(live_server.url + reverse("support:sign_in"))
     found = {"sign in": violations(page)}
     sign_in(page, live_server, role="officer")
-    agent_only = {"record a change": reverse("support:change", args=[customer.pk])}
+    agent_only = {
+        "record a change": reverse("support:change", args=[customer.pk]),
+        "deliveries with a retry button": reverse("support:deliveries", args=[customer.pk]),
+        "timeline with its delivery panel": reverse("support:timeline", args=[customer.pk]),
+    }
     pages = {
         "search results": reverse("support:search") + "?q=lovel",
         "customer": reverse("support:customer", args=[customer.pk]),
         "timeline": reverse("support:timeline", args=[customer.pk]),
+        "deliveries": reverse("support:deliveries", args=[customer.pk]),
         "proof": reverse("support:proof", args=[customer.pk]),
         "erase": reverse("support:erase", args=[customer.pk]),
         "access log": reverse("support:access_log"),
@@ -150,7 +173,9 @@ def test_axe_finds_no_violations_on_the_staff_pages(chromium, live_server, custo
     sign_in(page, live_server, role="agent")
     for name, path in agent_only.items():
         page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
         found[name] = violations(page)
+    page.goto(live_server.url + agent_only["record a change"])
     page.get_by_role("button", name="Record the change").click()
     found["record a change, with errors"] = violations(page)
     page.context.close()

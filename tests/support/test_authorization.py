@@ -5,7 +5,11 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tests.factories import CustomerFactory
+from apps.consent.services import record_choices
+from apps.delivery.models import Delivery
+from apps.delivery.services import fan_out_outbox
+from tests.delivery.factories import DestinationFactory
+from tests.factories import CustomerFactory, make_choice
 
 from .conftest import TOTP_SECRET, make_staff, sign_in
 
@@ -16,6 +20,8 @@ PAGES = {
     "customer": (True, {AGENT, OFFICER}, {"GET"}),
     "timeline": (True, {AGENT, OFFICER}, {"GET"}),
     "change": (True, {AGENT}, {"GET", "POST"}),
+    "deliveries": (True, {AGENT, OFFICER}, {"GET"}),
+    "retry_delivery": (True, {AGENT}, {"POST"}),
     "proof": (True, {OFFICER}, {"GET"}),
     "proof_json": (True, {OFFICER}, {"GET"}),
     "access_export": (True, {OFFICER}, {"GET"}),
@@ -33,24 +39,40 @@ def test_the_matrix_covers_every_staff_url():
 
 @pytest.fixture
 def urls(catalog):
+    """Every staff URL, about a customer with one dead delivery (for the retry action)."""
     customer = CustomerFactory()
-    return {
+    DestinationFactory()
+    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    fan_out_outbox()
+    dead = Delivery.objects.get(customer=customer)
+    Delivery.objects.filter(pk=dead.pk).update(status=Delivery.Status.DEAD, last_error="HTTP 500")
+    urls = {
         name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
         for name, (needs, _, _) in PAGES.items()
+        if name != "retry_delivery"
     }
+    urls["retry_delivery"] = reverse("support:retry_delivery", args=[customer.pk, dead.pk])
+    return urls
+
+
+def opened(client, url, name):
+    """The status of the page's own method: GET, or POST for a page that only takes POST (its redirect is 200)."""
+    if "GET" in PAGES[name][2]:
+        return client.get(url).status_code
+    status = client.post(url).status_code
+    return 200 if status == 302 else status
 
 
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize("role", [AGENT, OFFICER, MARKETING, None])
 def test_each_role_opens_exactly_its_pages(client, urls, name, role):
     sign_in(client, make_staff(role))
-    response = client.get(urls[name])
-    assert response.status_code == (200 if role in PAGES[name][1] else 403)
+    assert opened(client, urls[name], name) == (200 if role in PAGES[name][1] else 403)
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_anonymous_is_sent_to_sign_in(client, urls, name):
-    response = client.get(urls[name])
+    response = client.generic(sorted(PAGES[name][2])[0], urls[name])
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("support:sign_in") + "?next=")
 
@@ -59,14 +81,14 @@ def test_anonymous_is_sent_to_sign_in(client, urls, name):
 def test_a_customer_session_never_opens_a_staff_page(client, urls, name):
     customer_user = get_user_model().objects.create_user(username="customer", email="c@example.com")
     sign_in(client, customer_user, methods=("code",))
-    assert client.get(urls[name]).status_code == 403
+    assert opened(client, urls[name], name) == 403
     assert client.post(urls[name]).status_code in (403, 405)
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_staff_without_totp_is_sent_to_set_it_up_first(client, urls, name):
     sign_in(client, make_staff(AGENT, mfa=False), methods=("password",))
-    response = client.get(urls[name])
+    response = client.generic(sorted(PAGES[name][2])[0], urls[name])
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("mfa_activate_totp"))
 
@@ -81,8 +103,8 @@ def test_staff_without_totp_is_sent_to_set_it_up_first(client, urls, name):
 )
 def test_staff_who_skipped_a_factor_in_this_session_must_prove_it(client, urls, methods, sent_to):
     sign_in(client, make_staff(OFFICER), methods=methods)
-    for url in urls.values():
-        response = client.get(url)
+    for name, url in urls.items():
+        response = client.generic(sorted(PAGES[name][2])[0], url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse(sent_to))
 
@@ -90,7 +112,7 @@ def test_staff_who_skipped_a_factor_in_this_session_must_prove_it(client, urls, 
 @pytest.mark.parametrize("name", PAGES)
 def test_the_wrong_method_is_refused(client, urls, name):
     sign_in(client, make_staff(OFFICER))
-    wrong = "POST" if "POST" not in PAGES[name][2] else "PUT"
+    wrong = "POST" if "POST" not in PAGES[name][2] else ("PUT" if "GET" in PAGES[name][2] else "GET")
     assert client.generic(wrong, urls[name]).status_code == 405
     assert client.delete(urls[name]).status_code == 405
 
