@@ -10,7 +10,10 @@ from django.urls import reverse
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.services import erase_customer
 from apps.customers.models import Customer
+from apps.delivery.models import Delivery
+from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
+from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory
 
 from .conftest import sign_in
@@ -42,6 +45,8 @@ def rows_containing(needle: str) -> list[tuple[str, str]]:
 
 def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, customer_with_history):
     customer = customer_with_history
+    DestinationFactory(identifiers=["external_id", "email", "phone"])
+    fan_out_outbox()
     agent_client = sign_in(client, agent)
     agent_client.get(reverse("support:search"), {"q": EMAIL})
     agent_client.get(reverse("support:search"), {"q": PHONE})
@@ -59,6 +64,8 @@ def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, cu
     )
 
     assert response.status_code == 302
+    fan_out_outbox()
+    assert Delivery.objects.filter(customer=customer).count() == 3
     assert rows_containing(EMAIL) == []
     assert rows_containing(PHONE) == []
     assert rows_containing(PHONE.removeprefix("+")) == []
