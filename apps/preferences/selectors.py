@@ -1,0 +1,480 @@
+"""What the preference pages show: the customer's current choices next to the current wording of every notice.
+
+Reads only. The page is built from the snapshot (one row) and the catalog (a handful of queries), never by
+replaying the ledger; the timeline and receipts read the ledger itself.
+"""
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
+from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import State, is_in_force
+from apps.customers.models import Customer
+from apps.customers.selectors import masked_email, masked_phone
+
+ON_STATES = (State.GIVEN, State.REQUESTED)
+FIXED_SECTIONS = ("frequency", "location", "personalization")
+COMMON_TIMEZONES = (
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/Paris",
+    "Europe/Amsterdam",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """The current wording of one purpose's notice, in the customer's language (English if missing)."""
+
+    purpose: str
+    version_id: int
+    number: int
+    title: str
+    what_we_ask: str
+    what_you_get: str
+    what_we_do: str
+    what_we_never_do: str
+    change_summary: str
+    text_hash: str
+
+
+def _notice_view(version: NoticeVersion, language: str) -> NoticeView:
+    texts = {text.language: text for text in version.texts.all()}
+    text = texts.get(language) or texts.get("en") or next(iter(texts.values()))
+    return NoticeView(
+        purpose=version.notice.purpose,
+        version_id=version.pk,
+        number=version.number,
+        title=translated(version.notice.title, language),
+        what_we_ask=text.what_we_ask,
+        what_you_get=text.what_you_get,
+        what_we_do=text.what_we_do,
+        what_we_never_do=text.what_we_never_do,
+        change_summary=translated(version.change_summary or {}, language),
+        text_hash=version.text_hash,
+    )
+
+
+def current_notices(language: str) -> dict[str, NoticeView]:
+    """Per purpose, the latest published notice version (two queries for all of them)."""
+    versions = (
+        NoticeVersion.objects.filter(published_at__isnull=False)
+        .select_related("notice")
+        .prefetch_related("texts")
+        .order_by("notice_id", "-number")
+    )
+    notices: dict[str, NoticeView] = {}
+    for version in versions:
+        if version.notice.purpose not in notices:
+            notices[version.notice.purpose] = _notice_view(version, language)
+    return notices
+
+
+@dataclass
+class ChannelRow:
+    code: str
+    label: str
+    notice: NoticeView | None
+    on: bool
+    pending: bool
+    contact: str
+    needs_verification: bool
+
+
+@dataclass
+class TopicChannel:
+    code: str
+    label: str
+    checked: bool
+    channel_on: bool
+
+
+@dataclass
+class TopicRow:
+    slug: str
+    label: str
+    notice: NoticeView | None
+    required: bool
+    required_reason: str
+    channels: list[TopicChannel]
+    frequency: str
+
+    @property
+    def purpose(self) -> str:
+        return f"topic:{self.slug}"
+
+
+@dataclass(frozen=True)
+class OptionView:
+    code: str
+    label: str
+    description: str
+
+
+@dataclass
+class Reask:
+    """A purpose whose notice changed materially since the customer answered: shown first, asked again."""
+
+    purpose: str
+    title: str
+    notice: NoticeView
+    previous: NoticeView | None
+    previous_value: dict | None
+    changes: list[tuple[str, str, str]]  # field label key, old text, new text
+    required: bool
+
+
+@dataclass
+class PreferencePage:
+    customer: Customer
+    language: str
+    notices: dict[str, NoticeView]
+    channels: list[ChannelRow]
+    topics: list[TopicRow]
+    frequency: dict
+    frequency_options: list[OptionView]
+    location: dict
+    location_options: list[OptionView]
+    personalization: str
+    personalization_options: list[OptionView]
+    reasks: list[Reask] = field(default_factory=list)
+    timezones: tuple[str, ...] = COMMON_TIMEZONES
+
+
+def snapshot_choices(customer: Customer) -> dict:
+    snapshot = Snapshot.objects.filter(customer=customer).only("choices").first()
+    return snapshot.choices if snapshot else {}
+
+
+def is_on(entry: dict | None) -> bool:
+    """On for the page: given (in force) or awaiting the email confirmation."""
+    return bool(entry) and entry["state"] in ON_STATES
+
+
+def _options(option_set: str, language: str) -> list[OptionView]:
+    return [
+        OptionView(option.code, translated(option.label, language), translated(option.description, language))
+        for option in Option.objects.filter(set=option_set).order_by("rank")
+    ]
+
+
+def needs_reask(purpose: str, entry: dict | None, rules: CatalogRules, now: datetime) -> bool:
+    if not entry:
+        return False
+    if entry["state"] == State.INVALIDATED:
+        return True
+    if entry["state"] not in ON_STATES:
+        return False
+    version = rules.published.get(entry["notice_version"])
+    return version is not None and version.number < rules.material_floor(purpose, now)
+
+
+def preference_page(customer: Customer, language: str) -> PreferencePage:
+    rules = catalog_rules()
+    now = timezone.now()
+    choices = snapshot_choices(customer)
+    notices = current_notices(language)
+    in_force = {
+        purpose: is_in_force(choices.get(purpose), purpose, rules, now) for purpose in rules.purposes()
+    }
+
+    channel_labels = {}
+    channels = []
+    for channel in Channel.objects.all():
+        channel_labels[channel.code] = translated(channel.label, language)
+        entry = choices.get(channel.purpose)
+        reask = needs_reask(channel.purpose, entry, rules, now)
+        contact = {"email": masked_email(customer.email), "sms": masked_phone(customer.phone)}.get(
+            channel.code, ""
+        )
+        channels.append(
+            ChannelRow(
+                code=channel.code,
+                label=channel_labels[channel.code],
+                notice=notices.get(channel.purpose),
+                on=is_on(entry) and not reask,
+                pending=bool(entry) and entry["state"] == State.REQUESTED and not reask,
+                contact=contact,
+                needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
+            )
+        )
+    channel_on = {row.code: row.on for row in channels}
+
+    topics = []
+    for topic in Topic.objects.prefetch_related("channels"):
+        entry = choices.get(topic.purpose)
+        given = (
+            entry["value"] if entry and entry["state"] == State.GIVEN and in_force[topic.purpose] else None
+        )
+        allowed = [channel.code for channel in topic.channels.all()]
+        allowed.sort(key=list(channel_labels).index)
+        if topic.required:
+            checked = set(given["channels"]) if given else set(allowed)
+        else:
+            checked = set(given["channels"]) if given else set()
+        topics.append(
+            TopicRow(
+                slug=topic.slug,
+                label=translated(topic.label, language),
+                notice=notices.get(topic.purpose),
+                required=topic.required,
+                required_reason=translated(topic.required_reason or {}, language),
+                channels=[
+                    TopicChannel(code, channel_labels[code], code in checked, channel_on.get(code, False))
+                    for code in allowed
+                ],
+                frequency=(given or {}).get("frequency") or "",
+            )
+        )
+
+    frequency_entry = choices.get("frequency")
+    frequency = dict(frequency_entry["value"] or {}) if in_force["frequency"] else {}
+    frequency.setdefault("digest", rules.defaults.get("frequency", ""))
+    quiet = frequency.get("quiet_hours") or {}
+    paused_until = frequency.get("paused_until")
+    frequency.update(
+        quiet_start=quiet.get("start", ""),
+        quiet_end=quiet.get("end", ""),
+        quiet_timezone=quiet.get("timezone") or ("Europe/Berlin" if language == "de" else "Europe/London"),
+        paused=bool(paused_until) and date.fromisoformat(paused_until) >= now.date(),
+    )
+
+    location_entry = choices.get("location")
+    location = {"level": "off", "expires_at": None}
+    if in_force["location"]:
+        location = {
+            "level": location_entry["value"]["level"],
+            "expires_at": datetime.fromisoformat(location_entry["expires_at"])
+            if location_entry["expires_at"]
+            else None,
+        }
+    personalization_entry = choices.get("personalization")
+    personalization = (
+        personalization_entry["value"]["depth"]
+        if in_force["personalization"]
+        else rules.defaults.get("personalization", "none")
+    )
+
+    return PreferencePage(
+        customer=customer,
+        language=language,
+        notices=notices,
+        channels=channels,
+        topics=topics,
+        frequency=frequency,
+        frequency_options=_options(Option.Set.FREQUENCY, language),
+        location=location,
+        location_options=_options(Option.Set.LOCATION, language),
+        personalization=personalization,
+        personalization_options=_options(Option.Set.PERSONALIZATION, language),
+        reasks=reasks(customer, choices, rules, notices, language, now),
+    )
+
+
+TEXT_FIELD_KEYS = NoticeText.TEXT_FIELDS
+
+
+def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
+    due = [
+        purpose
+        for purpose in rules.purposes()
+        if purpose in notices and needs_reask(purpose, choices.get(purpose), rules, now)
+    ]
+    if not due:
+        return []
+    # The answer being re-asked: the customer's last given/requested event for the purpose.
+    answered = {}
+    for event in (
+        ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
+        .select_related("notice_version__notice")
+        .prefetch_related("notice_version__texts")
+        .order_by("sequence")
+    ):
+        answered[event.purpose] = event
+    result = []
+    for purpose in due:
+        notice = notices[purpose]
+        event = answered.get(purpose)
+        previous = _notice_view(event.notice_version, language) if event else None
+        changes = []
+        if previous:
+            for key in TEXT_FIELD_KEYS:
+                old, new = getattr(previous, key), getattr(notice, key)
+                if old != new:
+                    changes.append((key, old, new))
+        result.append(
+            Reask(
+                purpose=purpose,
+                title=notice.title,
+                notice=notice,
+                previous=previous,
+                previous_value=event.value if event else None,
+                changes=changes,
+                required=purpose.startswith("topic:")
+                and rules.topics[purpose.removeprefix("topic:")].required,
+            )
+        )
+    return result
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """The new wording as (kind, words) runs: ``same``, ``added`` or ``removed``, for showing what changed."""
+    a, b = old.split(), new.split()
+    runs = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            runs.append(("same", " ".join(a[i1:i2])))
+            continue
+        if tag in ("delete", "replace"):
+            runs.append(("removed", " ".join(a[i1:i2])))
+        if tag in ("insert", "replace"):
+            runs.append(("added", " ".join(b[j1:j2])))
+    return runs
+
+
+# ---- the timeline and consent receipts ----------------------------------------------------------------
+
+
+def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
+    """The customer's own events, newest first, with the notice title for each purpose."""
+    titles = {notice.purpose: notice.title for notice in current_notices(language).values()}
+    events = (
+        ConsentEvent.objects.filter(customer=customer)
+        .select_related("notice_version")
+        .order_by("-sequence")[:limit]
+    )
+    return [
+        {
+            "sequence": event.sequence,
+            "purpose": event.purpose,
+            "title": titles.get(event.purpose, event.purpose),
+            "state": event.state,
+            "state_label": State(event.state).label,
+            "value": event.value,
+            "source": event.source,
+            "source_label": ConsentEvent.Source(event.source).label,
+            "recorded_at": event.recorded_at,
+            "expires_at": event.expires_at,
+            "notice_number": event.notice_version.number,
+            "reason": (event.evidence or {}).get("reason", ""),
+        }
+        for event in events
+    ]
+
+
+def consent_receipt(customer: Customer, sequence: int) -> dict | None:
+    """One event as a consent receipt: Kantara Consent Receipt v1.1 names, ISO/IEC TS 27560 record content.
+
+    Who (the controller and the customer's id), what (purpose, state, value), which wording (notice version,
+    its published text hash and the text in the language shown), when, how (source, actor, hashed evidence),
+    and where it sits in the tamper-evident chain (sequence, previous hash, own hash).
+    """
+    event = (
+        ConsentEvent.objects.filter(customer=customer, sequence=sequence)
+        .select_related("notice_version__notice")
+        .prefetch_related("notice_version__texts")
+        .first()
+    )
+    if event is None:
+        return None
+    version = event.notice_version
+    shown = _notice_view(version, event.language)
+    controller = settings.CONSENT_RECEIPT_CONTROLLER
+    return {
+        "version": "KI-CR-v1.1.0",
+        "schema": "ISO/IEC TS 27560:2023 consent record, Kantara Consent Receipt v1.1 field names",
+        "jurisdiction": controller["jurisdiction"],
+        "consentReceiptID": event.hash,
+        "consentTimestamp": int(event.recorded_at.timestamp()),
+        "recordedAt": event.recorded_at.isoformat(),
+        "collectionMethod": ConsentEvent.Source(event.source).label,
+        "source": event.source,
+        "actor": event.actor,
+        "language": event.language,
+        "piiPrincipalId": customer.external_id,
+        "piiControllers": [
+            {
+                "piiController": controller["name"],
+                "contact": controller["contact"],
+                "address": controller["address"],
+                "email": controller["email"],
+                "url": controller["url"],
+            }
+        ],
+        "policyUrl": controller["policy_url"],
+        "services": [
+            {
+                "service": shown.title,
+                "purposes": [
+                    {
+                        "purpose": event.purpose,
+                        "purposeCategory": [_purpose_category(event.purpose)],
+                        "consentType": "EXPLICIT",
+                        "piiCategory": [_pii_category(event.purpose)],
+                        "primaryPurpose": False,
+                        "termination": event.expires_at.isoformat()
+                        if event.expires_at
+                        else "until withdrawn by the customer",
+                        "thirdPartyDisclosure": False,
+                    }
+                ],
+            }
+        ],
+        "sensitive": False,
+        "spiCat": [],
+        "consent": {
+            "state": event.state,
+            "value": event.value,
+            "expiresAt": event.expires_at.isoformat() if event.expires_at else None,
+            "evidence": event.evidence,
+        },
+        "notice": {
+            "id": version.pk,
+            "purpose": version.notice.purpose,
+            "number": version.number,
+            "material": version.material,
+            "publishedAt": version.published_at.isoformat() if version.published_at else None,
+            "textHash": version.text_hash,
+            "text": {key: getattr(shown, key) for key in TEXT_FIELD_KEYS},
+        },
+        "ledger": {"sequence": event.sequence, "prevHash": event.prev_hash, "hash": event.hash},
+    }
+
+
+def _purpose_category(purpose: str) -> str:
+    if purpose in ("location", "personalization"):
+        return "Personalisation"
+    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
+
+
+def _pii_category(purpose: str) -> str:
+    if purpose == "location":
+        return "Location"
+    if purpose == "personalization":
+        return "Preferences and activity"
+    if purpose.startswith("channel:"):
+        return "Contact details"
+    return "Communication preferences"
