@@ -1,7 +1,5 @@
 """The preference page: every section, saved one section at a time (htmx on change, or the form's Save)."""
 
-import functools
-import operator
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -111,7 +109,10 @@ def page(request):
             saved = services.save_section(visit=request.visit, section=section, data=request.POST)
     except ValidationError as error:
         errors = error.message_dict if hasattr(error, "error_dict") else {"section": error.messages}
-        status = {"message": _("Not saved: %(problems)s") % {"problems": " ".join(functools.reduce(operator.iadd, errors.values(), []))}}
+        status = {
+            "message": _("Not saved: %(problems)s")
+            % {"problems": " ".join(message for messages in errors.values() for message in messages)}
+        }
         return _respond(request, section=section, status=status, errors=errors, code=400)
     return _respond(request, section=section, status=_status_for(request, saved, titles))
 
