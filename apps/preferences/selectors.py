@@ -192,8 +192,9 @@ def needs_reask(purpose: str, entry: dict | None, rules: CatalogRules, now: date
     return version is not None and version.number < rules.material_floor(purpose, now)
 
 
-def preference_page(customer: Customer, language: str) -> PreferencePage:
-    rules = catalog_rules()
+def preference_page(customer: Customer, language: str, rules: CatalogRules | None = None) -> PreferencePage:
+    """Everything the page shows; ``rules`` may be passed in when the request already read them."""
+    rules = rules or catalog_rules()
     now = timezone.now()
     choices = snapshot_choices(customer)
     notices = current_notices(language)

@@ -228,9 +228,9 @@ def _personalization_choices(data, choices, rules, now) -> list[Choice]:
 # ---- saving a section ------------------------------------------------------------------------------------
 
 
-def save_section(*, visit: Visit, section: str, data) -> Saved:
+def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None = None) -> Saved:
     """Record what changed in one section. Raises ``ValidationError`` keyed by purpose; nothing is then written."""
-    rules = catalog_rules()
+    rules = rules or catalog_rules()
     now = timezone.now()
     choices = section_choices(section, data, visit.customer, rules, now)
     saved = Saved()

@@ -9,19 +9,20 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.catalog.selectors import catalog_rules
 from apps.customers.selectors import masked_email, masked_phone
 
 from .. import services
 from ..access import customer_required
-from ..selectors import preference_page
+from ..selectors import current_notices, preference_page
 
 FLASH_KEY = "preferences_flash"
 UNDO_KEY = "preferences_undo"
 SECTIONS_TEMPLATE = "preferences/partials/sections.html"
 
 
-def _context(request, *, errors=None, status=None, gpc=None, section=""):
-    page = preference_page(request.customer, request.LANGUAGE_CODE)
+def _context(request, *, errors=None, status=None, gpc=None, section="", rules=None):
+    page = preference_page(request.customer, request.LANGUAGE_CODE, rules)
     titles = {purpose: notice.title for purpose, notice in page.notices.items()}
     return {
         "error_section": section,
@@ -61,21 +62,26 @@ def _status_for(request, saved: services.Saved, titles: dict) -> dict:
     return status
 
 
-def _respond(request, *, section: str, status: dict, errors=None, code=200):
-    context = _context(request, errors=errors, status=status, section=section)
-    if request.htmx:
-        target = (
-            f"{SECTIONS_TEMPLATE}#{section}" if section in services.SECTIONS else f"{SECTIONS_TEMPLATE}#all"
-        )
-        body = render_to_string(target, context, request) + render_to_string(
-            "preferences/partials/status.html#status-oob", context, request
-        )
-        return HttpResponse(body)
-    if errors:
+def _respond(request, *, section: str, saved=None, message: str = "", errors=None, code=200, rules=None):
+    """Answer a save: the changed region and the status for htmx, or a redirect back (the page on errors)."""
+    if request.htmx or errors:
+        context = _context(request, errors=errors, section=section, rules=rules)
+        titles = {purpose: notice.title for purpose, notice in context["page"].notices.items()}
+    else:
+        context, titles = None, {p: n.title for p, n in current_notices(request.LANGUAGE_CODE).items()}
+    status = _status_for(request, saved, titles) if saved is not None else {"message": message}
+    if context is None:
+        request.session[FLASH_KEY] = status
+        anchor = section if section in services.SECTIONS else "choices"
+        return redirect(f"{request.path}#{anchor}")
+    context["status"] = status
+    if not request.htmx:
         return render(request, "preferences/page.html", context, status=code)
-    request.session[FLASH_KEY] = status
-    anchor = section if section in services.SECTIONS else "choices"
-    return redirect(f"{request.path}#{anchor}")
+    target = f"{SECTIONS_TEMPLATE}#{section}" if section in services.SECTIONS else f"{SECTIONS_TEMPLATE}#all"
+    body = render_to_string(target, context, request) + render_to_string(
+        "preferences/partials/status.html#status-oob", context, request
+    )
+    return HttpResponse(body)
 
 
 @customer_required
@@ -91,7 +97,9 @@ def page(request):
 
     section = request.POST.get("section", "")
     action = request.POST.get("action", "save")
-    titles = {p: n.title for p, n in preference_page(request.customer, request.LANGUAGE_CODE).notices.items()}
+    rules = (
+        catalog_rules()
+    )  # read once for the save and the answer (the write path reads its own under the lock)
     try:
         if action == "verify_sms":
             section = "channels"
@@ -106,15 +114,17 @@ def page(request):
                 visit=request.visit, purpose=purpose, answer=request.POST.get("answer", ""), data=request.POST
             )
         else:
-            saved = services.save_section(visit=request.visit, section=section, data=request.POST)
+            saved = services.save_section(
+                visit=request.visit, section=section, data=request.POST, rules=rules
+            )
     except ValidationError as error:
         errors = error.message_dict if hasattr(error, "error_dict") else {"section": error.messages}
         status = {
             "message": _("Not saved: %(problems)s")
             % {"problems": " ".join(message for messages in errors.values() for message in messages)}
         }
-        return _respond(request, section=section, status=status, errors=errors, code=400)
-    return _respond(request, section=section, status=_status_for(request, saved, titles))
+        return _respond(request, section=section, message=status["message"], errors=errors, code=400)
+    return _respond(request, section=section, saved=saved, rules=rules)
 
 
 @customer_required
@@ -122,9 +132,8 @@ def page(request):
 def undo(request):
     held = request.session.get(UNDO_KEY)
     if not held or held["token"] != request.POST.get("undo"):
-        status = {"message": _("There is nothing to undo.")}
-        return _respond(request, section="all", status=status)
+        return _respond(request, section="all", message=_("There is nothing to undo."))
     request.session.pop(UNDO_KEY)
     saved = services.undo(visit=request.visit, before=held["before"])
     message = _("Undone.") if saved.changed else _("There is nothing to undo.")
-    return _respond(request, section="all", status={"message": message})
+    return _respond(request, section="all", message=message)
