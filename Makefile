@@ -51,6 +51,7 @@ test: install services chromium lint
 
 benchmarks: install services
 	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
+	$(TEST_ENV) $(BIN)/python benchmarks/preferences.py
 
 # Re-pin after changing dependencies in pyproject.toml: installs the newest allowed versions and records them.
 lock:
