@@ -1,3 +1,6 @@
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
 from .models import Customer
 
 
@@ -21,8 +24,6 @@ def customer_upsert(
 
 def ensure_login_account(*, customer: Customer):
     """The login account linked to the customer, created on first use (no password: email codes only)."""
-    from django.contrib.auth import get_user_model
-
     if customer.user_id:
         return customer.user
     user = get_user_model()(username=f"customer-{customer.pk}", email=customer.email)
@@ -34,7 +35,5 @@ def ensure_login_account(*, customer: Customer):
 
 
 def mark_phone_verified(*, customer: Customer) -> None:
-    from django.utils import timezone
-
     customer.phone_verified_at = timezone.now()
     customer.save(update_fields=["phone_verified_at"])

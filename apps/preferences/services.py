@@ -27,8 +27,10 @@ from apps.consent.rules import Choice, State
 from apps.consent.services import Recorded, record_choices
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
+from apps.customers.services import mark_phone_verified
 
-from .selectors import is_on, needs_reask, snapshot_choices
+from .selectors import current_notices, is_on, needs_reask, snapshot_choices
+from .selectors import reasks as open_reasks
 
 Source = ConsentEvent.Source
 SECTIONS = ("channels", "topics", "frequency", "location", "personalization")
@@ -257,9 +259,6 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     rules = catalog_rules()
     if purpose not in rules.purposes():
         raise ValidationError({"purpose": [_("Unknown purpose.")]})
-    from .selectors import current_notices
-    from .selectors import reasks as open_reasks
-
     language = visit.language
     pending = {
         r.purpose: r
@@ -396,8 +395,6 @@ def sms_verification_pending(customer: Customer) -> bool:
 
 def verify_sms_code(*, visit: Visit, code: str) -> Saved:
     """Check the code; when right, mark the number verified and record SMS consent under the version shown."""
-    from apps.customers.services import mark_phone_verified
-
     customer = visit.customer
     key = _sms_cache_key(customer)
     pending = cache.get(key)

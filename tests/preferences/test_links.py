@@ -80,3 +80,12 @@ def test_list_unsubscribe_headers_point_at_a_scoped_token(customer):
     headers = list_unsubscribe_headers(customer, "channel:email").as_dict()
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert make_token(customer, UNSUBSCRIBE, "channel:email") in headers["List-Unsubscribe"]
+
+
+def test_the_language_switch_keeps_the_choice_and_refuses_foreign_redirects(signed_in):
+    response = signed_in.post(
+        reverse("preferences:language"), {"language": "de", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("preferences:home")
+    assert response.cookies["django_language"].value == "de"
+    assert "Ihre Auswahl" in signed_in.get(reverse("preferences:page")).content.decode()

@@ -1,7 +1,10 @@
 """Getting in: the signed link from an email, the sign-in page, leaving, and the language switch."""
 
+from django.conf import settings
+from django.contrib.auth import logout
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.customers.links import PAGE, BadLink, read_token
@@ -35,18 +38,20 @@ def start(request):
 def sign_out(request):
     close_session(request)
     if request.user.is_authenticated:
-        from django.contrib.auth import logout
-
         logout(request)
     return redirect("preferences:home")
 
 
 @require_POST
 def language(request):
+    """Switch the language: kept in the session (over the customer's locale) and in Django's language cookie."""
     chosen = request.POST.get("language")
-    if chosen in ("en", "de"):
-        request.session[LANGUAGE_KEY] = chosen
     next_url = request.POST.get("next", "")
-    return redirect(
-        next_url if next_url.startswith("/") and not next_url.startswith("//") else "preferences:home"
-    )
+    safe = url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=False)
+    response = redirect(next_url if safe else "preferences:home")
+    if chosen in dict(settings.LANGUAGES):
+        request.session[LANGUAGE_KEY] = chosen
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, chosen, samesite="Lax", secure=request.is_secure(), httponly=True
+        )
+    return response
