@@ -476,8 +476,12 @@ def do_less(*, visit: Visit, action: str) -> Saved:
     return Saved(recorded=recorded, before={"frequency": entry}, purposes=["frequency"])
 
 
-def unsubscribe_everything(*, visit: Visit, reason: str = "", comment: str = "") -> Recorded | None:
-    """Switch off every channel and every optional purpose; order updates (required) still reach the customer."""
+def unsubscribe_everything(*, visit: Visit, reason: str = "") -> Recorded | None:
+    """Switch off every channel and every optional purpose; order updates (required) still reach the customer.
+
+    The reason is one of ``LEAVE_REASONS``, never free text: the ledger is append-only and must hold no
+    personal data, and a free-text comment could (it could never be erased).
+    """
     rules = catalog_rules()
     choices = snapshot_choices(visit.customer)
     purposes = [f"channel:{code}" for code in rules.channels] + [
@@ -495,8 +499,6 @@ def unsubscribe_everything(*, visit: Visit, reason: str = "", comment: str = "")
     evidence = {"section": "leave"}
     if reason in LEAVE_REASONS:
         evidence["reason"] = reason
-    if comment.strip():
-        evidence["comment"] = comment.strip()[:500]
     return _record(visit, result, evidence=evidence)
 
 

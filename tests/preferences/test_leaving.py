@@ -171,12 +171,11 @@ def test_unsubscribe_from_everything_records_the_reason(signed_in, customer):
         make_choice("topic:news", value={"channels": ["email"]}),
         make_choice("location", value={"level": "city"}),
     )
-    signed_in.post(
-        reverse("preferences:leave"), {"action": "everything", "reason": "too_many", "comment": "x"}
-    )
+    signed_in.post(reverse("preferences:leave"), {"action": "everything", "reason": "too_many"})
     withdrawn = ConsentEvent.objects.filter(customer=customer, state="withdrawn")
     assert {e.purpose for e in withdrawn} == {"channel:email", "channel:sms", "topic:news", "location"}
     assert all(e.evidence["reason"] == "too_many" for e in withdrawn)
+    assert all("comment" not in e.evidence for e in withdrawn)
     body = permissions(customer)
     assert not any(channel["allowed"] for channel in body["channels"].values())
     assert body["channels"]["email"]["required_topics"] == ["orders"]

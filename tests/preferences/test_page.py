@@ -187,3 +187,13 @@ def test_one_customers_session_never_touches_anothers(signed_in, customer):
 @pytest.mark.parametrize("method", ["put", "delete", "patch"])
 def test_the_page_refuses_other_methods(signed_in, method):
     assert getattr(signed_in, method)(PAGE).status_code == 405
+
+
+def test_the_page_sends_csrf_to_htmx_and_keeps_htmx_from_evaluating_code(signed_in):
+    response = signed_in.get(PAGE)
+    html = response.content.decode()
+    assert 'hx-headers=\'{"X-CSRFToken": "' in html
+    assert '"allowEval":false' in html
+    policy = response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy

@@ -53,10 +53,6 @@ def leave(request):
             services.do_less(visit=request.visit, action=action)
             context["done"] = action
         elif action == "everything":
-            services.unsubscribe_everything(
-                visit=request.visit,
-                reason=request.POST.get("reason", ""),
-                comment=request.POST.get("comment", ""),
-            )
+            services.unsubscribe_everything(visit=request.visit, reason=request.POST.get("reason", ""))
             context["done"] = "everything"
     return render(request, "preferences/leave.html", context)
