@@ -195,10 +195,14 @@ def _location_choices(data, choices, rules, now) -> list[Choice]:
     if level == "off":
         state = _off_state(entry) if current != "off" or entry is None else None
         return [Choice("location", state, _shown_version(data, "location", rules))] if state else []
-    expires_at = None
+    current_end = (
+        datetime.fromisoformat(entry["expires_at"]) if current != "off" and entry["expires_at"] else None
+    )
     if days.isdigit() and int(days) in LOCATION_DAYS:
         expires_at = now + timedelta(days=int(days))
-    if level == current and expires_at is None and not (entry and entry["expires_at"]):
+    else:
+        expires_at = current_end  # "keep the current end" (or none, if sharing was not time-boxed)
+    if level == current and expires_at == current_end:
         return []
     return [
         Choice("location", State.GIVEN, _shown_version(data, "location", rules), {"level": level}, expires_at)

@@ -197,3 +197,12 @@ def test_the_page_sends_csrf_to_htmx_and_keeps_htmx_from_evaluating_code(signed_
     policy = response["Content-Security-Policy"]
     assert "'unsafe-inline'" not in policy
     assert "'unsafe-eval'" not in policy
+
+
+def test_changing_the_location_level_keeps_a_time_box_unless_a_new_one_is_chosen(signed_in, customer):
+    signed_in.post(PAGE, {"section": "location", "level": "city", "location_days": "7", **nv("location")})
+    signed_in.post(PAGE, {"section": "location", "level": "city", "location_days": "", **nv("location")})
+    signed_in.post(PAGE, {"section": "location", "level": "region", "location_days": "", **nv("location")})
+    first, second = events(customer)
+    assert second.value == {"level": "region"}
+    assert second.expires_at == first.expires_at
