@@ -324,7 +324,12 @@ def undo(*, visit: Visit, before: dict) -> Saved:
     if not choices:
         return Saved()
     recorded = _record(visit, choices, evidence={"section": "undo"})
-    return Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
+    saved = Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
+    # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): send it.
+    if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
+        send_email_confirmation(visit.customer, visit.language)
+        saved.email_confirmation_sent = True
+    return saved
 
 
 # ---- double opt-in ---------------------------------------------------------------------------------------

@@ -214,3 +214,15 @@ def test_without_the_signal_nothing_is_switched_off(signed_in, customer):
     give(customer, make_choice("location", value={"level": "city"}))
     signed_in.get(PAGE)
     assert not ConsentEvent.objects.filter(customer=customer, source="gpc").exists()
+
+
+def test_undoing_an_email_switch_off_asks_for_confirmation_again(
+    signed_in, customer, django_capture_on_commit_callbacks
+):
+    give(customer, make_choice("channel:email"))
+    signed_in.post(PAGE, {"section": "channels", "channel": [], **nv(*CHANNELS)}, HTTP_HX_REQUEST="true")
+    token = signed_in.session["preferences_undo"]["token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("preferences:undo"), {"undo": token}, HTTP_HX_REQUEST="true")
+    assert latest(customer, "channel:email").state == "requested"
+    assert len(mail.outbox) == 1

@@ -136,4 +136,8 @@ def undo(request):
     request.session.pop(UNDO_KEY)
     saved = services.undo(visit=request.visit, before=held["before"])
     message = _("Undone.") if saved.changed else _("There is nothing to undo.")
+    if saved.email_confirmation_sent:
+        message += " " + _("We sent a confirmation link to %(email)s. Emails start once you click it.") % {
+            "email": masked_email(request.customer.email)
+        }
     return _respond(request, section="all", message=message)
