@@ -4,11 +4,9 @@ Reads only. The page is built from the snapshot (one row) and the catalog (a han
 replaying the ledger; the timeline and receipts read the ledger itself.
 """
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.conf import settings
 from django.utils import timezone
 
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
@@ -61,7 +59,7 @@ class NoticeView:
     text_hash: str
 
 
-def _notice_view(version: NoticeVersion, language: str) -> NoticeView:
+def notice_view(version: NoticeVersion, language: str) -> NoticeView:
     texts = {text.language: text for text in version.texts.all()}
     text = texts.get(language) or texts.get("en") or next(iter(texts.values()))
     return NoticeView(
@@ -89,7 +87,7 @@ def current_notices(language: str) -> dict[str, NoticeView]:
     notices: dict[str, NoticeView] = {}
     for version in versions:
         if version.notice.purpose not in notices:
-            notices[version.notice.purpose] = _notice_view(version, language)
+            notices[version.notice.purpose] = notice_view(version, language)
     return notices
 
 
@@ -319,7 +317,7 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
     for purpose in due:
         notice = notices[purpose]
         event = answered.get(purpose)
-        previous = _notice_view(event.notice_version, language) if event else None
+        previous = notice_view(event.notice_version, language) if event else None
         changes = []
         if previous:
             for key in TEXT_FIELD_KEYS:
@@ -339,143 +337,3 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
             )
         )
     return result
-
-
-def word_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """The new wording as (kind, words) runs: ``same``, ``added`` or ``removed``, for showing what changed."""
-    a, b = old.split(), new.split()
-    runs = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            runs.append(("same", " ".join(a[i1:i2])))
-            continue
-        if tag in ("delete", "replace"):
-            runs.append(("removed", " ".join(a[i1:i2])))
-        if tag in ("insert", "replace"):
-            runs.append(("added", " ".join(b[j1:j2])))
-    return runs
-
-
-# ---- the timeline and consent receipts ----------------------------------------------------------------
-
-
-def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
-    """The customer's own events, newest first, with the notice title for each purpose."""
-    titles = {notice.purpose: notice.title for notice in current_notices(language).values()}
-    events = (
-        ConsentEvent.objects.filter(customer=customer)
-        .select_related("notice_version")
-        .order_by("-sequence")[:limit]
-    )
-    return [
-        {
-            "sequence": event.sequence,
-            "purpose": event.purpose,
-            "title": titles.get(event.purpose, event.purpose),
-            "state": event.state,
-            "state_label": State(event.state).label,
-            "value": event.value,
-            "source": event.source,
-            "source_label": ConsentEvent.Source(event.source).label,
-            "recorded_at": event.recorded_at,
-            "expires_at": event.expires_at,
-            "notice_number": event.notice_version.number,
-            "reason": (event.evidence or {}).get("reason", ""),
-        }
-        for event in events
-    ]
-
-
-def consent_receipt(customer: Customer, sequence: int) -> dict | None:
-    """One event as a consent receipt: Kantara Consent Receipt v1.1 names, ISO/IEC TS 27560 record content.
-
-    Who (the controller and the customer's id), what (purpose, state, value), which wording (notice version,
-    its published text hash and the text in the language shown), when, how (source, actor, hashed evidence),
-    and where it sits in the tamper-evident chain (sequence, previous hash, own hash).
-    """
-    event = (
-        ConsentEvent.objects.filter(customer=customer, sequence=sequence)
-        .select_related("notice_version__notice")
-        .prefetch_related("notice_version__texts")
-        .first()
-    )
-    if event is None:
-        return None
-    version = event.notice_version
-    shown = _notice_view(version, event.language)
-    controller = settings.CONSENT_RECEIPT_CONTROLLER
-    return {
-        "version": "KI-CR-v1.1.0",
-        "schema": "ISO/IEC TS 27560:2023 consent record, Kantara Consent Receipt v1.1 field names",
-        "jurisdiction": controller["jurisdiction"],
-        "consentReceiptID": event.hash,
-        "consentTimestamp": int(event.recorded_at.timestamp()),
-        "recordedAt": event.recorded_at.isoformat(),
-        "collectionMethod": ConsentEvent.Source(event.source).label,
-        "source": event.source,
-        "actor": event.actor,
-        "language": event.language,
-        "piiPrincipalId": customer.external_id,
-        "piiControllers": [
-            {
-                "piiController": controller["name"],
-                "contact": controller["contact"],
-                "address": controller["address"],
-                "email": controller["email"],
-                "url": controller["url"],
-            }
-        ],
-        "policyUrl": controller["policy_url"],
-        "services": [
-            {
-                "service": shown.title,
-                "purposes": [
-                    {
-                        "purpose": event.purpose,
-                        "purposeCategory": [_purpose_category(event.purpose)],
-                        "consentType": "EXPLICIT",
-                        "piiCategory": [_pii_category(event.purpose)],
-                        "primaryPurpose": False,
-                        "termination": event.expires_at.isoformat()
-                        if event.expires_at
-                        else "until withdrawn by the customer",
-                        "thirdPartyDisclosure": False,
-                    }
-                ],
-            }
-        ],
-        "sensitive": False,
-        "spiCat": [],
-        "consent": {
-            "state": event.state,
-            "value": event.value,
-            "expiresAt": event.expires_at.isoformat() if event.expires_at else None,
-            "evidence": event.evidence,
-        },
-        "notice": {
-            "id": version.pk,
-            "purpose": version.notice.purpose,
-            "number": version.number,
-            "material": version.material,
-            "publishedAt": version.published_at.isoformat() if version.published_at else None,
-            "textHash": version.text_hash,
-            "text": {key: getattr(shown, key) for key in TEXT_FIELD_KEYS},
-        },
-        "ledger": {"sequence": event.sequence, "prevHash": event.prev_hash, "hash": event.hash},
-    }
-
-
-def _purpose_category(purpose: str) -> str:
-    if purpose in ("location", "personalization"):
-        return "Personalisation"
-    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
-
-
-def _pii_category(purpose: str) -> str:
-    if purpose == "location":
-        return "Location"
-    if purpose == "personalization":
-        return "Preferences and activity"
-    if purpose.startswith("channel:"):
-        return "Contact details"
-    return "Communication preferences"

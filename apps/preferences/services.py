@@ -36,7 +36,6 @@ Source = ConsentEvent.Source
 SECTIONS = ("channels", "topics", "frequency", "location", "personalization")
 PAUSE_DAYS = (30, 60, 90)
 LOCATION_DAYS = (1, 7, 30)
-LEAVE_REASONS = ("too_many", "not_relevant", "never_signed_up", "privacy", "other")
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class Saved:
         return bool(self.recorded and self.recorded.events)
 
 
-def _record(visit: Visit, choices: list[Choice], source: str = Source.WEB, evidence=None) -> Recorded:
+def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, evidence=None) -> Recorded:
     return record_choices(
         customer=visit.customer,
         choices=choices,
@@ -85,7 +84,7 @@ def _shown_version(data, purpose: str, rules: CatalogRules) -> int:
     return version.id
 
 
-def _off_state(entry: dict | None) -> str | None:
+def off_state(entry: dict | None) -> str | None:
     """Switching something off: withdraw what was on, refuse what was never answered, leave refusals alone."""
     if entry is None:
         return State.REFUSED
@@ -193,7 +192,7 @@ def _location_choices(data, choices, rules, now) -> list[Choice]:
     if needs_reask("location", entry, rules, now):
         current = "off"
     if level == "off":
-        state = _off_state(entry) if current != "off" or entry is None else None
+        state = off_state(entry) if current != "off" or entry is None else None
         return [Choice("location", state, _shown_version(data, "location", rules))] if state else []
     current_end = (
         datetime.fromisoformat(entry["expires_at"]) if current != "off" and entry["expires_at"] else None
@@ -218,7 +217,7 @@ def _personalization_choices(data, choices, rules, now) -> list[Choice]:
     if depth == current and entry is not None:
         return []
     if depth == "none":
-        state = _off_state(entry)
+        state = off_state(entry)
         return (
             [Choice("personalization", state, _shown_version(data, "personalization", rules))]
             if state
@@ -249,7 +248,7 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     if not choices:
         return saved
     before = snapshot_choices(visit.customer)
-    saved.recorded = _record(visit, choices, evidence={"section": section})
+    saved.recorded = record(visit, choices, evidence={"section": section})
     saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
     saved.purposes = [event.purpose for event in saved.recorded.events]
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in saved.recorded.events):
@@ -285,7 +284,7 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     else:
         choice = Choice(purpose, State.REFUSED, version_id)
     before = snapshot_choices(visit.customer)
-    recorded = _record(visit, [choice], evidence={"section": "reask"})
+    recorded = record(visit, [choice], evidence={"section": "reask"})
     saved = Saved(recorded=recorded, before={purpose: before.get(purpose)}, purposes=[purpose])
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
         send_email_confirmation(visit.customer, visit.language)
@@ -323,7 +322,7 @@ def undo(*, visit: Visit, before: dict) -> Saved:
     choices = undo_choices(before)
     if not choices:
         return Saved()
-    recorded = _record(visit, choices, evidence={"section": "undo"})
+    recorded = record(visit, choices, evidence={"section": "undo"})
     saved = Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
     # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): send it.
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
@@ -361,7 +360,7 @@ def confirm_email(*, visit: Visit) -> str:
         return "already"
     if not entry or entry["state"] != State.REQUESTED:
         return "nothing"
-    recorded = _record(
+    recorded = record(
         visit,
         [Choice("channel:email", State.GIVEN, entry["notice_version"])],
         source=Source.EMAIL_LINK,
@@ -421,7 +420,7 @@ def verify_sms_code(*, visit: Visit, code: str) -> Saved:
     cache.delete(key)
     mark_phone_verified(customer=customer)
     before = snapshot_choices(customer)
-    recorded = _record(
+    recorded = record(
         visit,
         [Choice("channel:sms", State.GIVEN, pending["notice_version"])],
         evidence={"section": "channels", "verified": "phone number by code"},
@@ -429,121 +428,3 @@ def verify_sms_code(*, visit: Visit, code: str) -> Saved:
     return Saved(
         recorded=recorded, before={"channel:sms": before.get("channel:sms")}, purposes=["channel:sms"]
     )
-
-
-# ---- leaving, and doing less -------------------------------------------------------------------------------
-
-
-def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
-    """RFC 8058: stop the email the link came with, at once. ``scope`` is ``channel:email`` or a topic."""
-    choices = snapshot_choices(visit.customer)
-    rules = catalog_rules()
-    version = current_notice_version(scope)
-    if version is None:
-        return None
-    entry = choices.get(scope)
-    if scope == "channel:email":
-        state = _off_state(entry)
-        choice = Choice(scope, state, version.pk) if state else None
-    elif scope.startswith("topic:") and scope.removeprefix("topic:") in rules.topics:
-        topic = rules.topics[scope.removeprefix("topic:")]
-        if (
-            topic.required
-            or not entry
-            or entry["state"] != State.GIVEN
-            or "email" not in entry["value"]["channels"]
-        ):
-            return None  # required topics are not marketing; nothing else to stop
-        rest = [code for code in entry["value"]["channels"] if code != "email"]
-        if rest:
-            choice = Choice(scope, State.GIVEN, version.pk, {**entry["value"], "channels": rest})
-        else:
-            choice = Choice(scope, State.WITHDRAWN, version.pk)
-    else:
-        return None
-    if choice is None:
-        return None
-    return _record(visit, [choice], source=Source.ONE_CLICK_UNSUBSCRIBE, evidence={"list": scope})
-
-
-def do_less(*, visit: Visit, action: str) -> Saved:
-    """The alternatives offered before leaving: a monthly digest, or a pause of 90 days."""
-    choices = snapshot_choices(visit.customer)
-    entry = choices.get("frequency")
-    value = dict(entry["value"]) if entry and entry["state"] == State.GIVEN and entry["value"] else {}
-    value.setdefault("digest", catalog_rules().defaults.get("frequency", "weekly"))
-    if action == "monthly":
-        value["digest"] = "monthly"
-    elif action == "pause":
-        value["paused_until"] = (timezone.now().date() + timedelta(days=90)).isoformat()
-    else:
-        raise ValidationError({"action": [_("Unknown choice.")]})
-    version = current_notice_version("frequency")
-    recorded = _record(
-        visit, [Choice("frequency", State.GIVEN, version.pk, value)], evidence={"section": "leave"}
-    )
-    return Saved(recorded=recorded, before={"frequency": entry}, purposes=["frequency"])
-
-
-def unsubscribe_everything(*, visit: Visit, reason: str = "") -> Recorded | None:
-    """Switch off every channel and every optional purpose; order updates (required) still reach the customer.
-
-    The reason is one of ``LEAVE_REASONS``, never free text: the ledger is append-only and must hold no
-    personal data, and a free-text comment could (it could never be erased).
-    """
-    rules = catalog_rules()
-    choices = snapshot_choices(visit.customer)
-    purposes = [f"channel:{code}" for code in rules.channels] + [
-        f"topic:{slug}" for slug, topic in rules.topics.items() if not topic.required
-    ]
-    purposes += ["location", "personalization"]
-    result = []
-    for purpose in purposes:
-        entry = choices.get(purpose)
-        if entry and entry["state"] in (State.GIVEN, State.REQUESTED):
-            version = current_notice_version(purpose)
-            result.append(Choice(purpose, State.WITHDRAWN, version.pk))
-    if not result:
-        return None
-    evidence = {"section": "leave"}
-    if reason in LEAVE_REASONS:
-        evidence["reason"] = reason
-    return _record(visit, result, evidence=evidence)
-
-
-# ---- Global Privacy Control ---------------------------------------------------------------------------------
-
-
-def honour_gpc(*, visit: Visit) -> list[str]:
-    """Switch off the purposes marked as honouring GPC; returns the purposes switched off now.
-
-    A purpose is switched off once per customer: if the customer later opts in again explicitly on the page,
-    that choice is respected even while the browser keeps sending the signal.
-    """
-    rules = catalog_rules()
-    choices = snapshot_choices(visit.customer)
-    due = []
-    for purpose in sorted(rules.gpc_purposes):
-        entry = choices.get(purpose)
-        if not entry or entry["state"] not in (State.GIVEN, State.REQUESTED):
-            continue
-        if purpose == "personalization" and (entry["value"] or {}).get("depth") == "none":
-            continue
-        due.append(purpose)
-    if not due:
-        return []
-    already = set(
-        ConsentEvent.objects.filter(customer=visit.customer, source=Source.GPC, purpose__in=due).values_list(
-            "purpose", flat=True
-        )
-    )
-    due = [purpose for purpose in due if purpose not in already]
-    if not due:
-        return []
-    recorded = _record(
-        visit,
-        [Choice(purpose, State.WITHDRAWN, current_notice_version(purpose).pk) for purpose in due],
-        source=Source.GPC,
-        evidence={"signal": "Sec-GPC: 1"},
-    )
-    return [event.purpose for event in recorded.events]

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from ..access import customer_required
-from ..selectors import consent_receipt, timeline
+from ..receipts import consent_receipt, timeline
 
 
 @customer_required

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.catalog.selectors import catalog_rules
 from apps.customers.selectors import masked_email, masked_phone
 
-from .. import services
+from .. import leaving, services
 from ..access import customer_required
 from ..selectors import current_notices, preference_page
 
@@ -89,7 +89,7 @@ def _respond(request, *, section: str, saved=None, message: str = "", errors=Non
 def page(request):
     gpc = []
     if request.headers.get("Sec-GPC") == "1":
-        gpc = services.honour_gpc(visit=request.visit)
+        gpc = leaving.honour_gpc(visit=request.visit)
     if request.method == "GET":
         status = request.session.pop(FLASH_KEY, None)
         context = _context(request, status=status, gpc=gpc)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from apps.customers.links import UNSUBSCRIBE, BadLink, page_url, read_token
 from apps.customers.selectors import masked_email
 
-from .. import services
+from .. import leaving
 from ..access import customer_required, language_for, visit_for
 from ..selectors import current_notices
 
@@ -35,7 +35,7 @@ def one_click(request, scope, token):
         return render(request, "preferences/unsubscribe.html", context)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return HttpResponse("Expected List-Unsubscribe=One-Click.", status=400, content_type="text/plain")
-    services.one_click_unsubscribe(visit=visit_for(request, customer, language), scope=scope)
+    leaving.one_click_unsubscribe(visit=visit_for(request, customer, language), scope=scope)
     if request.POST.get("from_page"):
         context.update(done=True, page_url=page_url(customer))
         return render(request, "preferences/unsubscribe.html", context)
@@ -46,13 +46,13 @@ def one_click(request, scope, token):
 @require_http_methods(["GET", "POST"])
 def leave(request):
     """Offer less first (monthly, a pause, fewer topics); then switch everything off, with an optional reason."""
-    context = {"reasons": services.LEAVE_REASONS, "done": None}
+    context = {"reasons": leaving.LEAVE_REASONS, "done": None}
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action in ("monthly", "pause"):
-            services.do_less(visit=request.visit, action=action)
+            leaving.do_less(visit=request.visit, action=action)
             context["done"] = action
         elif action == "everything":
-            services.unsubscribe_everything(visit=request.visit, reason=request.POST.get("reason", ""))
+            leaving.unsubscribe_everything(visit=request.visit, reason=request.POST.get("reason", ""))
             context["done"] = "everything"
     return render(request, "preferences/leave.html", context)
