@@ -386,6 +386,13 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int) -> None:
         raise ValidationError(
             {"channel:sms": [_("We have no mobile number for you, so we cannot text you.")]}
         )
+    # Texts cost money and can annoy whoever holds the number: a few codes per customer per hour, no more.
+    sent_key = f"preferences:sms-sent:{customer.pk}"
+    cache.add(sent_key, 0, 3600)
+    if cache.incr(sent_key) > settings.SMS_CODES_PER_HOUR:
+        raise ValidationError(
+            {"channel:sms": [_("We have sent several codes already. Please try again later.")]}
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(
         _sms_cache_key(customer),

@@ -154,6 +154,7 @@ UNSUBSCRIBE_LINK_MAX_AGE = env.int("UNSUBSCRIBE_LINK_MAX_AGE", default=400 * 24 
 SMS_BACKEND = env.str("SMS_BACKEND", default="apps.preferences.sms.ConsoleSmsBackend")
 SMS_CODE_TIMEOUT = 10 * 60
 SMS_CODE_MAX_ATTEMPTS = 5
+SMS_CODES_PER_HOUR = 3
 LOGIN_URL = "account_request_login_code"
 LOGIN_REDIRECT_URL = "preferences:page"
 # Who the consent receipts name as the controller (ISO/IEC TS 27560 / Kantara "piiControllers").

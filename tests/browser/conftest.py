@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import sync_playwright
 
 from apps.catalog.demo import seed_demo_catalog
@@ -53,3 +54,4 @@ def _sms_to_memory(settings):
 
     settings.SMS_BACKEND = "apps.preferences.sms.LocmemSmsBackend"
     sms.outbox.clear()
+    cache.clear()  # codes and rate-limit counters live in the cache (this run's own Redis database)

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from apps.catalog.selectors import current_notice_version
@@ -12,6 +13,7 @@ def _sms_to_memory(settings):
 
     settings.SMS_BACKEND = "apps.preferences.sms.LocmemSmsBackend"
     sms.outbox.clear()
+    cache.clear()  # codes and rate-limit counters live in the cache (this run's own Redis database)
 
 
 @pytest.fixture

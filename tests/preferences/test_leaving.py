@@ -226,3 +226,9 @@ def test_undoing_an_email_switch_off_asks_for_confirmation_again(
         signed_in.post(reverse("preferences:undo"), {"undo": token}, HTTP_HX_REQUEST="true")
     assert latest(customer, "channel:email").state == "requested"
     assert len(mail.outbox) == 1
+
+
+def test_verification_texts_are_rate_limited(signed_in, customer, settings):
+    for _ in range(settings.SMS_CODES_PER_HOUR + 2):
+        signed_in.post(PAGE, {"section": "channels", "channel": ["sms"], **nv(*CHANNELS)})
+    assert len(sms.outbox) == settings.SMS_CODES_PER_HOUR
