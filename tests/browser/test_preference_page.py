@@ -55,6 +55,7 @@ def test_undo_takes_back_the_last_change(live_server, page, demo_catalog):
     page.locator("#channel-push").check()
     page.get_by_role("button", name="Undo").click()
     expect(page.locator("#status")).to_contain_text("Undone.")
+    expect(page.locator("#status")).to_be_focused()  # not lost to <body> with the vanished button
     expect(page.locator("#channel-push")).not_to_be_checked()
     assert ConsentEvent.objects.filter(customer=customer).latest("sequence").state == "refused"
 
