@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.catalog.selectors import catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent
@@ -16,7 +17,14 @@ from apps.consent.services import Recorded
 from .selectors import snapshot_choices
 from .services import Saved, Source, Visit, off_state, record
 
-LEAVE_REASONS = ("too_many", "not_relevant", "never_signed_up", "privacy", "other")
+LEAVE_REASON_LABELS = {
+    "too_many": gettext_lazy("Too many messages"),
+    "not_relevant": gettext_lazy("Not relevant to me"),
+    "never_signed_up": gettext_lazy("I never signed up"),
+    "privacy": gettext_lazy("Privacy worries"),
+    "other": gettext_lazy("Something else"),
+}
+LEAVE_REASONS = tuple(LEAVE_REASON_LABELS)
 
 
 # ---- leaving, and doing less -------------------------------------------------------------------------------

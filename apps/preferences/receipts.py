@@ -6,6 +6,7 @@ from apps.consent.models import ConsentEvent
 from apps.consent.rules import State
 from apps.customers.models import Customer
 
+from .leaving import LEAVE_REASON_LABELS
 from .selectors import TEXT_FIELD_KEYS, current_notices, notice_view
 
 
@@ -30,7 +31,7 @@ def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
             "recorded_at": event.recorded_at,
             "expires_at": event.expires_at,
             "notice_number": event.notice_version.number,
-            "reason": (event.evidence or {}).get("reason", ""),
+            "reason": LEAVE_REASON_LABELS.get(reason := (event.evidence or {}).get("reason", ""), reason),
         }
         for event in events
     ]

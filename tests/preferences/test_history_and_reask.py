@@ -83,3 +83,9 @@ def test_declining_after_a_material_change_records_a_refusal(signed_in, customer
     event = ConsentEvent.objects.filter(customer=customer).order_by("-sequence").first()
     assert event.state == "refused"
     assert 'id="reasks"' not in signed_in.get(PAGE).content.decode()
+
+
+def test_the_timeline_names_the_reason_for_leaving(signed_in, customer):
+    signed_in.post(PAGE, {"section": "channels", "channel": ["push"], **nv(*CHANNELS)})
+    signed_in.post(reverse("preferences:leave"), {"action": "everything", "reason": "privacy"})
+    assert "Privacy worries" in signed_in.get(reverse("preferences:history")).content.decode()
