@@ -172,11 +172,16 @@ def is_on(entry: dict | None) -> bool:
     return bool(entry) and entry["state"] in ON_STATES
 
 
-def _options(option_set: str, language: str) -> list[OptionView]:
-    return [
-        OptionView(option.code, translated(option.label, language), translated(option.description, language))
-        for option in Option.objects.filter(set=option_set).order_by("rank")
-    ]
+def _options(language: str) -> dict[str, list[OptionView]]:
+    """Every option set's options, in rank order, in one query."""
+    sets: dict[str, list[OptionView]] = {key: [] for key in Option.Set.values}
+    for option in Option.objects.order_by("set", "rank"):
+        sets[option.set].append(
+            OptionView(
+                option.code, translated(option.label, language), translated(option.description, language)
+            )
+        )
+    return sets
 
 
 def needs_reask(purpose: str, entry: dict | None, rules: CatalogRules, now: datetime) -> bool:
@@ -277,6 +282,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         else rules.defaults.get("personalization", "none")
     )
 
+    options = _options(language)
     return PreferencePage(
         customer=customer,
         language=language,
@@ -284,11 +290,11 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         channels=channels,
         topics=topics,
         frequency=frequency,
-        frequency_options=_options(Option.Set.FREQUENCY, language),
+        frequency_options=options[Option.Set.FREQUENCY],
         location=location,
-        location_options=_options(Option.Set.LOCATION, language),
+        location_options=options[Option.Set.LOCATION],
         personalization=personalization,
-        personalization_options=_options(Option.Set.PERSONALIZATION, language),
+        personalization_options=options[Option.Set.PERSONALIZATION],
         reasks=reasks(customer, choices, rules, notices, language, now),
     )
 

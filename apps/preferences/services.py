@@ -98,10 +98,8 @@ def off_state(entry: dict | None) -> str | None:
 # ---- from a posted section to choices ------------------------------------------------------------------
 
 
-def section_choices(
-    section: str, data, customer: Customer, rules: CatalogRules, now: datetime
-) -> list[Choice]:
-    choices = snapshot_choices(customer)
+def section_choices(section: str, data, choices: dict, rules: CatalogRules, now: datetime) -> list[Choice]:
+    """The choices a posted section asks for, against ``choices`` (the snapshot's) as they stand."""
     build = {
         "channels": _channel_choices,
         "topics": _topic_choices,
@@ -237,7 +235,9 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     """Record what changed in one section. Raises ``ValidationError`` keyed by purpose; nothing is then written."""
     rules = rules or catalog_rules()
     now = timezone.now()
-    choices = section_choices(section, data, visit.customer, rules, now)
+    # Read without a lock: the write path locks, re-reads and validates; at worst an answer is recorded twice.
+    before = snapshot_choices(visit.customer)
+    choices = section_choices(section, data, before, rules, now)
     saved = Saved()
     if section == "channels":
         sms = next((c for c in choices if c.purpose == "channel:sms" and c.state == State.GIVEN), None)
@@ -247,7 +247,6 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
             saved.sms_code_sent = True
     if not choices:
         return saved
-    before = snapshot_choices(visit.customer)
     saved.recorded = record(visit, choices, evidence={"section": section})
     saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
     saved.purposes = [event.purpose for event in saved.recorded.events]
