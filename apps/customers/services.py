@@ -1,3 +1,6 @@
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
 from .models import Customer
 
 
@@ -17,3 +20,20 @@ def customer_upsert(
     customer.full_clean()
     customer.save()
     return customer, created
+
+
+def ensure_login_account(*, customer: Customer):
+    """The login account linked to the customer, created on first use (no password: email codes only)."""
+    if customer.user_id:
+        return customer.user
+    user = get_user_model()(username=f"customer-{customer.pk}", email=customer.email)
+    user.set_unusable_password()
+    user.save()
+    customer.user = user
+    customer.save(update_fields=["user"])
+    return user
+
+
+def mark_phone_verified(*, customer: Customer) -> None:
+    customer.phone_verified_at = timezone.now()
+    customer.save(update_fields=["phone_verified_at"])
