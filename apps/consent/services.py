@@ -179,7 +179,16 @@ def publish_notice_version(*, version: NoticeVersion) -> int:
         raise ValidationError(f"{version} is already published.")
     with transaction.atomic():
         version.mark_published()
-    if not version.material:
+    return invalidate_superseded_consents(version=version)
+
+
+def invalidate_superseded_consents(*, version: NoticeVersion) -> int:
+    """Invalidate the consents given under versions older than this published material one.
+
+    Safe to run again, e.g. after a crash part-way through a publication: under each customer's lock the
+    write path skips a consent that is already invalidated or was given anew.
+    """
+    if not (version.material and version.is_published):
         return 0
     purpose = version.notice.purpose
     older = set(

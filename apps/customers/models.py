@@ -1,5 +1,13 @@
+import secrets
+
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+
+
+def new_link_key() -> str:
+    return secrets.token_urlsafe(24)
+
 
 e164 = RegexValidator(
     r"^\+[1-9]\d{6,14}$", "Enter the phone number in international form, e.g. +4915112345678."
@@ -24,6 +32,23 @@ class Customer(models.Model):
     locale = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
     created_at = models.DateTimeField(auto_now_add=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    link_key = models.CharField(
+        max_length=64,
+        default=new_link_key,
+        editable=False,
+        help_text="Part of every signed link's key: rotating it revokes all links sent so far.",
+    )
+    phone_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer proved they receive texts at this number."
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customer",
+        help_text="The login account (email code) linked to this customer, if any.",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -1,4 +1,7 @@
-from .models import Customer
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from .models import Customer, new_link_key
 
 
 def customer_upsert(
@@ -19,12 +22,42 @@ def customer_upsert(
     return customer, created
 
 
+def ensure_login_account(*, customer: Customer):
+    """The login account linked to the customer, created on first use (no password: email codes only)."""
+    if customer.user_id:
+        return customer.user
+    user = get_user_model()(username=f"customer-{customer.pk}", email=customer.email)
+    user.set_unusable_password()
+    user.save()
+    customer.user = user
+    customer.save(update_fields=["user"])
+    return user
+
+
+def mark_phone_verified(*, customer: Customer) -> None:
+    customer.phone_verified_at = timezone.now()
+    customer.save(update_fields=["phone_verified_at"])
+
+
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
-    The external id is the brand's own pseudonymous key: it lets the brand's systems match the erasure.
-    Call it through ``apps.consent.services.erase_customer``, which first withdraws what the customer allowed.
+    Their login account (it holds their email) is deleted and their link key replaced, which revokes every
+    link sent to them. The external id is the brand's own pseudonymous key: it lets the brand's systems match
+    the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
+    customer allowed.
     """
-    Customer.objects.filter(pk=customer.pk).update(email="", phone="", name="", erased_at=at)
+    login_account = customer.user_id
+    Customer.objects.filter(pk=customer.pk).update(
+        email="",
+        phone="",
+        name="",
+        phone_verified_at=None,
+        user=None,
+        link_key=new_link_key(),
+        erased_at=at,
+    )
+    if login_account:
+        get_user_model().objects.filter(pk=login_account).delete()
     customer.refresh_from_db()
     return customer

@@ -28,6 +28,9 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = [
+    "allauth",
+    "allauth.account",
+    "csp",
     "django_htmx",
     "template_partials",
     "django_celery_beat",
@@ -55,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 # --- Staff sign-in for the support console (issue 6): django-allauth with MFA (TOTP) -------------------------
@@ -88,6 +93,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -110,6 +117,11 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -209,6 +221,55 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "apps.customers.models.Customer.Locale"},
+}
+
+# Customers: signed links and accounts (django-allauth, email login by code only; no passwords, no signup).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000/")
+CUSTOMER_LINK_MAX_AGE = env.int("CUSTOMER_LINK_MAX_AGE", default=30 * 24 * 3600)
+EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
+# Unsubscribe links must keep working long after the mail was sent.
+UNSUBSCRIBE_LINK_MAX_AGE = env.int("UNSUBSCRIBE_LINK_MAX_AGE", default=400 * 24 * 3600)
+SMS_BACKEND = env.str("SMS_BACKEND", default="apps.preferences.sms.ConsoleSmsBackend")
+SMS_CODE_TIMEOUT = 10 * 60
+SMS_CODE_MAX_ATTEMPTS = 5
+SMS_CODES_PER_HOUR = 3
+LOGIN_URL = "account_request_login_code"
+LOGIN_REDIRECT_URL = "preferences:page"
+# Who the consent receipts name as the controller (ISO/IEC TS 27560 / Kantara "piiControllers").
+CONSENT_RECEIPT_CONTROLLER = {
+    "name": env.str("CONTROLLER_NAME", default="Candor Outfitters Ltd."),
+    "contact": env.str("CONTROLLER_CONTACT", default="Data Protection Officer"),
+    "address": env.str("CONTROLLER_ADDRESS", default="1 Example Street, London"),
+    "email": env.str("CONTROLLER_EMAIL", default="privacy@candor.localhost"),
+    "url": env.str("CONTROLLER_URL", default="https://candor.localhost/"),
+    "policy_url": env.str("PRIVACY_POLICY_URL", default="https://candor.localhost/privacy"),
+    "jurisdiction": env.str("CONTROLLER_JURISDICTION", default="EU"),
+}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"  # the login code itself proves the address
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 10 * 60
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_RATE_LIMITS = {"request_login_code": "10/m/ip,3/10m/key", "login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "apps.preferences.accounts.CustomerAccountAdapter"
+ACCOUNT_FORMS = {"request_login_code": "apps.preferences.accounts.RequestCustomerCodeForm"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+
+# A strict Content-Security-Policy: only our own files; htmx is configured not to evaluate code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
 }
 
 # Keyed hashes of IP addresses and user agents in ledger evidence: provable, yet not personal data on its own.

@@ -124,3 +124,15 @@ def test_a_time_box_in_the_past_is_rejected(catalog):
             CustomerFactory(),
             make_choice("location", value={"level": "city"}, expires_at=timezone.now() - timedelta(days=1)),
         )
+
+
+def test_publishing_again_finishes_an_invalidation_that_stopped_part_way(catalog, capsys):
+    customer = CustomerFactory()
+    record(customer, make_choice("location", value={"level": "city"}))
+    new = NoticeVersionFactory(notice=current_notice_version("location").notice, material=True)
+    new.mark_published()  # as if the process died right after publishing
+    call_command("publish_notice", "location", str(new.number))
+    assert "1 consent(s) invalidated now" in capsys.readouterr().out
+    assert Snapshot.objects.get(customer=customer).choices["location"]["state"] == "invalidated"
+    call_command("publish_notice", "location", str(new.number))
+    assert "0 consent(s) invalidated now" in capsys.readouterr().out

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.catalog.models import NoticeVersion
-from apps.consent.services import publish_notice_version
+from apps.consent.services import invalidate_superseded_consents, publish_notice_version
 
 
 class Command(BaseCommand):
@@ -16,6 +16,11 @@ class Command(BaseCommand):
         version = NoticeVersion.objects.filter(notice__purpose=purpose, number=number).first()
         if version is None:
             raise CommandError(f"There is no version {number} of the notice for {purpose!r}.")
+        if version.is_published:
+            # Finishes a publication that stopped part-way; a no-op when there is nothing left to invalidate.
+            invalidated = invalidate_superseded_consents(version=version)
+            self.stdout.write(f"{version} was already published; {invalidated} consent(s) invalidated now.")
+            return
         try:
             invalidated = publish_notice_version(version=version)
         except ValidationError as error:

@@ -1,0 +1,104 @@
+"""Signed links for one customer: the preference page, email confirmation and one-click unsubscribe.
+
+A token is ``<customer id>:<timestamp>:<signature>`` from ``TimestampSigner``. The signature's salt holds the
+link's kind and the customer's ``link_key``, so rotating the key revokes every link sent so far, and a token of
+one kind (or for one customer) never opens another. Confirmation links also sign the email address they
+confirm, so a link stops working once the address changes.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from .models import Customer, new_link_key
+
+PAGE = "page"
+CONFIRM_EMAIL = "confirm-email"
+UNSUBSCRIBE = "unsubscribe"
+KINDS = (PAGE, CONFIRM_EMAIL, UNSUBSCRIBE)
+
+
+class BadLink(Exception):
+    """The link is malformed, tampered with, expired, revoked, or for a customer who was erased."""
+
+
+def _signer(customer: Customer, kind: str, scope: str = "") -> signing.TimestampSigner:
+    if kind not in KINDS:
+        raise ValueError(f"Unknown link kind {kind!r}.")
+    extra = customer.email if kind == CONFIRM_EMAIL else scope
+    return signing.TimestampSigner(salt=f"candor.customer-link.{kind}.{customer.link_key}.{extra}")
+
+
+def max_age(kind: str) -> int:
+    return {
+        PAGE: settings.CUSTOMER_LINK_MAX_AGE,
+        CONFIRM_EMAIL: settings.EMAIL_CONFIRMATION_MAX_AGE,
+        UNSUBSCRIBE: settings.UNSUBSCRIBE_LINK_MAX_AGE,
+    }[kind]
+
+
+def make_token(customer: Customer, kind: str = PAGE, scope: str = "") -> str:
+    return _signer(customer, kind, scope).sign(str(customer.pk))
+
+
+def read_token(token: str, kind: str = PAGE, scope: str = "") -> Customer:
+    """The customer the token was made for, or ``BadLink``."""
+    customer_id, _, _ = token.partition(":")
+    if not customer_id.isdigit():
+        raise BadLink("malformed")
+    customer = Customer.objects.filter(pk=int(customer_id), erased_at__isnull=True).first()
+    if customer is None:
+        raise BadLink("no such customer")
+    try:
+        value = _signer(customer, kind, scope).unsign(token, max_age=max_age(kind))
+    except signing.SignatureExpired as error:
+        raise BadLink("expired") from error
+    except signing.BadSignature as error:
+        raise BadLink("bad signature") from error
+    if value != str(customer.pk):
+        raise BadLink("bad value")
+    return customer
+
+
+def absolute_url(path: str) -> str:
+    return urljoin(settings.SITE_URL, path)
+
+
+def page_url(customer: Customer) -> str:
+    return absolute_url(reverse("preferences:link", args=[make_token(customer, PAGE)]))
+
+
+def confirm_email_url(customer: Customer) -> str:
+    return absolute_url(reverse("preferences:confirm_email", args=[make_token(customer, CONFIRM_EMAIL)]))
+
+
+def unsubscribe_url(customer: Customer, scope: str) -> str:
+    """``scope`` is what the mail was about: ``channel:email`` (the whole list) or ``topic:<slug>``."""
+    token = make_token(customer, UNSUBSCRIBE, scope)
+    return absolute_url(reverse("preferences:unsubscribe", args=[scope, token]))
+
+
+@dataclass(frozen=True)
+class ListUnsubscribeHeaders:
+    list_unsubscribe: str
+    list_unsubscribe_post: str = "List-Unsubscribe=One-Click"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "List-Unsubscribe": self.list_unsubscribe,
+            "List-Unsubscribe-Post": self.list_unsubscribe_post,
+        }
+
+
+def list_unsubscribe_headers(customer: Customer, scope: str = "channel:email") -> ListUnsubscribeHeaders:
+    """The RFC 8058 header values a mailer adds to a message for this customer about ``scope``."""
+    return ListUnsubscribeHeaders(list_unsubscribe=f"<{unsubscribe_url(customer, scope)}>")
+
+
+def rotate_link_key(customer: Customer) -> None:
+    """Revoke every link sent to this customer so far."""
+    customer.link_key = new_link_key()
+    customer.save(update_fields=["link_key"])

@@ -1,0 +1,79 @@
+"""Who is on the page: a customer who arrived by signed link (kept in the session) or signed in with a code.
+
+The session holds the customer's id and the link key the link was signed with, so rotating the key ends
+sessions opened by old links too. Nothing else identifies the customer: no id travels in any form.
+"""
+
+from functools import wraps
+
+from django.shortcuts import redirect
+from django.utils import translation
+
+from apps.customers.models import Customer
+
+from .services import Visit
+
+SESSION_KEY = "preferences_customer"
+LANGUAGE_KEY = "preferences_language"
+
+
+def open_session(request, customer: Customer) -> None:
+    request.session.cycle_key()  # a fresh session id for the new identity: no fixation
+    request.session[SESSION_KEY] = {"id": customer.pk, "key": customer.link_key}
+
+
+def close_session(request) -> None:
+    request.session.pop(SESSION_KEY, None)
+
+
+def current_customer(request) -> Customer | None:
+    held = request.session.get(SESSION_KEY)
+    if held:
+        customer = Customer.objects.filter(pk=held["id"], erased_at__isnull=True).first()
+        if customer and customer.link_key == held["key"]:
+            return customer
+        close_session(request)
+    if request.user.is_authenticated:
+        return Customer.objects.filter(user=request.user, erased_at__isnull=True).first()
+    return None
+
+
+def language_for(request, customer: Customer | None) -> str:
+    chosen = request.session.get(LANGUAGE_KEY)
+    if chosen in ("en", "de"):
+        return chosen
+    if customer is not None:
+        return customer.locale
+    return translation.get_language_from_request(request)
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def visit_for(request, customer: Customer, language: str) -> Visit:
+    return Visit(
+        customer=customer,
+        language=language,
+        ip_address=client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:500] or None,
+        via="htmx" if request.htmx else "form",
+    )
+
+
+def customer_required(view):
+    """Sets ``request.customer``, ``request.visit`` and the customer's language, or sends them to sign in."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        customer = current_customer(request)
+        if customer is None:
+            return redirect("preferences:start")
+        language = language_for(request, customer)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        request.customer = customer
+        request.visit = visit_for(request, customer, language)
+        return view(request, *args, **kwargs)
+
+    return wrapper

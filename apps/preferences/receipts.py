@@ -1,0 +1,132 @@
+"""The customer's own history: the timeline of their ledger, and a consent receipt for any one event."""
+
+from django.conf import settings
+
+from apps.consent.models import ConsentEvent
+from apps.consent.rules import State
+from apps.customers.models import Customer
+
+from .leaving import LEAVE_REASON_LABELS
+from .selectors import TEXT_FIELD_KEYS, current_notices, notice_view
+
+
+def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
+    """The customer's own events, newest first, with the notice title for each purpose."""
+    titles = {notice.purpose: notice.title for notice in current_notices(language).values()}
+    events = (
+        ConsentEvent.objects.filter(customer=customer)
+        .select_related("notice_version")
+        .order_by("-sequence")[:limit]
+    )
+    return [
+        {
+            "sequence": event.sequence,
+            "purpose": event.purpose,
+            "title": titles.get(event.purpose, event.purpose),
+            "state": event.state,
+            "state_label": State(event.state).label,
+            "value": event.value,
+            "source": event.source,
+            "source_label": ConsentEvent.Source(event.source).label,
+            "recorded_at": event.recorded_at,
+            "expires_at": event.expires_at,
+            "notice_number": event.notice_version.number,
+            "reason": LEAVE_REASON_LABELS.get(reason := (event.evidence or {}).get("reason", ""), reason),
+        }
+        for event in events
+    ]
+
+
+def consent_receipt(customer: Customer, sequence: int) -> dict | None:
+    """One event as a consent receipt: Kantara Consent Receipt v1.1 names, ISO/IEC TS 27560 record content.
+
+    Who (the controller and the customer's id), what (purpose, state, value), which wording (notice version,
+    its published text hash and the text in the language shown), when, how (source, actor, hashed evidence),
+    and where it sits in the tamper-evident chain (sequence, previous hash, own hash).
+    """
+    event = (
+        ConsentEvent.objects.filter(customer=customer, sequence=sequence)
+        .select_related("notice_version__notice")
+        .prefetch_related("notice_version__texts")
+        .first()
+    )
+    if event is None:
+        return None
+    version = event.notice_version
+    shown = notice_view(version, event.language)
+    controller = settings.CONSENT_RECEIPT_CONTROLLER
+    return {
+        "version": "KI-CR-v1.1.0",
+        "schema": "ISO/IEC TS 27560:2023 consent record, Kantara Consent Receipt v1.1 field names",
+        "jurisdiction": controller["jurisdiction"],
+        "consentReceiptID": event.hash,
+        "consentTimestamp": int(event.recorded_at.timestamp()),
+        "recordedAt": event.recorded_at.isoformat(),
+        "collectionMethod": ConsentEvent.Source(event.source).label,
+        "source": event.source,
+        "actor": event.actor,
+        "language": event.language,
+        "piiPrincipalId": customer.external_id,
+        "piiControllers": [
+            {
+                "piiController": controller["name"],
+                "contact": controller["contact"],
+                "address": controller["address"],
+                "email": controller["email"],
+                "url": controller["url"],
+            }
+        ],
+        "policyUrl": controller["policy_url"],
+        "services": [
+            {
+                "service": shown.title,
+                "purposes": [
+                    {
+                        "purpose": event.purpose,
+                        "purposeCategory": [_purpose_category(event.purpose)],
+                        "consentType": "EXPLICIT",
+                        "piiCategory": [_pii_category(event.purpose)],
+                        "primaryPurpose": False,
+                        "termination": event.expires_at.isoformat()
+                        if event.expires_at
+                        else "until withdrawn by the customer",
+                        "thirdPartyDisclosure": False,
+                    }
+                ],
+            }
+        ],
+        "sensitive": False,
+        "spiCat": [],
+        "consent": {
+            "state": event.state,
+            "value": event.value,
+            "expiresAt": event.expires_at.isoformat() if event.expires_at else None,
+            "evidence": event.evidence,
+        },
+        "notice": {
+            "id": version.pk,
+            "purpose": version.notice.purpose,
+            "number": version.number,
+            "material": version.material,
+            "publishedAt": version.published_at.isoformat() if version.published_at else None,
+            "textHash": version.text_hash,
+            "text": {key: getattr(shown, key) for key in TEXT_FIELD_KEYS},
+        },
+        "ledger": {"sequence": event.sequence, "prevHash": event.prev_hash, "hash": event.hash},
+    }
+
+
+def _purpose_category(purpose: str) -> str:
+    if purpose in ("location", "personalization"):
+        return "Personalisation"
+    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
+
+
+def _pii_category(purpose: str) -> str:
+    if purpose == "location":
+        return "Location"
+    if purpose == "personalization":
+        return "Preferences and activity"
+    if purpose.startswith("channel:"):
+        return "Contact details"
+    return "Communication preferences"

@@ -1,0 +1,345 @@
+"""What the preference pages show: the customer's current choices next to the current wording of every notice.
+
+Reads only. The page is built from the snapshot (one row) and the catalog (a handful of queries), never by
+replaying the ledger; the timeline and receipts read the ledger itself.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
+from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import State, is_in_force
+from apps.customers.models import Customer
+from apps.customers.selectors import masked_email, masked_phone
+
+ON_STATES = (State.GIVEN, State.REQUESTED)
+FIXED_SECTIONS = ("frequency", "location", "personalization")
+COMMON_TIMEZONES = (
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/Paris",
+    "Europe/Amsterdam",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+)
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """The current wording of one purpose's notice, in the customer's language (English if missing)."""
+
+    purpose: str
+    version_id: int
+    number: int
+    title: str
+    what_we_ask: str
+    what_you_get: str
+    what_we_do: str
+    what_we_never_do: str
+    change_summary: str
+    text_hash: str
+
+
+def notice_view(version: NoticeVersion, language: str) -> NoticeView:
+    texts = {text.language: text for text in version.texts.all()}
+    text = texts.get(language) or texts.get("en") or next(iter(texts.values()))
+    return NoticeView(
+        purpose=version.notice.purpose,
+        version_id=version.pk,
+        number=version.number,
+        title=translated(version.notice.title, language),
+        what_we_ask=text.what_we_ask,
+        what_you_get=text.what_you_get,
+        what_we_do=text.what_we_do,
+        what_we_never_do=text.what_we_never_do,
+        change_summary=translated(version.change_summary or {}, language),
+        text_hash=version.text_hash,
+    )
+
+
+def current_notices(language: str) -> dict[str, NoticeView]:
+    """Per purpose, the latest published notice version (two queries for all of them)."""
+    versions = (
+        NoticeVersion.objects.filter(published_at__isnull=False)
+        .select_related("notice")
+        .prefetch_related("texts")
+        .order_by("notice_id", "-number")
+    )
+    notices: dict[str, NoticeView] = {}
+    for version in versions:
+        if version.notice.purpose not in notices:
+            notices[version.notice.purpose] = notice_view(version, language)
+    return notices
+
+
+@dataclass
+class ChannelRow:
+    code: str
+    label: str
+    notice: NoticeView | None
+    on: bool
+    pending: bool
+    contact: str
+    needs_verification: bool
+
+
+@dataclass
+class TopicChannel:
+    code: str
+    label: str
+    checked: bool
+    channel_on: bool
+
+
+@dataclass
+class TopicRow:
+    slug: str
+    label: str
+    notice: NoticeView | None
+    required: bool
+    required_reason: str
+    channels: list[TopicChannel]
+    frequency: str
+
+    @property
+    def purpose(self) -> str:
+        return f"topic:{self.slug}"
+
+
+@dataclass(frozen=True)
+class OptionView:
+    code: str
+    label: str
+    description: str
+
+
+@dataclass
+class Reask:
+    """A purpose whose notice changed materially since the customer answered: shown first, asked again."""
+
+    purpose: str
+    title: str
+    notice: NoticeView
+    previous: NoticeView | None
+    previous_value: dict | None
+    changes: list[tuple[str, str, str]]  # field label key, old text, new text
+    required: bool
+
+
+@dataclass
+class PreferencePage:
+    customer: Customer
+    language: str
+    notices: dict[str, NoticeView]
+    channels: list[ChannelRow]
+    topics: list[TopicRow]
+    frequency: dict
+    frequency_options: list[OptionView]
+    location: dict
+    location_options: list[OptionView]
+    personalization: str
+    personalization_options: list[OptionView]
+    reasks: list[Reask] = field(default_factory=list)
+    timezones: tuple[str, ...] = COMMON_TIMEZONES
+
+
+def snapshot_choices(customer: Customer) -> dict:
+    snapshot = Snapshot.objects.filter(customer=customer).only("choices").first()
+    return snapshot.choices if snapshot else {}
+
+
+def is_on(entry: dict | None) -> bool:
+    """On for the page: given (in force) or awaiting the email confirmation."""
+    return bool(entry) and entry["state"] in ON_STATES
+
+
+def _options(language: str) -> dict[str, list[OptionView]]:
+    """Every option set's options, in rank order, in one query."""
+    sets: dict[str, list[OptionView]] = {key: [] for key in Option.Set.values}
+    for option in Option.objects.order_by("set", "rank"):
+        sets[option.set].append(
+            OptionView(
+                option.code, translated(option.label, language), translated(option.description, language)
+            )
+        )
+    return sets
+
+
+def needs_reask(purpose: str, entry: dict | None, rules: CatalogRules, now: datetime) -> bool:
+    if not entry:
+        return False
+    if entry["state"] == State.INVALIDATED:
+        return True
+    if entry["state"] not in ON_STATES:
+        return False
+    version = rules.published.get(entry["notice_version"])
+    return version is not None and version.number < rules.material_floor(purpose, now)
+
+
+def preference_page(customer: Customer, language: str, rules: CatalogRules | None = None) -> PreferencePage:
+    """Everything the page shows; ``rules`` may be passed in when the request already read them."""
+    rules = rules or catalog_rules()
+    now = timezone.now()
+    choices = snapshot_choices(customer)
+    notices = current_notices(language)
+    in_force = {
+        purpose: is_in_force(choices.get(purpose), purpose, rules, now) for purpose in rules.purposes()
+    }
+
+    channel_labels = {}
+    channels = []
+    for channel in Channel.objects.all():
+        channel_labels[channel.code] = translated(channel.label, language)
+        entry = choices.get(channel.purpose)
+        reask = needs_reask(channel.purpose, entry, rules, now)
+        contact = {"email": masked_email(customer.email), "sms": masked_phone(customer.phone)}.get(
+            channel.code, ""
+        )
+        channels.append(
+            ChannelRow(
+                code=channel.code,
+                label=channel_labels[channel.code],
+                notice=notices.get(channel.purpose),
+                on=is_on(entry) and not reask,
+                pending=bool(entry) and entry["state"] == State.REQUESTED and not reask,
+                contact=contact,
+                needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
+            )
+        )
+    channel_on = {row.code: row.on for row in channels}
+
+    topics = []
+    for topic in Topic.objects.prefetch_related("channels"):
+        entry = choices.get(topic.purpose)
+        given = (
+            entry["value"] if entry and entry["state"] == State.GIVEN and in_force[topic.purpose] else None
+        )
+        allowed = [channel.code for channel in topic.channels.all()]
+        allowed.sort(key=list(channel_labels).index)
+        if topic.required:
+            checked = set(given["channels"]) if given else set(allowed)
+        else:
+            checked = set(given["channels"]) if given else set()
+        topics.append(
+            TopicRow(
+                slug=topic.slug,
+                label=translated(topic.label, language),
+                notice=notices.get(topic.purpose),
+                required=topic.required,
+                required_reason=translated(topic.required_reason or {}, language),
+                channels=[
+                    TopicChannel(code, channel_labels[code], code in checked, channel_on.get(code, False))
+                    for code in allowed
+                ],
+                frequency=(given or {}).get("frequency") or "",
+            )
+        )
+
+    frequency_entry = choices.get("frequency")
+    frequency = dict(frequency_entry["value"] or {}) if in_force["frequency"] else {}
+    frequency.setdefault("digest", rules.defaults.get("frequency", ""))
+    quiet = frequency.get("quiet_hours") or {}
+    paused_until = frequency.get("paused_until")
+    frequency.update(
+        quiet_start=quiet.get("start", ""),
+        quiet_end=quiet.get("end", ""),
+        quiet_timezone=quiet.get("timezone") or ("Europe/Berlin" if language == "de" else "Europe/London"),
+        paused=bool(paused_until) and date.fromisoformat(paused_until) >= now.date(),
+    )
+
+    location_entry = choices.get("location")
+    location = {"level": "off", "expires_at": None}
+    if in_force["location"]:
+        location = {
+            "level": location_entry["value"]["level"],
+            "expires_at": datetime.fromisoformat(location_entry["expires_at"])
+            if location_entry["expires_at"]
+            else None,
+        }
+    personalization_entry = choices.get("personalization")
+    personalization = (
+        personalization_entry["value"]["depth"]
+        if in_force["personalization"]
+        else rules.defaults.get("personalization", "none")
+    )
+
+    options = _options(language)
+    return PreferencePage(
+        customer=customer,
+        language=language,
+        notices=notices,
+        channels=channels,
+        topics=topics,
+        frequency=frequency,
+        frequency_options=options[Option.Set.FREQUENCY],
+        location=location,
+        location_options=options[Option.Set.LOCATION],
+        personalization=personalization,
+        personalization_options=options[Option.Set.PERSONALIZATION],
+        reasks=reasks(customer, choices, rules, notices, language, now),
+    )
+
+
+TEXT_FIELD_KEYS = NoticeText.TEXT_FIELDS
+
+
+def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
+    due = [
+        purpose
+        for purpose in rules.purposes()
+        if purpose in notices and needs_reask(purpose, choices.get(purpose), rules, now)
+    ]
+    if not due:
+        return []
+    # The answer being re-asked: the customer's last given/requested event for the purpose.
+    answered = {}
+    for event in (
+        ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
+        .select_related("notice_version__notice")
+        .prefetch_related("notice_version__texts")
+        .order_by("sequence")
+    ):
+        answered[event.purpose] = event
+    result = []
+    for purpose in due:
+        notice = notices[purpose]
+        event = answered.get(purpose)
+        previous = notice_view(event.notice_version, language) if event else None
+        changes = []
+        if previous:
+            for key in TEXT_FIELD_KEYS:
+                old, new = getattr(previous, key), getattr(notice, key)
+                if old != new:
+                    changes.append((key, old, new))
+        result.append(
+            Reask(
+                purpose=purpose,
+                title=notice.title,
+                notice=notice,
+                previous=previous,
+                previous_value=event.value if event else None,
+                changes=changes,
+                required=purpose.startswith("topic:")
+                and rules.topics[purpose.removeprefix("topic:")].required,
+            )
+        )
+    return result

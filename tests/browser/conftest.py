@@ -1,0 +1,57 @@
+"""Real Chromium (Debian's, driven by Playwright) against pytest-django's live server."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import sync_playwright
+
+from apps.catalog.demo import seed_demo_catalog
+from apps.catalog.models import NoticeVersion
+from apps.consent.services import publish_notice_version
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls in the tests are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo_catalog(transactional_db):
+    """The Candor Outfitters catalog (English and German), every notice's first version published."""
+    seed_demo_catalog()
+    for version in NoticeVersion.objects.filter(published_at__isnull=True):
+        publish_notice_version(version=version)
+
+
+@pytest.fixture(autouse=True)
+def _sms_to_memory(settings):
+    from apps.preferences import sms
+
+    settings.SMS_BACKEND = "apps.preferences.sms.LocmemSmsBackend"
+    sms.outbox.clear()
+    cache.clear()  # codes and rate-limit counters live in the cache (this run's own Redis database)
