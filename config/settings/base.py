@@ -62,20 +62,11 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
-# --- Staff sign-in for the support console (issue 6): django-allauth with MFA (TOTP) -------------------------
-# Staff sign in with email and password, then a TOTP code; apps.support.access sends a staff account without a
-# TOTP authenticator to allauth's setup page before any customer data shows. (The preferences branch configures
-# allauth for customers' login by code; the lead reconciles the duplicate lines of this block when merging.)
-INSTALLED_APPS += ["allauth", "allauth.account", "allauth.mfa"]
-MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware"]
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*"]
-ACCOUNT_EMAIL_VERIFICATION = "none"
-ACCOUNT_PREVENT_ENUMERATION = True
+# --- Staff sign-in for the support console (issue 6): allauth's MFA app (TOTP) ---------------------------------
+# The customers' allauth set-up below (login by code, no passwords) stays as it is: staff sign in at
+# /support/sign-in/ with email and password, then a TOTP code; apps.support.access sends a staff account without
+# a TOTP authenticator to allauth's setup page before any customer data shows.
+INSTALLED_APPS += ["allauth.mfa"]
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Candor support")
 # --- end of the staff sign-in block ---------------------------------------------------------------------------

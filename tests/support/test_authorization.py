@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from apps.consent.services import record_choices
+from apps.customers.links import PAGE, make_token
+from apps.customers.services import ensure_login_account
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
 from tests.delivery.factories import DestinationFactory
@@ -156,3 +158,21 @@ def test_the_migration_gives_each_role_exactly_its_permissions(db):
     for role, permissions in ROLES.items():
         held = Group.objects.get(name=role).permissions.values_list("content_type__app_label", "codename")
         assert sorted(f"{app}.{codename}" for app, codename in held) == sorted(permissions)
+
+
+def test_a_customers_signed_link_opens_no_staff_page(client, urls):
+    customer = CustomerFactory()
+    response = client.get(reverse("preferences:link", args=[make_token(customer, PAGE)]))
+    assert response.status_code in (200, 302)
+    assert client.get(reverse("preferences:page")).status_code == 200  # the link did open the customer's page
+    for name, url in urls.items():
+        response = client.generic(sorted(PAGES[name][2])[0], url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("support:sign_in"))
+
+
+def test_a_customers_login_account_opens_no_staff_page(client, urls):
+    customer = CustomerFactory()
+    sign_in(client, ensure_login_account(customer=customer), methods=("code",))
+    for name, url in urls.items():
+        assert opened(client, url, name) == 403

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
@@ -10,6 +11,7 @@ from django.urls import reverse
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.services import erase_customer
 from apps.customers.models import Customer
+from apps.customers.services import ensure_login_account
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
@@ -45,6 +47,7 @@ def rows_containing(needle: str) -> list[tuple[str, str]]:
 
 def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, customer_with_history):
     customer = customer_with_history
+    login_account = ensure_login_account(customer=customer)  # the customer signed in by email code once
     DestinationFactory(identifiers=["external_id", "email", "phone"])
     fan_out_outbox()
     agent_client = sign_in(client, agent)
@@ -72,6 +75,8 @@ def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, cu
     assert rows_containing(NAME) == []
     customer.refresh_from_db()
     assert customer.erased_at is not None
+    assert customer.user is None
+    assert not get_user_model().objects.filter(pk=login_account.pk).exists()
     assert (customer.email, customer.phone, customer.name) == ("", "", "")
     call_command("verify_ledger")
     proof = officer_client.get(reverse("support:proof_json", args=[customer.pk])).json()
