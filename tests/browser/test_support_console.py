@@ -1,17 +1,16 @@
 """The support console in real Chromium (Debian's, driven by Playwright): an agent's day, with and without
 JavaScript, and axe-core on every staff page.
 
-Fixtures here have their own names so they sit beside the customer pages' browser fixtures.
+Chromium itself is the session's ``browser`` from ``tests/browser/conftest.py``.
 """
 
-import os
 import re
 
 import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
@@ -21,29 +20,11 @@ from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, make_choice
 from tests.support.conftest import TOTP_SECRET, make_staff
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 axe = Axe()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def new_page(chromium, *, javascript=True):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
+def new_page(browser, *, javascript=True):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=javascript)
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page
@@ -79,9 +60,9 @@ def sign_in(page, live_server, role="agent"):
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
 def test_an_agent_finds_a_customer_reads_the_wording_and_records_a_phone_request(
-    chromium, live_server, customer, javascript
+    browser, live_server, customer, javascript
 ):
-    page = new_page(chromium, javascript=javascript)
+    page = new_page(browser, javascript=javascript)
     agent = sign_in(page, live_server)
 
     page.get_by_label("Email, phone, external id, or part of a name or email").fill("lovel")
@@ -120,8 +101,8 @@ def test_an_agent_finds_a_customer_reads_the_wording_and_records_a_phone_request
     page.context.close()
 
 
-def test_the_timeline_filter_works_by_htmx(chromium, live_server, customer):
-    page = new_page(chromium)
+def test_the_timeline_filter_works_by_htmx(browser, live_server, customer):
+    page = new_page(browser)
     sign_in(page, live_server)
     page.goto(live_server.url + reverse("support:timeline", args=[customer.pk]))
     expect(page.locator("li.event")).to_have_count(2)
@@ -139,12 +120,12 @@ def violations(page):
     ]
 
 
-def test_axe_finds_no_violations_on_the_staff_pages(chromium, live_server, customer):
+def test_axe_finds_no_violations_on_the_staff_pages(browser, live_server, customer):
     fan_out_outbox()
     Delivery.objects.filter(customer=customer).update(
         status="dead", last_status_code=500, last_error="HTTP 500"
     )
-    page = new_page(chromium)
+    page = new_page(browser)
     page.goto(live_server.url + reverse("support:sign_in"))
     found = {"sign in": violations(page)}
     sign_in(page, live_server, role="officer")
@@ -169,7 +150,7 @@ def test_axe_finds_no_violations_on_the_staff_pages(chromium, live_server, custo
     page.get_by_role("button", name="Verify now").click()
     found["ledger verified"] = violations(page)
     page.context.close()
-    page = new_page(chromium)
+    page = new_page(browser)
     sign_in(page, live_server, role="agent")
     for name, path in agent_only.items():
         page.goto(live_server.url + path)
