@@ -69,6 +69,7 @@ MIDDLEWARE = [
 INSTALLED_APPS += ["allauth.mfa"]
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Candor support")
+MFA_TOTP_TOLERANCE = 1  # accept the neighbouring 30-second step too: phone clocks drift
 # --- end of the staff sign-in block ---------------------------------------------------------------------------
 
 ROOT_URLCONF = "config.urls"
