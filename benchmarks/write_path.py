@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+# The write path alone: the delivery side's after-commit fast path is measured by benchmarks/push.py.
+os.environ["CONSENT_ON_OUTBOX_COMMIT"] = ""
 BASE_URL = os.environ.get("DATABASE_URL", "")
 if not BASE_URL.startswith("postgres"):
     sys.exit("Set DATABASE_URL to a PostgreSQL database (the benchmark creates and uses <name>_bench).")
