@@ -415,6 +415,18 @@ def everything_held(customer: Customer) -> dict:
             _proof_event(event)
             for event in ConsentEvent.objects.filter(customer=customer).order_by("sequence")
         ],
+        "deliveries": [
+            {
+                "destination": delivery.destination.name,
+                "version": delivery.version,
+                "status": delivery.status,
+                "created_at": delivery.created_at.isoformat(),
+                "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+            }
+            for delivery in Delivery.objects.filter(customer=customer)
+            .select_related("destination")
+            .order_by("id")
+        ],
         "staff_access": [
             {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}
             for access in StaffAccess.objects.filter(customer=customer).order_by("at", "id")

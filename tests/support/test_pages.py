@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
+from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
+from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import sign_in
@@ -237,6 +239,8 @@ def test_proof_for_one_purpose(officer_client, customer_with_history):
 
 
 def test_access_export_holds_everything_as_one_json_download(officer_client, customer_with_history):
+    DestinationFactory(name="crm")
+    fan_out_outbox()
     response = officer_client.get(reverse("support:access_export", args=[customer_with_history.pk]))
     assert response["Content-Type"] == "application/json"
     assert "attachment" in response["Content-Disposition"]
@@ -246,6 +250,9 @@ def test_access_export_holds_everything_as_one_json_download(officer_client, cus
     assert held["permission_documents"]
     assert held["current_choices"]["channel:sms"]["state"] == "given"
     assert held["staff_access"][-1]["what"] == "access_export"
+    assert [(d["destination"], d["version"], d["status"]) for d in held["deliveries"]] == [
+        ("crm", 2, "pending")
+    ]
 
 
 def test_officer_sees_the_access_log(officer_client, agent, customer_with_history):
