@@ -251,7 +251,8 @@ def test_access_export_holds_everything_as_one_json_download(officer_client, cus
     assert held["current_choices"]["channel:sms"]["state"] == "given"
     assert held["staff_access"][-1]["what"] == "access_export"
     assert [(d["destination"], d["version"], d["status"]) for d in held["deliveries"]] == [
-        ("crm", 2, "pending")
+        ("crm", 1, "pending"),
+        ("crm", 2, "pending"),
     ]
 
 
