@@ -105,8 +105,9 @@ def seed(customers: int) -> str:
         print(f"seeding customers {have + 1}..{customers} (one-off) ...", flush=True)
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO customers_customer (external_id, email, phone, name, locale, created_at) "
-                "SELECT 'bench-' || g, 'bench' || g || '@example.com', '', 'Bench ' || g, 'en', now() "
+                "INSERT INTO customers_customer (external_id, email, phone, name, locale, created_at, link_key) "
+                "SELECT 'bench-' || g, 'bench' || g || '@example.com', '', 'Bench ' || g, 'en', now(), "
+                "md5(random()::text || g) "
                 "FROM generate_series(%s, %s) AS g",
                 [have + 1, customers],
             )
