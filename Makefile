@@ -55,7 +55,7 @@ test: install services chromium lint
 benchmarks: install services
 	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
 	$(TEST_ENV) $(BIN)/python benchmarks/push.py
-	$(TEST_ENV) $(BIN)/python benchmarks/preferences.py
+	$(TEST_ENV) $(BIN)/python benchmarks/save.py
 
 # The REST API under gunicorn with a million customers (seeded once into <TEST_DB>_bench_api; a few minutes).
 benchmark-api: install services

@@ -7,7 +7,7 @@ rounds so machine noise hits all alike:
   * bare   - a bare function view doing one indexed single-row UPDATE on the same database.
 Prints p50/p95 in ms and requests per second for each, and each one's ratio against the bare view.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor .venv/bin/python benchmarks/preferences.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor .venv/bin/python benchmarks/save.py
 """
 
 import os
