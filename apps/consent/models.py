@@ -51,7 +51,11 @@ class ConsentEvent(models.Model):
         IMPORT = "import", "Import"
         SYSTEM = "system", "System"
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="consent_events")
+    # No index of its own: the unique (customer, sequence) constraint's index serves every lookup by customer,
+    # and each index is one more write per change.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="consent_events", db_index=False
+    )
     sequence = models.PositiveIntegerField(help_text="Per customer, from 1, without gaps.")
     purpose = models.CharField(max_length=80)
     state = models.CharField(max_length=12, choices=State.choices)
@@ -71,7 +75,6 @@ class ConsentEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "sequence"], name="consent_event_sequence_unique"),
         ]
-        indexes = [models.Index(fields=["recorded_at"], name="consent_event_recorded_at")]
 
     def __str__(self):
         return f"{self.customer_id}#{self.sequence} {self.purpose} {self.state}"
@@ -102,7 +105,10 @@ class ConsentEvent(models.Model):
 class PermissionDocument(models.Model):
     """What downstream systems may do for one customer, as of one version. Never changed once written."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="permission_documents")
+    # Served by the unique (customer, version) constraint's index, like the events' customer.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="permission_documents", db_index=False
+    )
     version = models.PositiveIntegerField()
     body = models.JSONField()
     derived_from = models.JSONField(help_text="Ids of the ledger events that hold the current choices.")

@@ -8,16 +8,16 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from apps.catalog.models import CatalogRevision, NoticeVersion
+from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
 from apps.customers.services import erase_identity
 
-from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
+from . import store
+from .models import ConsentEvent, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
@@ -71,11 +71,12 @@ def record_choices(
         evidence["user_agent_hash"] = evidence_hash(user_agent)
 
     with transaction.atomic():
-        snapshot, catalog_token = _lock_snapshot(customer.pk)
+        locked = store.lock_customer(customer.pk)
+        snapshot = locked.snapshot
         # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
         # and a notice published meanwhile is seen.
         now = timezone.now()
-        rules = catalog_rules(catalog_token)
+        rules = catalog_rules(locked.catalog_token)
         validate_choices(choices, rules, now, source)
         events = []
         for choice in choices:
@@ -101,13 +102,13 @@ def record_choices(
             events.append(event)
         if not events:
             return Recorded(events=[], document=snapshot.document, document_changed=False)
-        ConsentEvent.objects.bulk_create(events)
+        store.append_events(events)
         for event in events:
             apply_event(snapshot.choices, event)
         snapshot.next_expiry_at = next_expiry(snapshot.choices)
-        changed = _refresh_document(snapshot, rules, now)
-        snapshot.save(force_insert=snapshot._state.adding)
-    return Recorded(events=events, document=snapshot.document, document_changed=changed)
+        document = _next_document(snapshot, rules, now)
+        _save(snapshot, document, now)
+    return Recorded(events=events, document=snapshot.document, document_changed=document is not None)
 
 
 def _validate_context(*, choices, source, actor, language, evidence) -> None:
@@ -128,38 +129,25 @@ def _validate_context(*, choices, source, actor, language, evidence) -> None:
         raise ValidationError(errors)
 
 
-def _lock_snapshot(customer_id: int) -> tuple[Snapshot, str | None]:
-    """Lock the customer's row, then load their snapshot; returns it with the catalog revision token.
-
-    Two statements on purpose: under READ COMMITTED, rows joined to a row that was waited for are the ones
-    from before the wait, so a snapshot read in the locking statement could be stale.
-    """
-    token = (
-        Customer.objects.select_for_update()
-        .filter(pk=customer_id)
-        .values_list(Subquery(CatalogRevision.objects.values("token")[:1]), flat=True)
-        .get()
-    )
-    snapshot = Snapshot.objects.select_related("document").filter(customer_id=customer_id).first()
-    return snapshot or Snapshot(customer_id=customer_id, choices={}), token
-
-
-def _refresh_document(snapshot: Snapshot, rules, now: datetime) -> bool:
-    """Write the next permission document version and its outbox row if the permissions changed."""
+def _next_document(snapshot: Snapshot, rules, now: datetime) -> PermissionDocument | None:
+    """The next permission document version, if the permissions changed; the caller writes it."""
     body = derive_permissions(snapshot.choices, rules, now)
     current = snapshot.document
     if current is not None and current.body == body:
-        return False
-    snapshot.document = PermissionDocument.objects.create(
+        return None
+    return PermissionDocument(
         customer_id=snapshot.customer_id,
         version=current.version + 1 if current else 1,
         body=body,
         derived_from=derived_from(snapshot.choices),
         created_at=now,
     )
-    OutboxEntry.objects.create(document=snapshot.document)
-    transaction.on_commit(_announce_outbox)
-    return True
+
+
+def _save(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:
+    store.save_state(snapshot, document, now)
+    if document is not None:
+        transaction.on_commit(_announce_outbox)
 
 
 def _announce_outbox() -> None:
@@ -239,15 +227,17 @@ def expire_consents(*, now: datetime | None = None) -> int:
 def rebuild_snapshot(*, customer: Customer) -> bool:
     """Recompute the customer's snapshot from the ledger alone; returns whether it had drifted from it."""
     with transaction.atomic():
-        snapshot, catalog_token = _lock_snapshot(customer.pk)
-        rules = catalog_rules(catalog_token)
+        locked = store.lock_customer(customer.pk)
+        snapshot = locked.snapshot
+        rules = catalog_rules(locked.catalog_token)
         replayed = replayed_snapshot_fields(customer.pk)
         drifted = snapshot._state.adding or any(getattr(snapshot, f) != v for f, v in replayed.items())
         for field, value in replayed.items():
             setattr(snapshot, field, value)
-        document_changed = _refresh_document(snapshot, rules, timezone.now())
-        snapshot.save(force_insert=snapshot._state.adding)
-    return drifted or document_changed
+        now = timezone.now()
+        document = _next_document(snapshot, rules, now)
+        _save(snapshot, document, now)
+    return drifted or document is not None
 
 
 def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dict | None = None) -> Customer:
