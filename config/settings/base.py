@@ -36,6 +36,7 @@ THIRD_PARTY_APPS = [
     "django_celery_beat",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our own static files rather than a CDN
 ]
 LOCAL_APPS = [
     "apps.catalog",
@@ -213,6 +214,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "apps.customers.models.Customer.Locale"},
+    # From drf-spectacular-sidecar's static files: the CSP allows scripts and styles from 'self' only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Customers: signed links and accounts (django-allauth, email login by code only; no passwords, no signup).
