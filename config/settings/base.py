@@ -188,12 +188,15 @@ CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.del
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
+    "prune-idempotency-keys": {"task": "apps.api.tasks.prune_idempotency_keys", "schedule": 3600.0},
 }
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
 # How long a process may trust a key it has checked: a revocation elsewhere takes effect within this time.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
+# How long a write's answer is replayed for a retry with the same Idempotency-Key; pruned every hour.
+API_IDEMPOTENCY_KEY_HOURS = env.int("API_IDEMPOTENCY_KEY_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.HasScope"],
