@@ -185,6 +185,10 @@ DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
 
+# Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
+# customers a run (each run queues the next), so every run ends well inside the task time limit.
+NOTICE_INVALIDATION_BATCH_SIZE = env.int("NOTICE_INVALIDATION_BATCH_SIZE", default=1000)
+
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
