@@ -1,9 +1,18 @@
 import pytest
 from django.db.backends.postgresql.operations import DatabaseOperations
 
-from apps.consent.services import publish_notice_version
+from apps.consent.services import publish_notice_version, record_choices
+from config.celery_app import app as celery_app
 
-from .factories import ChannelFactory, NoticeFactory, NoticeVersionFactory, OptionFactory, TopicFactory
+from .factories import (
+    ChannelFactory,
+    CustomerFactory,
+    NoticeFactory,
+    NoticeVersionFactory,
+    OptionFactory,
+    TopicFactory,
+    make_choice,
+)
 
 _sql_flush = DatabaseOperations.sql_flush
 
@@ -18,6 +27,14 @@ def _sql_flush_past_append_only_triggers(self, style, tables, **kwargs):
 
 
 DatabaseOperations.sql_flush = _sql_flush_past_append_only_triggers
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks queued in the test run in-process at once, as in the embedded default (no broker)."""
+    before, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, True
+    yield
+    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -54,3 +71,17 @@ def catalog(db):
         notice = NoticeFactory(purpose=purpose, honours_gpc=purpose in ("location", "personalization"))
         publish_notice_version(version=NoticeVersionFactory(notice=notice))
     return purposes
+
+
+@pytest.fixture
+def customers_sharing_location(catalog):
+    """Three customers who shared their city under version 1 of the location notice."""
+    customers = CustomerFactory.create_batch(3)
+    for customer in customers:
+        record_choices(
+            customer=customer,
+            choices=[make_choice("location", value={"level": "city"})],
+            source="web",
+            actor="customer",
+        )
+    return customers

@@ -1,5 +1,6 @@
 import factory
 
+from apps.api.models import ApiClient, IdempotencyRecord
 from apps.catalog.models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 from apps.catalog.selectors import current_notice_version
 from apps.consent.rules import Choice
@@ -79,6 +80,29 @@ class NoticeVersionFactory(factory.django.DjangoModelFactory):
                 what_we_do=f"[{language}] What we do.",
                 what_we_never_do=f"[{language}] What we never do.",
             )
+
+
+class ApiClientFactory(factory.django.DjangoModelFactory):
+    """A client row only; for a key that authenticates, use ``apps.api.services.api_client_create``."""
+
+    class Meta:
+        model = ApiClient
+
+    name = factory.Sequence(lambda n: f"client-{n}")
+    key_prefix = "cnd_"
+    key_hash = factory.Sequence(lambda n: f"{n:064x}")
+    scopes = factory.LazyFunction(lambda: list(ApiClient.Scope.values))
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyRecord
+
+    client = factory.SubFactory(ApiClientFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    request_fingerprint = factory.Sequence(lambda n: f"{n:064x}")
+    status_code = 201
+    response_body = factory.LazyFunction(dict)
 
 
 def make_choice(purpose, state="given", value=None, **kwargs):

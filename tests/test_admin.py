@@ -4,8 +4,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from apps.catalog.selectors import current_notice_version
+from apps.consent.models import Snapshot
 from apps.consent.services import record_choices
-from tests.factories import CustomerFactory, make_choice
+from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
 
 pytestmark = pytest.mark.embedded
 
@@ -40,3 +41,56 @@ def test_the_ledger_cannot_be_edited_in_the_admin(staff_client, catalog):
         reverse("admin:consent_consentevent_change", args=[event.pk]), {"state": "refused"}
     )
     assert response.status_code == 403
+
+
+def publish_in_admin(staff_client, version):
+    return staff_client.post(
+        reverse("admin:catalog_noticeversion_changelist"),
+        {"action": "publish", "_selected_action": [version.pk]},
+        follow=True,
+    )
+
+
+def test_publishing_a_material_version_in_the_admin_leaves_the_invalidation_to_a_task(
+    staff_client, customers_sharing_location, eager_celery, django_capture_on_commit_callbacks
+):
+    new = NoticeVersionFactory(notice=current_notice_version("location").notice, material=True)
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = publish_in_admin(staff_client, new)
+
+    new.refresh_from_db()
+    assert new.is_published
+    assert [s.choices["location"]["state"] for s in Snapshot.objects.all()] == ["given"] * 3
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "in the background" in message
+    assert "3 customer(s)" in message
+
+    for callback in queued:
+        callback()  # the commit: the task is queued (and, with eager_celery, runs)
+
+    assert [s.choices["location"]["state"] for s in Snapshot.objects.all()] == ["invalidated"] * 3
+
+
+def test_publishing_a_non_material_version_in_the_admin_queues_nothing(
+    staff_client, catalog, django_capture_on_commit_callbacks
+):
+    new = NoticeVersionFactory(notice=current_notice_version("location").notice, material=False)
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = publish_in_admin(staff_client, new)
+
+    new.refresh_from_db()
+    assert new.is_published
+    assert queued == []
+    assert "not a material change" in str(next(iter(response.context["messages"])))
+
+
+def test_the_admin_refuses_to_publish_a_version_twice(
+    staff_client, catalog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        response = publish_in_admin(staff_client, current_notice_version("location"))
+
+    assert queued == []
+    assert "already published" in str(next(iter(response.context["messages"])))

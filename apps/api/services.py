@@ -176,7 +176,7 @@ def _keyed_by_choice(error: ValidationError, choices: list[dict]) -> ValidationE
     return ValidationError(keyed)
 
 
-def idempotency_records_prune(*, before) -> int:
-    """Forget the answers to writes made before ``before``; returns how many."""
-    removed, _ = IdempotencyRecord.objects.filter(created_at__lt=before).delete()
+def idempotency_records_prune(*, older_than: timedelta) -> int:
+    """Forget the answers to writes made more than ``older_than`` ago; returns how many."""
+    removed, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return removed

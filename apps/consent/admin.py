@@ -1,11 +1,16 @@
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from apps.catalog.admin import NoticeTextInline
 from apps.catalog.models import NoticeVersion
 
+from . import tasks
 from .models import ConsentEvent, OutboxEntry, PermissionDocument
-from .services import publish_notice_version
+from .selectors import superseded_consents
+from .services import mark_notice_version_published
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -59,8 +64,18 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     def publish(self, request, queryset):
         for version in queryset.select_related("notice"):
             try:
-                invalidated = publish_notice_version(version=version)
+                mark_notice_version_published(version=version)
             except ValidationError as error:
                 self.message_user(request, f"{version}: {'; '.join(error.messages)}", messages.ERROR)
-            else:
-                self.message_user(request, f"Published {version}; {invalidated} consent(s) invalidated.")
+                continue
+            if not version.material:
+                self.message_user(request, f"Published {version}; not a material change, so consents stand.")
+                continue
+            # Possibly millions of write-path calls: a Celery task does them, in batches, after this commits.
+            affected = superseded_consents(version=version).count()
+            transaction.on_commit(partial(tasks.invalidate_superseded_consents.delay, version.pk))
+            self.message_user(
+                request,
+                f"Published {version}. Consents given under older versions are being invalidated in the "
+                f"background: up to {affected} customer(s) will be asked again.",
+            )

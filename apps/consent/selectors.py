@@ -2,10 +2,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import QuerySet
+
+from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
 
-from .models import GENESIS_HASH, ConsentEvent, PermissionDocument
+from .models import GENESIS_HASH, ConsentEvent, PermissionDocument, Snapshot
 from .rules import apply_event, derive_permissions, derived_from, next_expiry
 
 
@@ -15,6 +18,22 @@ def replay_choices(events) -> dict:
     for event in events:
         apply_event(choices, event)
     return choices
+
+
+def superseded_consents(*, version: NoticeVersion) -> QuerySet[Snapshot]:
+    """The snapshots whose consent to the version's purpose (given, or awaiting confirmation) was given under an
+    older version: what ``invalidate_superseded_consents`` invalidates. None unless the version is a published
+    material one."""
+    if not (version.material and version.is_published):
+        return Snapshot.objects.none()
+    older = NoticeVersion.objects.filter(notice_id=version.notice_id, number__lt=version.number)
+    purpose = version.notice.purpose
+    return Snapshot.objects.filter(
+        **{
+            f"choices__{purpose}__state__in": [ConsentEvent.State.GIVEN, ConsentEvent.State.REQUESTED],
+            f"choices__{purpose}__notice_version__in": list(older.values_list("id", flat=True)),
+        }
+    )
 
 
 def current_permission_document(customer: Customer) -> PermissionDocument | None:

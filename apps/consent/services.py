@@ -30,7 +30,7 @@ from .rules import (
     system_change_applies,
     validate_choices,
 )
-from .selectors import replayed_snapshot_fields
+from .selectors import replayed_snapshot_fields, superseded_consents
 
 
 @dataclass(frozen=True)
@@ -161,42 +161,43 @@ def publish_notice_version(*, version: NoticeVersion) -> int:
     """Publish a notice version; if it is material, invalidate consents given under older versions.
 
     Each invalidation is a new ledger event through ``record_choices`` (never an edit of an old row).
-    Returns how many customers' consents were invalidated.
+    Returns how many customers' consents were invalidated. The admin publishes with
+    ``mark_notice_version_published`` and leaves the invalidation to a Celery task instead.
     """
+    mark_notice_version_published(version=version)
+    return invalidate_superseded_consents(version=version)
+
+
+def mark_notice_version_published(*, version: NoticeVersion) -> None:
+    """Make the version the one shown and asked for from now on; invalidating what it supersedes comes after."""
     if version.is_published:
         raise ValidationError(f"{version} is already published.")
     with transaction.atomic():
         version.mark_published()
-    return invalidate_superseded_consents(version=version)
 
 
-def invalidate_superseded_consents(*, version: NoticeVersion) -> int:
+def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None = None) -> int:
     """Invalidate the consents given under versions older than this published material one.
 
     Safe to run again, e.g. after a crash part-way through a publication: under each customer's lock the
-    write path skips a consent that is already invalidated or was given anew.
+    write path skips a consent that is already invalidated or was given anew. With ``limit``, stops after that
+    many customers; the next call goes on with the rest (the Celery task works in batches this way).
     """
-    if not (version.material and version.is_published):
-        return 0
-    purpose = version.notice.purpose
-    older = set(
-        NoticeVersion.objects.filter(notice=version.notice, number__lt=version.number).values_list(
-            "id", flat=True
-        )
-    )
+    affected = superseded_consents(version=version).select_related("customer")
+    if limit is not None:
+        affected = affected[:limit]
     invalidated = 0
-    affected = Snapshot.objects.filter(choices__has_key=purpose).select_related("customer")
     for snapshot in affected.iterator(chunk_size=500):
-        entry = snapshot.choices[purpose]
-        if entry["state"] in (State.GIVEN, State.REQUESTED) and entry["notice_version"] in older:
-            recorded = record_choices(
-                customer=snapshot.customer,
-                choices=[Choice(purpose=purpose, state=State.INVALIDATED, notice_version_id=version.pk)],
-                source=ConsentEvent.Source.SYSTEM,
-                actor="system",
-                evidence={"reason": f"material change: {version}"},
-            )
-            invalidated += len(recorded.events)
+        recorded = record_choices(
+            customer=snapshot.customer,
+            choices=[
+                Choice(purpose=version.notice.purpose, state=State.INVALIDATED, notice_version_id=version.pk)
+            ],
+            source=ConsentEvent.Source.SYSTEM,
+            actor="system",
+            evidence={"reason": f"material change: {version}"},
+        )
+        invalidated += len(recorded.events)
     return invalidated
 
 

@@ -36,6 +36,7 @@ THIRD_PARTY_APPS = [
     "django_celery_beat",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our own static files rather than a CDN
 ]
 LOCAL_APPS = [
     "apps.catalog",
@@ -184,15 +185,22 @@ DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
 
+# Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
+# customers a run (each run queues the next), so every run ends well inside the task time limit.
+NOTICE_INVALIDATION_BATCH_SIZE = env.int("NOTICE_INVALIDATION_BATCH_SIZE", default=1000)
+
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
+    "prune-idempotency-keys": {"task": "apps.api.tasks.prune_idempotency_keys", "schedule": 3600.0},
 }
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
 # How long a process may trust a key it has checked: a revocation elsewhere takes effect within this time.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
+# How long a write's answer is replayed for a retry with the same Idempotency-Key; pruned every hour.
+API_IDEMPOTENCY_KEY_HOURS = env.int("API_IDEMPOTENCY_KEY_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.HasScope"],
@@ -213,6 +221,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "apps.customers.models.Customer.Locale"},
+    # From drf-spectacular-sidecar's static files: the CSP allows scripts and styles from 'self' only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Customers: signed links and accounts (django-allauth, email login by code only; no passwords, no signup).

@@ -3,7 +3,6 @@ import pytest
 from apps.consent.models import OutboxEntry
 from apps.delivery import services
 from apps.delivery.models import Delivery, DeliveryCursor
-from config.celery_app import app as celery_app
 
 from .conftest import grant_email, withdraw_email
 from .factories import DestinationFactory
@@ -33,13 +32,6 @@ def test_an_outbox_row_fans_out_only_once(customer):
     assert again.entries == 0
     assert Delivery.objects.count() == 1
     assert not OutboxEntry.objects.filter(dispatched_at__isnull=True).exists()
-
-
-@pytest.fixture
-def eager_celery():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 @pytest.mark.embedded
