@@ -1,4 +1,6 @@
 import pytest
+from celery.signals import after_task_publish
+from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
 
 from apps.consent.services import publish_notice_version, record_choices
@@ -35,6 +37,48 @@ def eager_celery():
     before, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, True
     yield
     celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A superuser signed in to the admin."""
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "x" * 16))
+    return client
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Celery publishes to a broker nobody listens at (a closed port): every ``.delay`` fails as in an outage."""
+    conf = celery_app.conf
+    before = conf.broker_url, conf.task_always_eager
+    conf.broker_url, conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    _forget_broker_connections()
+    yield
+    conf.broker_url, conf.task_always_eager = before
+    _forget_broker_connections()
+
+
+@pytest.fixture
+def queued_tasks():
+    """Tasks go to the real broker (no worker takes them in the test); yields the names and args published, and
+    purges them afterwards."""
+    published = []
+
+    def note(sender=None, body=None, **kwargs):
+        published.append((sender, list(body[0])))
+
+    before, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, False
+    after_task_publish.connect(note, weak=False)
+    yield published
+    after_task_publish.disconnect(note)
+    celery_app.conf.task_always_eager = before
+    celery_app.control.purge()
+
+
+def _forget_broker_connections():
+    # What Celery itself does after a fork: the pools are made anew from the configuration on next use.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,13 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_production_settings(**overrides):
+def load_production_settings(code="import django; django.setup()", **overrides):
+    """Run ``code`` in a fresh interpreter under the production settings (they read the environment once)."""
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS")}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production", ALLOWED_HOSTS="candor.example", **overrides
     )
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+    return subprocess.run(  # noqa: S603 - the code is this module's own
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -39,3 +42,35 @@ def test_production_refuses_a_short_secret_key():
 def test_production_starts_with_a_real_secret_key():
     result = load_production_settings(SECRET_KEY="k" * 10 + "3Xq9-vB7_pLm2ZtR8wYc4NdHs6FgJe1KuVa0TiOo5rE")
     assert result.returncode == 0, result.stderr
+
+
+SERVE_A_COLLECTED_STATIC_FILE = """
+import json
+
+import django
+
+django.setup()
+from django.core.management import call_command
+from django.templatetags.static import static
+from django.test import Client
+
+call_command("collectstatic", interactive=False, verbosity=0)
+url = static("css/candor.css")
+response = Client().get(url, SERVER_NAME="candor.example", HTTP_X_FORWARDED_PROTO="https")
+print(json.dumps({"url": url, "status": response.status_code, "cache_control": response.get("Cache-Control")}))
+"""
+
+
+@pytest.mark.embedded
+def test_production_serves_collected_static_files_under_hashed_names_cached_for_long(tmp_path):
+    result = load_production_settings(
+        SERVE_A_COLLECTED_STATIC_FILE,
+        SECRET_KEY="k" * 10 + "3Xq9-vB7_pLm2ZtR8wYc4NdHs6FgJe1KuVa0TiOo5rE",
+        STATIC_ROOT=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert re.fullmatch(r"/static/css/candor\.[0-9a-f]{12}\.css", served["url"])
+    assert served["status"] == 200
+    assert "max-age=315360000" in served["cache_control"]
+    assert "immutable" in served["cache_control"]

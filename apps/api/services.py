@@ -5,6 +5,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,9 +13,8 @@ from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice
-from apps.consent.services import record_choices
+from apps.consent.services import change_identity, record_choices
 from apps.customers.models import Customer
-from apps.customers.services import customer_upsert
 
 from .models import ApiClient, IdempotencyRecord
 from .selectors import forget_api_client, hash_key
@@ -52,14 +52,20 @@ def api_client_touch(*, client: ApiClient) -> None:
         client.last_used_at = now
 
 
-def api_customer_upsert(*, external_id: str, **fields) -> tuple[Customer, bool]:
-    """``customer_upsert``, safe when two requests create the same new customer at once."""
+def api_customer_upsert(*, client: ApiClient, external_id: str, **fields) -> tuple[Customer, bool]:
+    """``change_identity`` for the client, safe when two requests create the same new customer at once."""
+    identity = partial(
+        change_identity,
+        external_id=external_id,
+        source=ConsentEvent.Source.API,
+        actor=f"api:{client.name}",
+        **fields,
+    )
     try:
-        with transaction.atomic():
-            return customer_upsert(external_id=external_id, **fields)
+        return identity()
     except IntegrityError:
         # The other request created the row between our read and our insert: now it is an update.
-        return customer_upsert(external_id=external_id, **fields)
+        return identity()
 
 
 class IdempotencyConflict(Exception):

@@ -1,5 +1,6 @@
 from functools import partial
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -73,9 +74,21 @@ class NoticeVersionAdmin(admin.ModelAdmin):
                 continue
             # Possibly millions of write-path calls: a Celery task does them, in batches, after this commits.
             affected = superseded_consents(version=version).count()
-            transaction.on_commit(partial(tasks.invalidate_superseded_consents.delay, version.pk))
+            transaction.on_commit(partial(self._invalidate_in_background, request, version, affected))
+
+    def _invalidate_in_background(self, request, version: NoticeVersion, affected: int) -> None:
+        if tasks.queue_invalidation(version.pk):
             self.message_user(
                 request,
                 f"Published {version}. Consents given under older versions are being invalidated in the "
                 f"background: up to {affected} customer(s) will be asked again.",
             )
+            return
+        minutes = max(1, settings.NOTICE_INVALIDATION_SWEEP_SECONDS // 60)
+        self.message_user(
+            request,
+            f"Published {version}. The task queue could not be reached, so consents given under older versions "
+            f"(up to {affected} customer(s)) are not invalidated yet: the sweeper does it, every {minutes} "
+            f"minute(s), once the queue is back.",
+            messages.WARNING,
+        )

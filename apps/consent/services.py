@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
-from apps.customers.services import erase_identity
+from apps.customers.services import customer_upsert, erase_identity
 
 from . import store
 from .models import ConsentEvent, PermissionDocument, Snapshot
@@ -239,6 +239,57 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
         document = _next_document(snapshot, rules, now)
         _save(snapshot, document, now)
     return drifted or document is not None
+
+
+def change_identity(
+    *, external_id: str, source: str, actor: str, evidence: dict | None = None, **identity
+) -> tuple[Customer, bool]:
+    """Create the customer or update their identity (``customer_upsert``); returns ``(customer, created)``.
+
+    Email consent was confirmed for the old address and text consent for the old number, so in the same
+    transaction, under the customer's lock, a change pauses what the new one has not proved:
+    - a new email address puts ``channel:email``, if given or awaiting confirmation, back to ``requested``:
+      not allowed until the customer confirms the new address by the double opt-in link (their page offers
+      to send it); with no address left it is withdrawn;
+    - a new phone number (or none) withdraws ``channel:sms``: the page verifies a number by code only when
+      texts are switched on, so switching them on again asks for the new number's code.
+    Each is an event through ``record_choices`` pinned to the notice version the consent was given under.
+    The same address in other case or spacing, or the same number, changes no consent.
+    """
+    with transaction.atomic():
+        before = Customer.objects.select_for_update().filter(external_id=external_id).first()
+        customer, created = customer_upsert(external_id=external_id, **identity)
+        if before is None:
+            return customer, created
+        choices, reasons = _identity_change_choices(before, customer)
+        if choices:
+            record_choices(
+                customer=customer,
+                choices=choices,
+                source=source,
+                actor=actor,
+                evidence={**(evidence or {}), "reason": "; ".join(reasons)},
+            )
+    return customer, created
+
+
+def _identity_change_choices(before: Customer, after: Customer) -> tuple[list[Choice], list[str]]:
+    snapshot = Snapshot.objects.filter(customer_id=after.pk).first()
+    current = snapshot.choices if snapshot else {}
+    choices, reasons = [], []
+    email = current.get("channel:email")
+    if after.email != before.email and email and email["state"] in (State.GIVEN, State.REQUESTED):
+        if after.email:
+            choices.append(Choice("channel:email", State.REQUESTED, email["notice_version"]))
+            reasons.append("email address changed: email awaits confirmation of the new address")
+        else:
+            choices.append(Choice("channel:email", State.WITHDRAWN, email["notice_version"]))
+            reasons.append("email address removed")
+    sms = current.get("channel:sms")
+    if after.phone != before.phone and sms and sms["state"] in (State.GIVEN, State.REQUESTED):
+        choices.append(Choice("channel:sms", State.WITHDRAWN, sms["notice_version"]))
+        reasons.append("phone number changed: texts stop until the new number is verified")
+    return choices, reasons
 
 
 def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dict | None = None) -> Customer:

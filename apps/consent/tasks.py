@@ -1,9 +1,14 @@
+import logging
+
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from apps.catalog.models import NoticeVersion
 
 from . import selectors, services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -11,13 +16,47 @@ def expire_consents() -> int:
     return services.expire_consents()
 
 
+def _chain_running(version_id: int) -> str:
+    """The cache key a version's invalidation chain holds while it works: the sweeper leaves that version be."""
+    return f"consent:invalidating:{version_id}"
+
+
 @shared_task
 def invalidate_superseded_consents(version_id: int) -> int:
     """One batch, well inside the task time limit; queues the next while the last one got somewhere."""
+    cache.set(_chain_running(version_id), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS)
     version = NoticeVersion.objects.select_related("notice").get(pk=version_id)
     invalidated = services.invalidate_superseded_consents(
         version=version, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE
     )
     if invalidated and selectors.superseded_consents(version=version).exists():
         invalidate_superseded_consents.delay(version_id)
+    else:
+        cache.delete(_chain_running(version_id))
     return invalidated
+
+
+def queue_invalidation(version_id: int) -> bool:
+    """Start invalidating what a just-published version supersedes; False if the broker could not take the task
+    (the version stays published, and ``sweep_notice_invalidations`` queues it once the broker is back)."""
+    cache.set(_chain_running(version_id), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS)
+    try:
+        invalidate_superseded_consents.delay(version_id)
+    except Exception:
+        cache.delete(_chain_running(version_id))
+        logger.warning("Could not queue the invalidation of %s; the sweeper will.", version_id, exc_info=True)
+        return False
+    return True
+
+
+@shared_task
+def sweep_notice_invalidations() -> int:
+    """Queue the invalidation for every material version that still leaves superseded consents standing (the
+    broker was down when it was published, or its chain stopped early), unless a chain for it ran lately.
+    Returns how many versions it queued."""
+    queued = 0
+    for version in selectors.versions_with_superseded_consents():
+        if cache.add(_chain_running(version.pk), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS):
+            invalidate_superseded_consents.delay(version.pk)
+            queued += 1
+    return queued

@@ -9,16 +9,28 @@ def customer_upsert(
 ):
     """Create the customer or update their identity; returns ``(customer, created)``.
 
+    What was proved for the old address or number does not pass to a new one: a new phone number is not
+    verified, and a new email address ends the login account of the old one (allauth knows it by the old
+    address; the next login code sent to the new address makes a fresh one). Consent given for them is the
+    ledger's: update a customer who may have some through ``apps.consent.services.change_identity``.
     Raises ``ValidationError`` naming each bad field, and then writes nothing.
     """
     customer = Customer.objects.filter(external_id=external_id).first() or Customer(external_id=external_id)
     created = customer.pk is None
+    old_email, old_phone = customer.email, customer.phone
     customer.email = email.strip().lower()
     customer.phone = phone.strip()
     customer.name = name.strip()
     customer.locale = locale
     customer.full_clean()
+    if customer.phone != old_phone:
+        customer.phone_verified_at = None
+    old_login_account = customer.user_id if customer.email != old_email else None
+    if old_login_account:
+        customer.user = None
     customer.save()
+    if old_login_account:
+        get_user_model().objects.filter(pk=old_login_account).delete()
     return customer, created
 
 

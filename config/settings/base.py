@@ -188,11 +188,18 @@ CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.del
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.
 NOTICE_INVALIDATION_BATCH_SIZE = env.int("NOTICE_INVALIDATION_BATCH_SIZE", default=1000)
+# A sweep finishes what a publication left undone (the broker was down, a chain stopped early) this often; a
+# version whose chain ran within this time is left to it.
+NOTICE_INVALIDATION_SWEEP_SECONDS = env.int("NOTICE_INVALIDATION_SWEEP_SECONDS", default=600)
 
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
     "prune-idempotency-keys": {"task": "apps.api.tasks.prune_idempotency_keys", "schedule": 3600.0},
+    "sweep-notice-invalidations": {
+        "task": "apps.consent.tasks.sweep_notice_invalidations",
+        "schedule": float(NOTICE_INVALIDATION_SWEEP_SECONDS),
+    },
 }
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.

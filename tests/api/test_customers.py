@@ -1,6 +1,9 @@
 import pytest
 
+from apps.consent.models import ConsentEvent
+from apps.consent.services import record_choices
 from apps.customers.models import Customer
+from tests.factories import CustomerFactory, make_choice
 
 pytestmark = pytest.mark.embedded
 
@@ -31,3 +34,59 @@ def test_an_over_long_external_id_is_a_400(api):
     response = api.put(f"/api/v1/customers/{'x' * 101}", {}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["pointer"] == "#/external_id"
+
+
+@pytest.fixture
+def confirmed(catalog):
+    """A customer whose email (confirmed by the double opt-in link) and texts are allowed."""
+    customer = CustomerFactory(external_id="crm-1", email="ada@example.com", phone="+4915100000001")
+    record_choices(
+        customer=customer, choices=[make_choice("channel:email")], source="email_link", actor="customer"
+    )
+    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    return customer
+
+
+def permissions(api, customer):
+    return api.get(f"/api/v1/customers/{customer.external_id}/permissions").json()["permissions"]
+
+
+def test_a_new_email_address_pauses_email_in_the_permissions(api, confirmed):
+    api.put("/api/v1/customers/crm-1", {"email": "ada@example.org", "phone": "+4915100000001"}, format="json")
+    assert permissions(api, confirmed)["channels"]["email"]["allowed"] is False
+
+
+def test_a_new_phone_number_stops_texts_in_the_permissions(api, confirmed):
+    api.put("/api/v1/customers/crm-1", {"email": "ada@example.com", "phone": "+4915100000002"}, format="json")
+    assert permissions(api, confirmed)["channels"]["sms"]["allowed"] is False
+
+
+def test_the_pause_is_recorded_as_the_api_client(api, confirmed):
+    api.put("/api/v1/customers/crm-1", {"email": "ada@example.org", "phone": "+4915100000001"}, format="json")
+    event = ConsentEvent.objects.filter(customer=confirmed).latest("sequence")
+    assert (event.purpose, event.state, event.source, event.actor) == (
+        "channel:email",
+        "requested",
+        "api",
+        f"api:{api.api_client.name}",
+    )
+
+
+def test_email_given_over_the_api_after_a_new_address_still_waits_for_confirmation(api, confirmed):
+    api.put("/api/v1/customers/crm-1", {"email": "ada@example.org", "phone": "+4915100000001"}, format="json")
+    version = make_choice("channel:email").notice_version_id
+    api.post(
+        "/api/v1/customers/crm-1/consents",
+        {"choices": [{"purpose": "channel:email", "state": "given", "notice_version": version}]},
+        format="json",
+    )
+    assert permissions(api, confirmed)["channels"]["email"]["allowed"] is False
+
+
+def test_the_same_identity_in_other_case_or_spacing_records_nothing(api, confirmed):
+    before = ConsentEvent.objects.filter(customer=confirmed).count()
+    response = api.put(
+        "/api/v1/customers/crm-1", {"email": " ADA@example.com", "phone": "+4915100000001 "}, format="json"
+    )
+    assert response.status_code == 200
+    assert ConsentEvent.objects.filter(customer=confirmed).count() == before

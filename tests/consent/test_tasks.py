@@ -1,4 +1,7 @@
+import time
+
 import pytest
+from django.core.cache import cache
 
 from apps.catalog.selectors import current_notice_version
 from apps.consent import tasks
@@ -7,6 +10,14 @@ from apps.consent.services import mark_notice_version_published
 from tests.factories import NoticeVersionFactory
 
 pytestmark = pytest.mark.embedded
+
+INVALIDATE = "apps.consent.tasks.invalidate_superseded_consents"
+
+
+@pytest.fixture(autouse=True)
+def _no_chain_at_work():
+    """Which invalidation chains are at work is kept in the cache (this run's own Redis database)."""
+    cache.clear()
 
 
 def locations(customers):
@@ -45,3 +56,82 @@ def test_the_task_leaves_consents_under_a_non_material_version_alone(
     assert tasks.invalidate_superseded_consents.delay(new.pk).get() == 0
 
     assert locations(customers_sharing_location) == ["given"] * 3
+
+
+def published_material_location_notice():
+    new = NoticeVersionFactory(notice=current_notice_version("location").notice, material=True)
+    mark_notice_version_published(version=new)  # as the admin does; its task never reached a worker
+    return new
+
+
+def test_the_sweeper_finishes_an_invalidation_whose_task_was_never_queued(
+    customers_sharing_location, eager_celery
+):
+    published_material_location_notice()
+
+    tasks.sweep_notice_invalidations.delay().get()
+
+    assert locations(customers_sharing_location) == ["invalidated"] * 3
+
+
+def test_the_sweeper_queues_a_chain_again_once_it_went_quiet(
+    customers_sharing_location, settings, queued_tasks
+):
+    settings.NOTICE_INVALIDATION_BATCH_SIZE = 1
+    settings.NOTICE_INVALIDATION_SWEEP_SECONDS = 1
+    new = published_material_location_notice()
+    tasks.invalidate_superseded_consents(new.pk)  # one batch; the next one it queues is lost with its worker
+    time.sleep(1.5)  # and no batch of the chain runs for a whole sweep interval
+
+    tasks.sweep_notice_invalidations()
+
+    assert queued_tasks == [(INVALIDATE, [new.pk])] * 2
+
+
+def test_the_sweeper_queues_nothing_once_every_superseded_consent_is_invalidated(
+    customers_sharing_location, eager_celery
+):
+    new = published_material_location_notice()
+    tasks.invalidate_superseded_consents.delay(new.pk).get()
+
+    assert tasks.sweep_notice_invalidations.delay().get() == 0
+
+
+def test_the_sweeper_leaves_consents_under_a_non_material_version_alone(
+    customers_sharing_location, eager_celery
+):
+    new = NoticeVersionFactory(notice=current_notice_version("location").notice, material=False)
+    mark_notice_version_published(version=new)
+
+    assert tasks.sweep_notice_invalidations.delay().get() == 0
+
+
+def test_the_sweeper_does_not_queue_a_version_again_while_its_chain_is_at_work(
+    customers_sharing_location, queued_tasks
+):
+    new = published_material_location_notice()
+
+    tasks.sweep_notice_invalidations()
+    tasks.sweep_notice_invalidations()
+
+    assert queued_tasks == [(INVALIDATE, [new.pk])]
+
+
+def test_the_sweeper_leaves_a_version_the_admin_has_just_queued_to_its_chain(
+    customers_sharing_location, queued_tasks
+):
+    new = published_material_location_notice()
+    assert tasks.queue_invalidation(new.pk)
+
+    tasks.sweep_notice_invalidations()
+
+    assert queued_tasks == [(INVALIDATE, [new.pk])]
+
+
+def test_the_sweep_runs_from_celery_beat(settings):
+    [entry] = [
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "apps.consent.tasks.sweep_notice_invalidations"
+    ]
+    assert entry["schedule"] == settings.NOTICE_INVALIDATION_SWEEP_SECONDS

@@ -62,6 +62,46 @@ def test_resend_sends_the_confirmation_again(signed_in, customer, django_capture
     assert len(mail.outbox) == 2
 
 
+def test_after_a_new_address_the_page_sends_the_link_there_and_it_allows_email_again(
+    signed_in, customer, client, django_capture_on_commit_callbacks
+):
+    from apps.consent.services import change_identity
+
+    give(customer, make_choice("channel:email"))
+    customer, _ = change_identity(
+        external_id=customer.external_id,
+        email="jane@example.org",
+        phone=customer.phone,
+        source="api",
+        actor="api:crm",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(PAGE, {"action": "resend_email", "section": "channels"})
+    [message] = mail.outbox
+    assert message.to == ["jane@example.org"]
+    client.post(reverse("preferences:confirm_email", args=[make_token(customer, CONFIRM_EMAIL)]))
+    assert permissions(customer)["channels"]["email"]["allowed"] is True
+
+
+def test_after_a_new_number_switching_texts_on_sends_a_code_to_it(signed_in, customer):
+    from apps.consent.services import change_identity
+    from apps.customers.services import mark_phone_verified
+
+    mark_phone_verified(customer=customer)
+    give(customer, make_choice("channel:sms"))
+    change_identity(
+        external_id=customer.external_id,
+        email=customer.email,
+        phone="+491519876543",
+        source="api",
+        actor="api:crm",
+    )
+    signed_in.post(PAGE, {"section": "channels", "channel": ["sms"], **nv(*CHANNELS)})
+    [text] = sms.outbox
+    assert text["to"] == "+491519876543"
+    assert permissions(customer)["channels"]["sms"]["allowed"] is False
+
+
 # ---- SMS verification ----
 
 

@@ -49,6 +49,15 @@ class CustomerApi(ApiView):
 
     @extend_schema(
         operation_id="customer_upsert",
+        description="Creates the customer or replaces their identity (a field left out becomes empty).\n\n"
+        "**A new email address or phone number pauses that channel.** Consent to email was confirmed for the "
+        "old address and consent to texts for the old number, so with the change, in the ledger "
+        "(source `api`, actor `api:<client>`): `channel:email`, if given or awaiting confirmation, becomes "
+        "`requested` and is not allowed until the customer confirms the new address by the double opt-in "
+        "link (their preference page sends it; recording `given` over the API leaves it `requested`); "
+        "`channel:sms` is withdrawn, and the customer verifies the new number when they switch texts on again. "
+        "If that changes the permissions, a new permission document version goes to every destination. "
+        "The same address in other case or spacing, or the same number, changes nothing.",
         parameters=[EXTERNAL_ID],
         request=CustomerInput,
         responses={200: CustomerOutput, 201: CustomerOutput, **problems(400)},
@@ -58,7 +67,9 @@ class CustomerApi(ApiView):
         path.is_valid(raise_exception=True)
         data = self.CustomerInput(data=request.data)
         data.is_valid(raise_exception=True)
-        customer, created = services.api_customer_upsert(external_id=external_id, **data.validated_data)
+        customer, created = services.api_customer_upsert(
+            client=request.auth, external_id=external_id, **data.validated_data
+        )
         return Response(self.CustomerOutput(customer).data, status=201 if created else 200)
 
 
