@@ -59,7 +59,8 @@ def record_choices(
     """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
 
     All or nothing, in one transaction under a lock on the customer's row: a bad choice raises
-    ``ValidationError`` (keyed by purpose) before anything is written. When the permission document changes,
+    ``ValidationError`` (keyed by purpose) before anything is written, and so does any change for a customer
+    who was erased, but the system's own (expiry, invalidation). When the permission document changes,
     its next version and an outbox row are written with it; the delivery side picks the outbox row up after
     commit.
     """
@@ -72,6 +73,10 @@ def record_choices(
 
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
+        if locked.erased and source != ConsentEvent.Source.SYSTEM:
+            raise ValidationError(
+                {"customer": "This customer was erased; nothing more is recorded for them."}
+            )
         snapshot = locked.snapshot
         # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
         # and a notice published meanwhile is seen.

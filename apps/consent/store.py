@@ -16,7 +16,7 @@ from apps.customers.models import Customer
 from .models import ConsentEvent, PermissionDocument, Snapshot
 
 _LOAD = """
-SELECT (SELECT token FROM catalog_catalogrevision LIMIT 1),
+SELECT (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at,
        s.customer_id, s.choices, s.last_sequence, s.last_hash, s.next_expiry_at, s.updated_at,
        d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid
   FROM customers_customer c
@@ -35,6 +35,7 @@ _EVENT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 class Locked:
     snapshot: Snapshot
     catalog_token: str | None
+    erased: bool
 
 
 def lock_customer(customer_id: int) -> Locked:
@@ -52,9 +53,12 @@ def lock_customer(customer_id: int) -> Locked:
         row = cursor.fetchone()
     if row is None:
         raise Customer.DoesNotExist(f"No customer with id {customer_id}.")
-    token, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at, updated_at = row[:7]
+    token, erased_at, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at, updated_at = row[
+        :8
+    ]
     if snapshot_customer is None:
-        return Locked(snapshot=Snapshot(customer_id=customer_id, choices={}), catalog_token=token)
+        snapshot = Snapshot(customer_id=customer_id, choices={})
+        return Locked(snapshot=snapshot, catalog_token=token, erased=erased_at is not None)
     snapshot = Snapshot.from_db(
         connection.alias,
         ["customer_id", "choices", "last_sequence", "last_hash", "next_expiry_at", "updated_at"],
@@ -67,7 +71,7 @@ def lock_customer(customer_id: int) -> Locked:
             _datetime(updated_at),
         ],
     )
-    document_id, version, body, derived_from, created_at, commit_xid = row[7:]
+    document_id, version, body, derived_from, created_at, commit_xid = row[8:]
     snapshot.document = (
         PermissionDocument.from_db(
             connection.alias,
@@ -85,7 +89,7 @@ def lock_customer(customer_id: int) -> Locked:
         if document_id
         else None
     )
-    return Locked(snapshot=snapshot, catalog_token=token)
+    return Locked(snapshot=snapshot, catalog_token=token, erased=erased_at is not None)
 
 
 def append_events(events: list[ConsentEvent]) -> None:

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from .models import Customer, new_link_key
@@ -16,6 +17,10 @@ def customer_upsert(
     Raises ``ValidationError`` naming each bad field, and then writes nothing.
     """
     customer = Customer.objects.filter(external_id=external_id).first() or Customer(external_id=external_id)
+    if customer.erased_at:
+        raise ValidationError(
+            {"external_id": "This customer was erased at their request; their identity is not taken back in."}
+        )
     created = customer.pk is None
     old_email, old_phone = customer.email, customer.phone
     customer.email = email.strip().lower()

@@ -1,7 +1,7 @@
 import pytest
 
 from apps.consent.models import ConsentEvent
-from apps.consent.services import record_choices
+from apps.consent.services import erase_customer, record_choices
 from apps.customers.models import Customer
 from tests.factories import CustomerFactory, make_choice
 
@@ -90,3 +90,12 @@ def test_the_same_identity_in_other_case_or_spacing_records_nothing(api, confirm
     )
     assert response.status_code == 200
     assert ConsentEvent.objects.filter(customer=confirmed).count() == before
+
+
+def test_put_on_an_erased_customer_is_a_400_and_takes_no_identity_back(api, catalog):
+    customer = CustomerFactory(external_id="crm-erased", email="ada@example.com")
+    erase_customer(customer=customer, source="support_agent", actor="staff:1")
+    response = api.put("/api/v1/customers/crm-erased", {"email": "ada@example.com"}, format="json")
+    assert response.status_code == 400
+    assert [error["pointer"] for error in response.json()["errors"]] == ["#/external_id"]
+    assert Customer.objects.get(pk=customer.pk).email == ""

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.consent.models import GENESIS_HASH, ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
-from apps.consent.services import evidence_hash, record_choices
+from apps.consent.services import erase_customer, evidence_hash, record_choices
 from tests.factories import CustomerFactory, make_choice
 
 pytestmark = pytest.mark.embedded
@@ -248,3 +248,12 @@ def test_the_customer_picks_which_channels_carry_a_required_topic(catalog):
     recorded = record(customer, make_choice("topic:orders", value={"channels": ["email"]}))
     assert recorded.document.body["channels"]["email"]["required_topics"] == ["orders"]
     assert recorded.document.body["channels"]["sms"]["required_topics"] == []
+
+
+def test_nothing_more_is_recorded_for_an_erased_customer(catalog):
+    customer = CustomerFactory()
+    erase_customer(customer=customer, source="support_agent", actor="staff:1")
+    with pytest.raises(ValidationError) as raised:
+        record(customer, make_choice("channel:sms"), source="api", actor="api:crm")
+    assert "customer" in raised.value.error_dict
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
