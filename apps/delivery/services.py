@@ -115,38 +115,40 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
     """
     now = timezone.now()
     with transaction.atomic():
+        # Plain values, not model instances: the documents' bodies are read only if a destination needs them.
         entries = list(
             OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(dispatched_at__isnull=True)
-            .select_related("document")
-            .order_by("id")[:limit]
+            .order_by("id")
+            .values_list("pk", "document_id", "document__customer_id", "document__version")[:limit]
         )
         if not entries:
             return FanOut()
         destinations = list(Destination.objects.filter(enabled=True))
-        previous = _previous_bodies(entries) if any(d.purposes for d in destinations) else {}
+        bodies = _bodies(entries) if any(d.purposes for d in destinations) else {}
         deliveries = [
             Delivery(
                 destination=destination,
-                customer_id=entry.document.customer_id,
-                document=entry.document,
-                version=entry.document.version,
+                customer_id=customer_id,
+                document_id=document_id,
+                version=version,
                 next_attempt_at=now,
             )
-            for entry in entries
+            for _, document_id, customer_id, version in entries
             for destination in destinations
-            if _sees_a_change(destination, entry.document, previous)
+            if _sees_a_change(destination, customer_id, version, bodies)
         ]
         Delivery.objects.bulk_create(deliveries)
         _ensure_cursors(deliveries)
-        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(dispatched_at=now)
+        OutboxEntry.objects.filter(pk__in=[pk for pk, *_ in entries]).update(dispatched_at=now)
     return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
 
 
-def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
+def _bodies(entries) -> dict[tuple[int, int], dict]:
+    """Each entry's document body and the one before it, by (customer, version)."""
     wanted = Q(pk__in=[])
-    for entry in entries:
-        wanted |= Q(customer_id=entry.document.customer_id, version=entry.document.version - 1)
+    for _, _, customer_id, version in entries:
+        wanted |= Q(customer_id=customer_id, version__in=[version - 1, version])
     return {
         (customer_id, version): body
         for customer_id, version, body in PermissionDocument.objects.filter(wanted).values_list(
@@ -155,12 +157,14 @@ def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
     }
 
 
-def _sees_a_change(destination: Destination, document, previous: dict) -> bool:
+def _sees_a_change(destination: Destination, customer_id: int, version: int, bodies: dict) -> bool:
     """A destination limited to some purposes gets a version only if the part it may see changed."""
     if not destination.purposes:
         return True
-    before = previous.get((document.customer_id, document.version - 1))
-    return before is None or visible_part(destination, before) != visible_part(destination, document.body)
+    before = bodies.get((customer_id, version - 1))
+    return before is None or visible_part(destination, before) != visible_part(
+        destination, bodies[customer_id, version]
+    )
 
 
 def visible_part(destination: Destination, body: dict) -> dict:
@@ -177,11 +181,18 @@ def visible_part(destination: Destination, body: dict) -> dict:
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:
+    """A cursor for each (destination, customer) pair that has none yet. Most pairs have one: look them up
+    rather than build an insert of every pair; a concurrent fan-out creating the same pair is ignored."""
     pairs = {(d.destination_id, d.customer_id) for d in deliveries}
-    DeliveryCursor.objects.bulk_create(
-        [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(pairs)],
-        ignore_conflicts=True,
-    )
+    existing = DeliveryCursor.objects.filter(
+        destination_id__in={dest for dest, _ in pairs}, customer_id__in={cust for _, cust in pairs}
+    ).values_list("destination_id", "customer_id")
+    missing = pairs.difference(existing)
+    if missing:
+        DeliveryCursor.objects.bulk_create(
+            [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(missing)],
+            ignore_conflicts=True,
+        )
 
 
 # Sending --------------------------------------------------------------------------------------------------
