@@ -5,6 +5,7 @@ lives in ``send_due``: a sender holds the row lock of the (destination, customer
 only the newest pending version, and never one older than what the destination has already acknowledged.
 """
 
+import itertools
 import math
 import random
 import time
@@ -310,25 +311,27 @@ def _send_throttled(
     """
     deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
     chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
+    threads = max(1, min(len(chunks), settings.DELIVERY_SEND_THREADS))
+    taken = itertools.count()  # the next chunk to send, shared by the threads (next() on it is atomic)
 
-    def send(chunk):
-        if time.monotonic() > deadline:
-            return [None] * len(chunk)
-        return adapter.send(destination, chunk)
-
-    if len(chunks) == 1 or settings.DELIVERY_SEND_THREADS <= 1:
-        results = []
-        for chunk in chunks:
+    def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
+        """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
+        sent = []
+        while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
-            results.append(send(chunk))
+            if time.monotonic() > deadline:
+                sent.append((index, [None] * len(chunks[index])))
+            else:
+                sent.append((index, adapter.send(destination, chunks[index])))
+        return sent
+
+    if threads == 1:
+        results = send_until_done()
     else:
-        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
-            futures = []
-            for chunk in chunks:
-                throttle(destination, deadline)
-                futures.append(pool.submit(send, chunk))
-            results = [future.result() for future in futures]
-    return [outcome for result in results for outcome in result]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(send_until_done) for _ in range(threads)]
+            results = [pair for future in futures for pair in future.result()]
+    return [outcome for _, result in sorted(results) for outcome in result]
 
 
 def throttle(destination: Destination, deadline: float = math.inf) -> None:
