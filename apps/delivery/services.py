@@ -5,6 +5,7 @@ lives in ``send_due``: a sender holds the row lock of the (destination, customer
 only the newest pending version, and never one older than what the destination has already acknowledged.
 """
 
+import itertools
 import math
 import random
 import time
@@ -115,38 +116,40 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
     """
     now = timezone.now()
     with transaction.atomic():
+        # Plain values, not model instances: the documents' bodies are read only if a destination needs them.
         entries = list(
             OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(dispatched_at__isnull=True)
-            .select_related("document")
-            .order_by("id")[:limit]
+            .order_by("id")
+            .values_list("pk", "document_id", "document__customer_id", "document__version")[:limit]
         )
         if not entries:
             return FanOut()
         destinations = list(Destination.objects.filter(enabled=True))
-        previous = _previous_bodies(entries) if any(d.purposes for d in destinations) else {}
+        bodies = _bodies(entries) if any(d.purposes for d in destinations) else {}
         deliveries = [
             Delivery(
                 destination=destination,
-                customer_id=entry.document.customer_id,
-                document=entry.document,
-                version=entry.document.version,
+                customer_id=customer_id,
+                document_id=document_id,
+                version=version,
                 next_attempt_at=now,
             )
-            for entry in entries
+            for _, document_id, customer_id, version in entries
             for destination in destinations
-            if _sees_a_change(destination, entry.document, previous)
+            if _sees_a_change(destination, customer_id, version, bodies)
         ]
         Delivery.objects.bulk_create(deliveries)
         _ensure_cursors(deliveries)
-        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(dispatched_at=now)
+        OutboxEntry.objects.filter(pk__in=[pk for pk, *_ in entries]).update(dispatched_at=now)
     return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
 
 
-def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
+def _bodies(entries) -> dict[tuple[int, int], dict]:
+    """Each entry's document body and the one before it, by (customer, version)."""
     wanted = Q(pk__in=[])
-    for entry in entries:
-        wanted |= Q(customer_id=entry.document.customer_id, version=entry.document.version - 1)
+    for _, _, customer_id, version in entries:
+        wanted |= Q(customer_id=customer_id, version__in=[version - 1, version])
     return {
         (customer_id, version): body
         for customer_id, version, body in PermissionDocument.objects.filter(wanted).values_list(
@@ -155,12 +158,14 @@ def _previous_bodies(entries) -> dict[tuple[int, int], dict]:
     }
 
 
-def _sees_a_change(destination: Destination, document, previous: dict) -> bool:
+def _sees_a_change(destination: Destination, customer_id: int, version: int, bodies: dict) -> bool:
     """A destination limited to some purposes gets a version only if the part it may see changed."""
     if not destination.purposes:
         return True
-    before = previous.get((document.customer_id, document.version - 1))
-    return before is None or visible_part(destination, before) != visible_part(destination, document.body)
+    before = bodies.get((customer_id, version - 1))
+    return before is None or visible_part(destination, before) != visible_part(
+        destination, bodies[customer_id, version]
+    )
 
 
 def visible_part(destination: Destination, body: dict) -> dict:
@@ -177,11 +182,18 @@ def visible_part(destination: Destination, body: dict) -> dict:
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:
+    """A cursor for each (destination, customer) pair that has none yet. Most pairs have one: look them up
+    rather than build an insert of every pair; a concurrent fan-out creating the same pair is ignored."""
     pairs = {(d.destination_id, d.customer_id) for d in deliveries}
-    DeliveryCursor.objects.bulk_create(
-        [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(pairs)],
-        ignore_conflicts=True,
-    )
+    existing = DeliveryCursor.objects.filter(
+        destination_id__in={dest for dest, _ in pairs}, customer_id__in={cust for _, cust in pairs}
+    ).values_list("destination_id", "customer_id")
+    missing = pairs.difference(existing)
+    if missing:
+        DeliveryCursor.objects.bulk_create(
+            [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(missing)],
+            ignore_conflicts=True,
+        )
 
 
 # Sending --------------------------------------------------------------------------------------------------
@@ -299,25 +311,27 @@ def _send_throttled(
     """
     deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
     chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
+    threads = max(1, min(len(chunks), settings.DELIVERY_SEND_THREADS))
+    taken = itertools.count()  # the next chunk to send, shared by the threads (next() on it is atomic)
 
-    def send(chunk):
-        if time.monotonic() > deadline:
-            return [None] * len(chunk)
-        return adapter.send(destination, chunk)
-
-    if len(chunks) == 1 or settings.DELIVERY_SEND_THREADS <= 1:
-        results = []
-        for chunk in chunks:
+    def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
+        """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
+        sent = []
+        while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
-            results.append(send(chunk))
+            if time.monotonic() > deadline:
+                sent.append((index, [None] * len(chunks[index])))
+            else:
+                sent.append((index, adapter.send(destination, chunks[index])))
+        return sent
+
+    if threads == 1:
+        results = send_until_done()
     else:
-        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
-            futures = []
-            for chunk in chunks:
-                throttle(destination, deadline)
-                futures.append(pool.submit(send, chunk))
-            results = [future.result() for future in futures]
-    return [outcome for result in results for outcome in result]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(send_until_done) for _ in range(threads)]
+            results = [pair for future in futures for pair in future.result()]
+    return [outcome for _, result in sorted(results) for outcome in result]
 
 
 def throttle(destination: Destination, deadline: float = math.inf) -> None:
@@ -430,21 +444,30 @@ def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple
 
 
 def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], delivered_at) -> None:
-    """Move each cursor to the version just acknowledged (we hold their locks, so we know their values)."""
-    newest = {}
+    """Move each cursor to the version just acknowledged (we hold their locks, so we know their values).
+
+    One ``WHEN`` per distinct version, not per customer: building a 50-branch ``CASE`` and a 50-way ``OR`` in
+    the ORM cost more than the HTTP request of each delivery."""
+    newest: dict[int, int] = {}
     for delivery, cursor in sent:
         newest[cursor.pk] = max(newest.get(cursor.pk, cursor.delivered_version), delivery.version)
+    by_version: dict[int, list[int]] = {}
+    for cursor_id, version in newest.items():
+        by_version.setdefault(version, []).append(cursor_id)
     DeliveryCursor.objects.filter(pk__in=list(newest)).update(
-        delivered_version=Case(*(When(pk=pk, then=Value(version)) for pk, version in newest.items())),
+        delivered_version=Case(
+            *(When(pk__in=pks, then=Value(version)) for version, pks in by_version.items())
+        ),
         delivered_at=delivered_at,
     )
-    # A dead older version no longer matters once a newer one arrived.
-    superseding = Q(pk__in=[])
-    for delivery, _ in sent:
-        superseding |= Q(customer_id=delivery.customer_id, version__lte=delivery.version)
-    Delivery.objects.filter(superseding, destination_id=destination.pk, status=Status.DEAD).update(
-        status=Status.SUPERSEDED
-    )
+    # A dead older version no longer matters once a newer one arrived. Dead ones are rare: look, then update.
+    sent_version = {delivery.customer_id: delivery.version for delivery, _ in sent}
+    dead = Delivery.objects.filter(
+        destination_id=destination.pk, customer_id__in=list(sent_version), status=Status.DEAD
+    ).values_list("pk", "customer_id", "version")
+    superseded = [pk for pk, customer_id, version in dead if version <= sent_version[customer_id]]
+    if superseded:
+        Delivery.objects.filter(pk__in=superseded, status=Status.DEAD).update(status=Status.SUPERSEDED)
 
 
 # Operator actions ----------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ secret — verifies each one with the ``standardwebhooks`` library, dedupes by `
 document per customer the way a careful downstream system would.
 """
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -42,6 +44,7 @@ class Receiver:
     delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
     port: int = 0
     _server: ThreadingHTTPServer | None = None
+    _connections: set = field(default_factory=set)  # open keep-alive connections, closed by stop()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -53,6 +56,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                receiver._connections.add(self.connection)
+
+            def finish(self):
+                receiver._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self):
                 expected = int(self.headers.get("content-length", 0))
@@ -80,10 +91,15 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        """Down as a real receiver goes down: no new connections, and the kept-alive ones closed too (their
+        handler threads would otherwise go on answering senders that reuse them)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):  # already closed by the sender
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle(self, path: str, headers: dict, body: bytes) -> tuple[int, dict]:
         lowered = {key.lower(): value for key, value in headers.items()}

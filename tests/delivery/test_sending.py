@@ -159,6 +159,41 @@ def test_a_delivery_is_dead_when_its_retries_run_out(customer, destination, rece
     assert "HTTP 500" in delivery.last_error
 
 
+def test_customers_at_different_versions_advance_their_own_cursors_in_one_batch(
+    customer, destination, receiver
+):
+    other = CustomerFactory()
+    grant_email(customer)
+    send(destination)
+    withdraw_email(customer)
+    latest = {
+        customer.pk: grant_email(customer).document.version,
+        other.pk: grant_email(other).document.version,
+    }
+
+    report = send(destination)
+
+    assert report.delivered == 2
+    assert dict(DeliveryCursor.objects.values_list("customer_id", "delivered_version")) == latest
+    assert latest[customer.pk] != latest[other.pk]
+
+
+def test_a_newer_delivered_version_supersedes_the_dead_older_one_of_that_customer_only(
+    customer, destination, receiver
+):
+    other = CustomerFactory()
+    receiver.script.extend([(400, {}), (400, {})])
+    grant_email(customer)
+    grant_email(other)
+    send(destination)
+    withdraw_email(customer)
+
+    send(destination)
+
+    statuses = dict(Delivery.objects.filter(version=1).values_list("customer_id", "status"))
+    assert statuses == {customer.pk: "superseded", other.pk: "dead"}
+
+
 def test_a_replayed_dead_delivery_is_delivered(customer, destination, receiver):
     receiver.script.append((400, {}))
     grant_email(customer)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 
 import httpx
@@ -20,6 +21,7 @@ from . import Message, Outcome, outcome_from_response
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's prefix, not a secret)
 _client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
 
 def new_secret() -> str:
@@ -57,11 +59,12 @@ def signed_request(destination, message: Message) -> tuple[bytes, dict]:
 
 
 def client() -> httpx.Client:
-    """One keep-alive client per worker process."""
+    """One keep-alive client per worker process, shared by its send threads (the first ones may ask at once)."""
     global _client
-    if _client is None:
-        _client = httpx.Client(timeout=settings.DELIVERY_HTTP_TIMEOUT, follow_redirects=False)
-    return _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(timeout=settings.DELIVERY_HTTP_TIMEOUT, follow_redirects=False)
+        return _client
 
 
 class WebhookAdapter:
