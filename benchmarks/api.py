@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_database import ensure_database  # noqa: E402
+
 HOST = "127.0.0.1"
 
 
@@ -72,15 +74,6 @@ def bench_database_url(args) -> str:
         sys.exit("Set DATABASE_URL to a PostgreSQL database; the benchmark creates and uses its own.")
     prefix, name = base.rsplit("/", 1)
     return f"{prefix}/{args.database or name + '_bench_api'}"
-
-
-def ensure_database(url: str):
-    import psycopg
-
-    prefix, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{prefix}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(customers: int) -> str:

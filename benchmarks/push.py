@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-BASE_URL = os.environ.get("DATABASE_URL", "")
-if not BASE_URL.startswith("postgres") or not os.environ.get("REDIS_URL"):
-    sys.exit("Set DATABASE_URL (PostgreSQL; the benchmark uses <name>_push_bench) and REDIS_URL.")
-os.environ["DATABASE_URL"] = BASE_URL + "_push_bench"
+from bench_database import use_bench_database  # noqa: E402
+
+if not os.environ.get("REDIS_URL"):
+    sys.exit("Set REDIS_URL (and DATABASE_URL to PostgreSQL): the benchmark's worker needs a broker.")
+use_bench_database("_push_bench")
 SUFFIX = uuid.uuid4().hex[:8]
 os.environ["DELIVERY_QUEUE"] = f"candor_bench_delivery_{SUFFIX}"
 os.environ["CELERY_DEFAULT_QUEUE"] = f"candor_bench_default_{SUFFIX}"
@@ -37,12 +38,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")  # switched on for the latency pha
 
 import django  # noqa: E402
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
-
-with psycopg.connect(BASE_URL, autocommit=True) as admin:
-    bench_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone():
-        admin.execute(f'CREATE DATABASE "{bench_name}"')
 
 django.setup()
 

@@ -18,18 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-BASE_URL = os.environ.get("DATABASE_URL", "")
-if not BASE_URL.startswith("postgres"):
-    sys.exit("Set DATABASE_URL to a PostgreSQL database (the benchmark creates and uses <name>_prefbench).")
-os.environ["DATABASE_URL"] = BASE_URL + "_prefbench"
+from bench_database import use_bench_database
+
+use_bench_database("_prefbench")
 
 import django  # noqa: E402
-import psycopg  # noqa: E402
-
-with psycopg.connect(BASE_URL, autocommit=True) as admin:
-    bench_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone():
-        admin.execute(f'CREATE DATABASE "{bench_name}"')
 
 django.setup()
 

@@ -28,21 +28,12 @@ parser.add_argument("--rounds", type=int, default=5)
 parser.add_argument("--per-round", type=int, default=40, help="timed calls per query kind per round")
 args = parser.parse_args()
 
-BASE_URL = os.environ.get("DATABASE_URL", "")
-if not BASE_URL.startswith("postgres"):
-    sys.exit(
-        "Set DATABASE_URL to a PostgreSQL database (the benchmark creates and uses <name>_search_bench)."
-    )
-os.environ["DATABASE_URL"] = BASE_URL + "_search_bench"
+from bench_database import use_bench_database  # noqa: E402
+
+use_bench_database("_search_bench")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 import django  # noqa: E402
-import psycopg  # noqa: E402
-
-with psycopg.connect(BASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-    bench_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name]).fetchone():
-        admin.execute(f'CREATE DATABASE "{bench_name}"')
 
 django.setup()
 
