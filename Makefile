@@ -43,7 +43,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(EMBEDDED_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
-	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=candor.example \
+	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=candor.example SITE_URL=https://candor.example/ \
 		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+REAL_SECRET_KEY = "k" * 10 + "3Xq9-vB7_pLm2ZtR8wYc4NdHs6FgJe1KuVa0TiOo5rE"
 
 
 def load_production_settings(code="import django; django.setup()", **overrides):
     """Run ``code`` in a fresh interpreter under the production settings (they read the environment once)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL")}
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production", ALLOWED_HOSTS="candor.example", **overrides
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        ALLOWED_HOSTS="candor.example",
+        SITE_URL="https://candor.example/",
     )
+    env.update(overrides)
     return subprocess.run(  # noqa: S603 - the code is this module's own
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -39,8 +43,15 @@ def test_production_refuses_a_short_secret_key():
 
 
 @pytest.mark.embedded
+def test_production_refuses_to_start_without_an_https_site_url():
+    result = load_production_settings(SECRET_KEY=REAL_SECRET_KEY, SITE_URL="http://127.0.0.1:8000/")
+    assert result.returncode != 0
+    assert "SITE_URL must be set to the public https:// address" in result.stderr
+
+
+@pytest.mark.embedded
 def test_production_starts_with_a_real_secret_key():
-    result = load_production_settings(SECRET_KEY="k" * 10 + "3Xq9-vB7_pLm2ZtR8wYc4NdHs6FgJe1KuVa0TiOo5rE")
+    result = load_production_settings(SECRET_KEY=REAL_SECRET_KEY)
     assert result.returncode == 0, result.stderr
 
 
@@ -65,7 +76,7 @@ print(json.dumps({"url": url, "status": response.status_code, "cache_control": r
 def test_production_serves_collected_static_files_under_hashed_names_cached_for_long(tmp_path):
     result = load_production_settings(
         SERVE_A_COLLECTED_STATIC_FILE,
-        SECRET_KEY="k" * 10 + "3Xq9-vB7_pLm2ZtR8wYc4NdHs6FgJe1KuVa0TiOo5rE",
+        SECRET_KEY=REAL_SECRET_KEY,
         STATIC_ROOT=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr

@@ -14,6 +14,15 @@ if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
+# Every link in an email (preferences, confirmation, one-click unsubscribe) starts with it: the embedded default
+# would send customers to 127.0.0.1.
+SITE_URL = env.str("SITE_URL", default="")
+if not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be set to the public https:// address customers reach Candor at in production "
+        "(e.g. https://preferences.example.com/): every link in an email starts with it."
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
