@@ -36,16 +36,15 @@ def superseded_consents(*, version: NoticeVersion) -> QuerySet[Snapshot]:
     )
 
 
-def versions_with_superseded_consents() -> list[NoticeVersion]:
-    """Per notice, its newest published material version, if consents given under older versions still stand
-    (the newest one's ``superseded_consents`` take in every older material version's). One EXISTS a notice."""
+def newest_material_versions() -> list[NoticeVersion]:
+    """Per notice, its newest published material version: its ``superseded_consents`` take in every older one's."""
     newest: dict[int, NoticeVersion] = {}
     material = NoticeVersion.objects.filter(material=True, published_at__isnull=False).select_related(
         "notice"
     )
     for version in material.order_by("notice_id", "number"):
         newest[version.notice_id] = version
-    return [version for version in newest.values() if superseded_consents(version=version).exists()]
+    return list(newest.values())
 
 
 def current_permission_document(customer: Customer) -> PermissionDocument | None:

@@ -21,6 +21,13 @@ def _chain_running(version_id: int) -> str:
     return f"consent:invalidating:{version_id}"
 
 
+def _finished(version_id: int) -> str:
+    """The cache key of a version that supersedes no standing consent any more. It stays so: a consent under an
+    older version can no longer be given (the write path checks notices under the customer's lock), so the
+    sweeper need not scan every snapshot for it again. Lost with the cache, it costs one scan to set again."""
+    return f"consent:invalidated:{version_id}"
+
+
 @shared_task
 def invalidate_superseded_consents(version_id: int) -> int:
     """One batch, well inside the task time limit; queues the next while the last one got somewhere."""
@@ -29,10 +36,13 @@ def invalidate_superseded_consents(version_id: int) -> int:
     invalidated = services.invalidate_superseded_consents(
         version=version, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE
     )
-    if invalidated and selectors.superseded_consents(version=version).exists():
+    left = selectors.superseded_consents(version=version).exists()
+    if invalidated and left:
         invalidate_superseded_consents.delay(version_id)
     else:
         cache.delete(_chain_running(version_id))
+    if not left:
+        cache.set(_finished(version_id), True, None)
     return invalidated
 
 
@@ -53,10 +63,17 @@ def queue_invalidation(version_id: int) -> bool:
 def sweep_notice_invalidations() -> int:
     """Queue the invalidation for every material version that still leaves superseded consents standing (the
     broker was down when it was published, or its chain stopped early), unless a chain for it ran lately.
-    Returns how many versions it queued."""
+    One EXISTS per notice whose newest material version is not known to be finished. Returns how many versions
+    it queued."""
+    versions = selectors.newest_material_versions()
+    finished = cache.get_many([_finished(version.pk) for version in versions])
     queued = 0
-    for version in selectors.versions_with_superseded_consents():
-        if cache.add(_chain_running(version.pk), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS):
+    for version in versions:
+        if _finished(version.pk) in finished:
+            continue
+        if not selectors.superseded_consents(version=version).exists():
+            cache.set(_finished(version.pk), True, None)
+        elif cache.add(_chain_running(version.pk), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS):
             invalidate_superseded_consents.delay(version.pk)
             queued += 1
     return queued

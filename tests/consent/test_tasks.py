@@ -2,6 +2,8 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.catalog.selectors import current_notice_version
 from apps.consent import tasks
@@ -95,6 +97,18 @@ def test_the_sweeper_queues_nothing_once_every_superseded_consent_is_invalidated
     tasks.invalidate_superseded_consents.delay(new.pk).get()
 
     assert tasks.sweep_notice_invalidations.delay().get() == 0
+
+
+def test_the_sweeper_does_not_scan_the_snapshots_again_for_a_finished_version(
+    customers_sharing_location, eager_celery
+):
+    new = published_material_location_notice()
+    tasks.invalidate_superseded_consents.delay(new.pk).get()
+
+    with CaptureQueriesContext(connection) as queries:
+        tasks.sweep_notice_invalidations()
+
+    assert not [query for query in queries if "consent_snapshot" in query["sql"]]
 
 
 def test_the_sweeper_leaves_consents_under_a_non_material_version_alone(
