@@ -404,7 +404,7 @@ def entered_phone(raw: str) -> str:
 def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
     """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
     customer = visit.customer
-    phone = phone or customer.phone
+    typed, phone = bool(phone), phone or customer.phone
     if not phone:
         raise ValidationError(
             {"channel:sms": [_("Enter your mobile number below, and we text you a code to check it.")]}
@@ -423,7 +423,7 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str =
             "hash": _code_hash(customer, phone, code),
             "attempts": 0,
             "notice_version": notice_version_id,
-            "phone": phone,
+            "phone": phone if typed else "",  # a code for the number on record is bound to the record
         },
         settings.SMS_CODE_TIMEOUT,
     )
@@ -455,7 +455,7 @@ def verify_sms_code(*, visit: Visit, code: str) -> Saved:
     pending = cache.get(key)
     if pending is None:
         raise ValidationError({"channel:sms": [_("The code has expired. Switch text messages on again.")]})
-    phone = pending.get("phone", customer.phone)
+    phone = pending.get("phone") or customer.phone
     if not constant_time_compare(pending["hash"], _code_hash(customer, phone, code.strip())):
         pending["attempts"] += 1
         if pending["attempts"] >= settings.SMS_CODE_MAX_ATTEMPTS:

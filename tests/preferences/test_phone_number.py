@@ -140,3 +140,17 @@ def test_the_number_field_speaks_german_to_a_german_customer(client, catalog):
     response = send_code(client, "0170")
     assert "Ihre Mobilnummer für SMS" in response.content.decode()
     assert "mit + und Ländervorwahl" in response.content.decode()
+
+
+def test_a_code_for_the_number_on_record_ends_when_the_record_gets_another(signed_in, customer):
+    from apps.consent.services import change_identity
+
+    signed_in.post(PAGE, {"section": "channels", "channel": ["sms"], **nv("channel:sms")})
+    change_identity(
+        external_id=customer.external_id, email=customer.email, phone=NEW, source="api", actor="api:crm"
+    )
+    signed_in.post(PAGE, {"action": "verify_sms", "code": code_in(sms.outbox[0])})
+    customer.refresh_from_db()
+    assert customer.phone == NEW
+    assert customer.phone_verified_at is None
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
