@@ -51,6 +51,13 @@ def ensure_login_account(*, customer: Customer):
     return user
 
 
+def clean_phone(phone: str) -> str:
+    """``phone`` as ``customer_upsert`` would store it, checked by the model's own rules (``ValidationError``)."""
+    phone = phone.strip()
+    Customer._meta.get_field("phone").run_validators(phone)
+    return phone
+
+
 def mark_phone_verified(*, customer: Customer) -> None:
     customer.phone_verified_at = timezone.now()
     customer.save(update_fields=["phone_verified_at"])

@@ -24,10 +24,10 @@ from django.utils.translation import gettext as _
 from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State
-from apps.consent.services import Recorded, record_choices
+from apps.consent.services import Recorded, change_identity, record_choices
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
-from apps.customers.services import mark_phone_verified
+from apps.customers.services import clean_phone, mark_phone_verified
 
 from .selectors import current_notices, is_on, needs_reask, snapshot_choices
 from .selectors import reasks as open_reasks
@@ -55,6 +55,7 @@ class Saved:
     before: dict = field(default_factory=dict)  # purpose -> snapshot entry (or None) before this change
     purposes: list[str] = field(default_factory=list)
     sms_code_sent: bool = False
+    sms_sent_to: str = ""  # where the code went
     email_confirmation_sent: bool = False
 
     @property
@@ -243,7 +244,7 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
         sms = next((c for c in choices if c.purpose == "channel:sms" and c.state == State.GIVEN), None)
         if sms and visit.customer.phone_verified_at is None:
             choices.remove(sms)
-            start_sms_verification(visit=visit, notice_version_id=sms.notice_version_id)
+            saved.sms_sent_to = start_sms_verification(visit=visit, notice_version_id=sms.notice_version_id)
             saved.sms_code_sent = True
     if not choices:
         return saved
@@ -369,21 +370,44 @@ def confirm_email(*, visit: Visit) -> str:
 
 
 # ---- SMS: verify the number before the first text --------------------------------------------------------
+#
+# A number the customer types in is only held with its code; it reaches their record (through
+# ``change_identity``, so the ledger sees what a new number does to text consent) once its code comes back.
 
 
 def _sms_cache_key(customer: Customer) -> str:
     return f"preferences:sms-code:{customer.pk}"
 
 
-def _code_hash(customer: Customer, code: str) -> str:
-    return salted_hmac("candor.sms-code", f"{customer.pk}:{customer.phone}:{code}").hexdigest()
+def _code_hash(customer: Customer, phone: str, code: str) -> str:
+    return salted_hmac("candor.sms-code", f"{customer.pk}:{phone}:{code}").hexdigest()
 
 
-def start_sms_verification(*, visit: Visit, notice_version_id: int) -> None:
-    customer = visit.customer
-    if not customer.phone:
+def entered_phone(raw: str) -> str:
+    """The number typed on the page, with the spaces and dashes people write, checked as the record checks it."""
+    phone = "".join(raw.split()).replace("-", "")
+    try:
+        phone = clean_phone(phone)
+    except ValidationError:
+        phone = ""
+    if not phone:
         raise ValidationError(
-            {"channel:sms": [_("We have no mobile number for you, so we cannot text you.")]}
+            {
+                "phone": [
+                    _("Enter your mobile number with + and the country code, for example +49 151 12345678.")
+                ]
+            }
+        )
+    return phone
+
+
+def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
+    """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
+    customer = visit.customer
+    typed, phone = bool(phone), phone or customer.phone
+    if not phone:
+        raise ValidationError(
+            {"channel:sms": [_("Enter your mobile number below, and we text you a code to check it.")]}
         )
     # Texts cost money and can annoy whoever holds the number: a few codes per customer per hour, no more.
     sent_key = f"preferences:sms-sent:{customer.pk}"
@@ -395,12 +419,26 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int) -> None:
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(
         _sms_cache_key(customer),
-        {"hash": _code_hash(customer, code), "attempts": 0, "notice_version": notice_version_id},
+        {
+            "hash": _code_hash(customer, phone, code),
+            "attempts": 0,
+            "notice_version": notice_version_id,
+            "phone": phone if typed else "",  # a code for the number on record is bound to the record
+        },
         settings.SMS_CODE_TIMEOUT,
     )
     with translation.override(visit.language):
         text = _("Your Candor Outfitters code is %(code)s. It confirms you want our texts.") % {"code": code}
-    import_string(settings.SMS_BACKEND)().send(to=customer.phone, text=text)
+    import_string(settings.SMS_BACKEND)().send(to=phone, text=text)
+    return phone
+
+
+def start_sms_with_number(*, visit: Visit, data, rules: CatalogRules | None = None) -> Saved:
+    """Texts switched on with a number typed on the page: a code goes to it; the record is not changed yet."""
+    phone = entered_phone(data.get("phone", ""))
+    version_id = _shown_version(data, "channel:sms", rules or catalog_rules())
+    start_sms_verification(visit=visit, notice_version_id=version_id, phone=phone)
+    return Saved(sms_code_sent=True, sms_sent_to=phone)
 
 
 def sms_verification_pending(customer: Customer) -> bool:
@@ -408,13 +446,17 @@ def sms_verification_pending(customer: Customer) -> bool:
 
 
 def verify_sms_code(*, visit: Visit, code: str) -> Saved:
-    """Check the code; when right, mark the number verified and record SMS consent under the version shown."""
+    """Check the code; when right, keep the number as verified and record SMS consent under the version shown.
+
+    A number typed on the page becomes the customer's through ``change_identity`` in the same transaction.
+    """
     customer = visit.customer
     key = _sms_cache_key(customer)
     pending = cache.get(key)
     if pending is None:
         raise ValidationError({"channel:sms": [_("The code has expired. Switch text messages on again.")]})
-    if not constant_time_compare(pending["hash"], _code_hash(customer, code.strip())):
+    phone = pending.get("phone") or customer.phone
+    if not constant_time_compare(pending["hash"], _code_hash(customer, phone, code.strip())):
         pending["attempts"] += 1
         if pending["attempts"] >= settings.SMS_CODE_MAX_ATTEMPTS:
             cache.delete(key)
@@ -424,13 +466,25 @@ def verify_sms_code(*, visit: Visit, code: str) -> Saved:
         cache.set(key, pending, settings.SMS_CODE_TIMEOUT)
         raise ValidationError({"channel:sms": [_("That code is not right. Please check it and try again.")]})
     cache.delete(key)
-    mark_phone_verified(customer=customer)
     before = snapshot_choices(customer)
-    recorded = record(
-        visit,
-        [Choice("channel:sms", State.GIVEN, pending["notice_version"])],
-        evidence={"section": "channels", "verified": "phone number by code"},
-    )
+    evidence = {"via": visit.via, "section": "channels", "verified": "phone number by code"}
+    with transaction.atomic():
+        if phone != customer.phone:
+            change_identity(
+                external_id=customer.external_id,
+                email=customer.email,
+                phone=phone,
+                name=customer.name,
+                locale=customer.locale,
+                source=Source.WEB,
+                actor="customer",
+                evidence=evidence,
+            )
+            customer.refresh_from_db()
+        mark_phone_verified(customer=customer)
+        recorded = record(
+            visit, [Choice("channel:sms", State.GIVEN, pending["notice_version"])], evidence=evidence
+        )
     return Saved(
         recorded=recorded, before={"channel:sms": before.get("channel:sms")}, purposes=["channel:sms"]
     )

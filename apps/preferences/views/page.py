@@ -50,7 +50,7 @@ def _status_for(request, saved: services.Saved, titles: dict) -> dict:
     if saved.sms_code_sent:
         parts.append(
             _("We texted a code to %(phone)s. Enter it below to switch text messages on.")
-            % {"phone": masked_phone(customer.phone)}
+            % {"phone": masked_phone(saved.sms_sent_to or customer.phone)}
         )
     if not parts:
         parts.append(_("Saved. Nothing changed."))
@@ -101,7 +101,10 @@ def page(request):
         catalog_rules()
     )  # read once for the save and the answer (the write path reads its own under the lock)
     try:
-        if action == "verify_sms":
+        if action == "send_sms_code":
+            section = "channels"
+            saved = services.start_sms_with_number(visit=request.visit, data=request.POST, rules=rules)
+        elif action == "verify_sms":
             section = "channels"
             saved = services.verify_sms_code(visit=request.visit, code=request.POST.get("code", ""))
         elif action == "resend_email":
