@@ -75,10 +75,9 @@ def record_change_on_behalf(
 ) -> Recorded:
     """Record what the customer asked for by phone, letter, email or in person, with the agent as actor.
 
-    Raises ``ValidationError`` (by field or by purpose) and writes nothing if the request is incomplete.
+    Raises ``ValidationError`` (by field or by purpose) and writes nothing if the request is incomplete, or if
+    the customer was erased (the write path refuses that for every door).
     """
-    if customer.erased_at:
-        raise ValidationError("This customer was erased; nothing can be recorded for them.")
     evidence = _request_evidence(how_asked=how_asked, note=note)
     with transaction.atomic():
         recorded = record_choices(
