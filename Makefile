@@ -44,7 +44,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(EMBEDDED_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=candor.example SITE_URL=https://candor.example/ \
+		DATABASE_URL=postgres://candor@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \
+		EMAIL_URL=smtp+ssl://candor:secret@mail.candor.example:465 SMS_BACKEND=none \
 		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		LEDGER_EVIDENCE_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		LEDGER_CHECKPOINT_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test: install services chromium lint

@@ -6,6 +6,8 @@ sessions opened by old links too. Nothing else identifies the customer: no id tr
 
 from functools import wraps
 
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils import translation
 
@@ -48,7 +50,12 @@ def language_for(request, customer: Customer | None) -> str:
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    """The address allauth's rate limits count too: behind TRUSTED_PROXY_COUNT proxies, taken from
+    X-Forwarded-For; otherwise REMOTE_ADDR."""
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # no address to be had: the visit's evidence simply has none
+        return None
 
 
 def visit_for(request, customer: Customer, language: str) -> Visit:

@@ -404,6 +404,8 @@ def entered_phone(raw: str) -> str:
 def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
     """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
     customer = visit.customer
+    if settings.SMS_BACKEND is None:
+        raise ValidationError({"channel:sms": [_("We cannot send text messages at the moment.")]})
     typed, phone = bool(phone), phone or customer.phone
     if not phone:
         raise ValidationError(

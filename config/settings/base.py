@@ -2,15 +2,29 @@
 
 With nothing set, Candor runs embedded: SQLite under var/, tasks in-process after commit, mail to the console.
 Production and the test suite set DATABASE_URL and REDIS_URL; config.settings.production adds the hardening.
+Any variable may instead be read from a file named by NAME_FILE (Docker and Kubernetes secrets).
 """
 
 from pathlib import Path
 
 import environ
+from environ.fileaware_mapping import FileAwareMapping
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+
+class SecretFiles(FileAwareMapping):
+    """``NAME_FILE`` wins over ``NAME``; a secret file's final newline is no part of the secret."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key).rstrip("\r\n")
+
+
+class Env(environ.Env):
+    ENVIRON = SecretFiles()
+
+
+env = Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 # The embedded default needs some key; production.py refuses to start with this one.
@@ -97,6 +111,9 @@ EMBEDDED_DATABASE_PATH = BASE_DIR / "var" / "candor.sqlite3"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{EMBEDDED_DATABASE_PATH}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A kept connection is checked before a request uses it: after PostgreSQL dropped it (a restart, a fail-over),
+# the next request opens a new one instead of failing.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if EMBEDDED:
     EMBEDDED_DATABASE_PATH.parent.mkdir(exist_ok=True)
@@ -135,6 +152,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# smtp+ssl://user:password@host:465 (TLS), smtps://…:587 (STARTTLS): backend, host, port, user, password, TLS.
+if "EMAIL_URL" in env:
+    globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="preferences@candor.localhost")
 
 # Celery: JSON only, acknowledged late so a crashed worker's task is delivered again.
@@ -196,8 +216,15 @@ NOTICE_INVALIDATION_BATCH_SIZE = env.int("NOTICE_INVALIDATION_BATCH_SIZE", defau
 # version whose chain ran within this time is left to it.
 NOTICE_INVALIDATION_SWEEP_SECONDS = env.int("NOTICE_INVALIDATION_SWEEP_SECONDS", default=600)
 
+# How often Celery beat takes a ledger checkpoint (docs/ledger.md).
+LEDGER_CHECKPOINT_SECONDS = env.int("LEDGER_CHECKPOINT_SECONDS", default=3600)
+
 CELERY_BEAT_SCHEDULE = {
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
+    "take-ledger-checkpoint": {
+        "task": "apps.consent.tasks.take_ledger_checkpoint",
+        "schedule": float(LEDGER_CHECKPOINT_SECONDS),
+    },
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
     "prune-idempotency-keys": {"task": "apps.api.tasks.prune_idempotency_keys", "schedule": 3600.0},
     "sweep-notice-invalidations": {
@@ -244,7 +271,9 @@ CUSTOMER_LINK_MAX_AGE = env.int("CUSTOMER_LINK_MAX_AGE", default=30 * 24 * 3600)
 EMAIL_CONFIRMATION_MAX_AGE = env.int("EMAIL_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
 # Unsubscribe links must keep working long after the mail was sent.
 UNSUBSCRIBE_LINK_MAX_AGE = env.int("UNSUBSCRIBE_LINK_MAX_AGE", default=400 * 24 * 3600)
+# "none": no SMS transport; customers cannot switch text messages on (the page says so).
 SMS_BACKEND = env.str("SMS_BACKEND", default="apps.preferences.sms.ConsoleSmsBackend")
+SMS_BACKEND = None if SMS_BACKEND == "none" else SMS_BACKEND
 SMS_CODE_TIMEOUT = 10 * 60
 SMS_CODE_MAX_ATTEMPTS = 5
 SMS_CODES_PER_HOUR = 3
@@ -271,6 +300,11 @@ ACCOUNT_RATE_LIMITS = {"request_login_code": "10/m/ip,3/10m/key", "login_failed"
 ACCOUNT_ADAPTER = "apps.preferences.accounts.CustomerAccountAdapter"
 ACCOUNT_FORMS = {"request_login_code": "apps.preferences.accounts.RequestCustomerCodeForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+# How many proxies of our own put their hop in X-Forwarded-For: the client address every rate limit and every
+# evidence hash uses is the one the outermost of them saw (allauth's get_client_ip). 0: REMOTE_ADDR, the header
+# ignored (anyone can send it).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # A strict Content-Security-Policy: only our own files; htmx is configured not to evaluate code.
 CONTENT_SECURITY_POLICY = {
@@ -289,6 +323,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Keyed hashes of IP addresses and user agents in ledger evidence: provable, yet not personal data on its own.
 LEDGER_EVIDENCE_KEY = env.str("LEDGER_EVIDENCE_KEY", default=SECRET_KEY)
+# Signs the checkpoints that anchor every chain's head (docs/ledger.md).
+LEDGER_CHECKPOINT_KEY = env.str("LEDGER_CHECKPOINT_KEY", default=SECRET_KEY)
 
 LOGGING = {
     "version": 1,

@@ -1,14 +1,93 @@
-"""Production: everything in base, plus refusal to run with the embedded key and the deploy hardening."""
+"""Production: everything in base, plus refusal to run on any demo default, and the deploy hardening.
+
+Each refusal names the variable to set: an embedded default (SQLite, a per-process cache, tasks inside requests,
+mail and texts printed to the log, keys derived from SECRET_KEY) must never reach production silently.
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import INSECURE_DEFAULT_SECRET_KEY, MIDDLEWARE, SECRET_KEY, env
+from .base import (
+    DATABASES,
+    EMAIL_BACKEND,
+    INSECURE_DEFAULT_SECRET_KEY,
+    MIDDLEWARE,
+    REDIS_URL,
+    SECRET_KEY,
+    SMS_BACKEND,
+    env,
+)
 
-if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+
+def random_key(name: str, value: str, *, other_keys: dict[str, str]) -> str:
+    """A key of its own: long, random-looking, and not another key (one leaked key must not open the rest)."""
+    if value == INSECURE_DEFAULT_SECRET_KEY or len(value) < 50 or len(set(value)) < 5:
+        raise ImproperlyConfigured(
+            f"{name} must be set to a random value of at least 50 characters in production "
+            f'(python -c "import secrets; print(secrets.token_urlsafe(64))"), or {name}_FILE to a file holding it.'
+        )
+    for other_name, other in other_keys.items():
+        if value == other:
+            raise ImproperlyConfigured(f"{name} must differ from {other_name} in production.")
+    return value
+
+
+random_key("SECRET_KEY", SECRET_KEY, other_keys={})
+# Keyed hashes of IP addresses and user agents in the ledger: a key of their own, so rotating SECRET_KEY (which
+# signs sessions and links) leaves every recorded hash comparable.
+LEDGER_EVIDENCE_KEY = random_key(
+    "LEDGER_EVIDENCE_KEY", env.str("LEDGER_EVIDENCE_KEY", default=""), other_keys={"SECRET_KEY": SECRET_KEY}
+)
+LEDGER_CHECKPOINT_KEY = random_key(
+    "LEDGER_CHECKPOINT_KEY",
+    env.str("LEDGER_CHECKPOINT_KEY", default=""),
+    other_keys={"SECRET_KEY": SECRET_KEY, "LEDGER_EVIDENCE_KEY": LEDGER_EVIDENCE_KEY},
+)
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of at least 50 characters in production "
-        '(python -c "import secrets; print(secrets.token_urlsafe(64))").'
+        "DATABASE_URL must be set to a PostgreSQL database in production "
+        "(postgres://user:password@host:5432/candor): the embedded SQLite file serialises every writer, and the "
+        "change feed and the delivery locks are built on PostgreSQL."
+    )
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production (redis://host:6379/0): it is the Celery broker and the shared cache; "
+        "without it tasks run inside web requests and every process keeps rate limits of its own."
+    )
+
+# Login codes and signed links go out by mail: a backend that prints, stores or drops them is a demo default.
+DEMO_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+if EMAIL_BACKEND in DEMO_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set to a real mail transport in production (smtp+ssl://user:password@host:465, or "
+        "smtps://user:password@host:587 for STARTTLS; or EMAIL_BACKEND to a real backend): customers' login "
+        "codes and signed links would be printed to the log."
+    )
+# EMAIL_URL's host and TLS flags, when it set them (Django's defaults otherwise: localhost, no TLS).
+smtp = globals()
+if (
+    EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    and not (smtp.get("EMAIL_USE_TLS") or smtp.get("EMAIL_USE_SSL"))
+    and smtp.get("EMAIL_HOST", "localhost") not in LOOPBACK_HOSTS
+):
+    raise ImproperlyConfigured(
+        "EMAIL_URL must use TLS in production (smtp+ssl:// or smtps://): login codes would cross the network in "
+        "clear. Plain smtp:// is accepted only to a relay on this machine (localhost)."
+    )
+
+DEMO_SMS_BACKENDS = {"apps.preferences.sms.ConsoleSmsBackend", "apps.preferences.sms.LocmemSmsBackend"}
+if SMS_BACKEND in DEMO_SMS_BACKENDS:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND must be set in production: the dotted path of a class with send(to=, text=) that reaches an "
+        "SMS provider, or `none` (customers cannot switch text messages on). The default prints verification "
+        "codes to the log."
     )
 
 DEBUG = False

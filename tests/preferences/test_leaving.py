@@ -122,6 +122,18 @@ def test_sms_needs_the_number_verified_by_code_first(signed_in, customer):
     assert customer.phone_verified_at is not None
 
 
+def test_without_an_sms_transport_switching_texts_on_says_so_and_records_nothing(
+    signed_in, customer, settings
+):
+    settings.SMS_BACKEND = None  # SMS_BACKEND=none: production without an SMS provider
+    response = signed_in.post(
+        PAGE, {"section": "channels", "channel": ["sms"], **nv(*CHANNELS)}, HTTP_HX_REQUEST="true"
+    )
+    assert "We cannot send text messages at the moment." in response.content.decode()
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
+    assert sms.outbox == []
+
+
 def test_too_many_wrong_codes_end_the_attempt(signed_in, customer, settings):
     signed_in.post(PAGE, {"section": "channels", "channel": ["sms"], **nv(*CHANNELS)})
     code = sms.outbox[0]["text"].split("code is ")[1][:6]

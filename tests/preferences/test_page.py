@@ -206,3 +206,13 @@ def test_changing_the_location_level_keeps_a_time_box_unless_a_new_one_is_chosen
     first, second = events(customer)
     assert second.value == {"level": "region"}
     assert second.expires_at == first.expires_at
+
+
+def test_the_evidence_hash_is_of_the_client_address_a_trusted_proxy_saw(signed_in, customer, settings):
+    from apps.consent.services import evidence_hash
+
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    data = {"section": "channels", "channel": ["push"], **nv(*CHANNELS)}
+    signed_in.post(PAGE, data, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7")
+    [event] = events(customer)
+    assert event.evidence["ip_hash"] == evidence_hash("203.0.113.7")

@@ -65,3 +65,36 @@ def test_an_erased_customer_cannot_sign_in(client, customer):
     Customer.objects.filter(pk=customer.pk).update(erased_at="2026-01-01T00:00Z")
     request_code(client, customer.email)
     assert not get_user_model().objects.exists()
+
+
+def test_clients_behind_a_trusted_proxy_each_get_their_own_code_request_limit(client, customer, settings):
+    """One proxy in front: every client arrives from its address, the client's own is the last hop it adds."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    answers = []
+    for number in range(12):  # more than the 10 a minute one address may ask for
+        client.cookies.clear()
+        answer = client.post(
+            REQUEST,
+            {"email": f"visitor{number}@example.com"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{number}",
+        )
+        answers.append(answer.status_code)
+    assert answers == [302] * 12
+
+
+def test_one_client_behind_a_trusted_proxy_keeps_its_code_request_limit(client, customer, settings):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    answers = []
+    for number in range(12):
+        client.cookies.clear()
+        answer = client.post(
+            REQUEST,
+            {"email": f"visitor{number}@example.com"},
+            REMOTE_ADDR="10.0.0.2",
+            # What the client sent itself comes first and counts for nothing; the proxy appended the real one.
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{number}, 203.0.113.7",
+        )
+        answers.append(answer.status_code)
+    assert answers[:10] == [302] * 10
+    assert answers[-1] == 200  # the form again, with "too many attempts"
