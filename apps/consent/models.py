@@ -171,3 +171,39 @@ class OutboxEntry(models.Model):
 
     def __str__(self):
         return f"outbox {self.pk} → {self.document}"
+
+
+class LedgerCheckpoint(models.Model):
+    """Every chain's head at one moment, as a signed Merkle root (docs/ledger.md). Append-only, like the ledger:
+    a chain whose newest events vanish behind the triggers' back no longer reaches the head anchored here."""
+
+    taken_at = models.DateTimeField()
+    customers = models.PositiveIntegerField(help_text="Chains anchored (customers with at least one event).")
+    events = models.PositiveBigIntegerField(
+        help_text="Events in those chains: the sum of their head sequences."
+    )
+    root = models.CharField(max_length=64, help_text="RFC 6962 Merkle tree hash over the heads, hex.")
+    signature = models.CharField(max_length=64, help_text="HMAC-SHA256 under LEDGER_CHECKPOINT_KEY, hex.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"checkpoint {self.pk} at {self.taken_at:%Y-%m-%d %H:%M:%S} ({self.customers} chains)"
+
+
+class CheckpointHead(models.Model):
+    """A chain head a checkpoint anchored, stored once: by the first checkpoint that found the chain there."""
+
+    checkpoint = models.ForeignKey(LedgerCheckpoint, on_delete=models.PROTECT, related_name="heads")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+", db_index=False)
+    sequence = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "sequence"], name="consent_checkpoint_head_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id}#{self.sequence} in checkpoint {self.checkpoint_id}"

@@ -1,14 +1,17 @@
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Exists, Max, OuterRef, QuerySet
 
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
 
-from .models import GENESIS_HASH, ConsentEvent, PermissionDocument, Snapshot
+from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .models import GENESIS_HASH, CheckpointHead, ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import apply_event, derive_permissions, derived_from, next_expiry
 
 
@@ -115,3 +118,107 @@ def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
             broken = True
             yield LedgerBreak(customer_id=event.customer_id, sequence=event.sequence, problem=problem)
         expected_sequence, expected_prev = event.sequence + 1, event.hash
+
+
+def first_rewound_head() -> Snapshot | None:
+    """The first customer whose chain's head is behind a head a checkpoint anchored."""
+    behind = CheckpointHead.objects.filter(
+        customer_id=OuterRef("customer_id"), sequence__gt=OuterRef("last_sequence")
+    )
+    return (
+        Snapshot.objects.filter(Exists(behind))
+        .only("customer_id", "last_sequence")
+        .order_by("customer_id")
+        .first()
+    )
+
+
+def latest_checkpoint() -> LedgerCheckpoint | None:
+    return LedgerCheckpoint.objects.order_by("-id").first()
+
+
+def anchored_heads(checkpoint: LedgerCheckpoint) -> Iterator[tuple[int, int, str]]:
+    """Every head as ``checkpoint`` found it, by customer: each chain's furthest head anchored up to it (heads
+    only move forward; a checkpoint refuses to anchor one that went back)."""
+    heads = (
+        CheckpointHead.objects.filter(checkpoint_id__lte=checkpoint.pk)
+        .order_by("customer_id", "-sequence")
+        .values_list("customer_id", "sequence", "hash")
+    )
+    last = None
+    for customer_id, sequence, hash_ in heads.iterator(chunk_size=5000):
+        if customer_id != last:
+            last = customer_id
+            yield customer_id, sequence, hash_
+
+
+def checkpoint_problem(checkpoint: LedgerCheckpoint) -> str | None:
+    """Why the checkpoint itself cannot be trusted (its signature, or heads that no longer give its root)."""
+    message = signed_bytes(
+        taken_at=checkpoint.taken_at,
+        customers=checkpoint.customers,
+        events=checkpoint.events,
+        root=checkpoint.root,
+    )
+    if not hmac.compare_digest(sign(message, settings.LEDGER_CHECKPOINT_KEY), checkpoint.signature):
+        return (
+            f"checkpoint {checkpoint.pk}: the signature does not verify (the row was altered, or "
+            "LEDGER_CHECKPOINT_KEY is not the key it was signed with)"
+        )
+    tree, events = MerkleRoot(), 0
+    for head in anchored_heads(checkpoint):
+        tree.add(head_leaf(*head))
+        events += head[1]
+    if (tree.hexdigest(), tree.leaves, events) != (checkpoint.root, checkpoint.customers, checkpoint.events):
+        return (
+            f"checkpoint {checkpoint.pk}: the stored heads no longer give its signed root (heads were altered, "
+            "or a chain had no snapshot when it was taken)"
+        )
+    return None
+
+
+def checkpoint_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+    """Every chain head a checkpoint ever anchored must still be in the ledger, with the hash it had: yields the
+    first missing or changed one of each customer."""
+    still_there = ConsentEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), sequence=OuterRef("sequence"), hash=OuterRef("hash")
+    )
+    heads = CheckpointHead.objects.filter(~Exists(still_there)).order_by("customer_id", "sequence")
+    if customer_ids is not None:
+        heads = heads.filter(customer_id__in=customer_ids)
+    reported = None
+    for head in heads.iterator():
+        if head.customer_id == reported:
+            continue
+        reported = head.customer_id
+        last = ConsentEvent.objects.filter(customer_id=head.customer_id).aggregate(last=Max("sequence"))[
+            "last"
+        ]
+        anchored = f"checkpoint {head.checkpoint_id} anchored its head at sequence {head.sequence}"
+        if last is None:
+            problem = f"the chain is gone, but {anchored}"
+        elif last < head.sequence:
+            problem = f"the chain ends at sequence {last}, but {anchored}: its newest events were removed"
+        else:
+            problem = f"the event no longer has the hash {anchored} with: the chain was rewritten"
+        yield LedgerBreak(customer_id=head.customer_id, sequence=head.sequence, problem=problem)
+
+
+def checkpoint_export(checkpoint: LedgerCheckpoint, *, heads: bool = False) -> dict:
+    """The checkpoint as JSON for safekeeping elsewhere; with ``heads``, everything to recompute its root."""
+    exported = {
+        "checkpoint": checkpoint.pk,
+        "taken_at": checkpoint.taken_at.isoformat(),
+        "customers": checkpoint.customers,
+        "events": checkpoint.events,
+        "root": checkpoint.root,
+        "signature": checkpoint.signature,
+        "signature_algorithm": "HMAC-SHA256 over the canonical JSON of taken_at, customers, events and root",
+        "tree": "RFC 6962 Merkle tree hash; one leaf per chain, '<customer id>:<sequence>:<hash>', by customer id",
+    }
+    if heads:
+        exported["heads"] = [
+            {"customer": customer_id, "sequence": sequence, "hash": hash_}
+            for customer_id, sequence, hash_ in anchored_heads(checkpoint)
+        ]
+    return exported

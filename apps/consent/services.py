@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -17,7 +17,8 @@ from apps.customers.models import Customer
 from apps.customers.services import customer_upsert, erase_identity
 
 from . import store
-from .models import ConsentEvent, PermissionDocument, Snapshot
+from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .models import ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
@@ -30,7 +31,7 @@ from .rules import (
     system_change_applies,
     validate_choices,
 )
-from .selectors import replayed_snapshot_fields, superseded_consents
+from .selectors import first_rewound_head, replayed_snapshot_fields, superseded_consents
 
 
 @dataclass(frozen=True)
@@ -336,3 +337,42 @@ def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dic
 def _is_required_topic(purpose: str, rules) -> bool:
     topic = rules.topics.get(purpose.removeprefix("topic:")) if purpose.startswith("topic:") else None
     return bool(topic and topic.required)
+
+
+class LedgerRewound(Exception):
+    """A chain's head is behind a head a checkpoint anchored: events were removed behind the triggers' back."""
+
+
+def take_ledger_checkpoint(*, now: datetime | None = None) -> LedgerCheckpoint:
+    """Anchor every chain's current head in a signed checkpoint (docs/ledger.md).
+
+    The heads are the snapshots' ``last_sequence`` and ``last_hash``, which the write path updates in the same
+    transaction as the events; only heads that moved since the last checkpoint are stored again. Refuses,
+    naming the customer, when a head went backwards: anchoring it would hide the removal.
+    """
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        store.lock_checkpoints(own_transaction=own_transaction)
+        rewound = first_rewound_head()
+        if rewound is not None:
+            raise LedgerRewound(
+                f"customer {rewound.customer_id}: the chain's head is at sequence {rewound.last_sequence}, behind "
+                f"a head an earlier checkpoint anchored; its newest events were removed (run verify_ledger)."
+            )
+        tree, events = MerkleRoot(), 0
+        heads = Snapshot.objects.filter(last_sequence__gt=0).order_by("customer_id")
+        for customer_id, sequence, hash_ in heads.values_list(
+            "customer_id", "last_sequence", "last_hash"
+        ).iterator(chunk_size=5000):
+            tree.add(head_leaf(customer_id, sequence, hash_))
+            events += sequence
+        taken_at, root = now or timezone.now(), tree.hexdigest()
+        signature = sign(
+            signed_bytes(taken_at=taken_at, customers=tree.leaves, events=events, root=root),
+            settings.LEDGER_CHECKPOINT_KEY,
+        )
+        checkpoint = LedgerCheckpoint.objects.create(
+            taken_at=taken_at, customers=tree.leaves, events=events, root=root, signature=signature
+        )
+        store.store_moved_heads(checkpoint.pk)
+    return checkpoint

@@ -190,3 +190,34 @@ def _datetime(value):
     if isinstance(value, str):
         return connection.ops.convert_datetimefield_value(value, None, connection)
     return value
+
+
+# Any fixed number: the key of the advisory lock that lets one ledger checkpoint run at a time.
+_CHECKPOINT_LOCK = 0x6C656467
+
+
+def lock_checkpoints(*, own_transaction: bool) -> None:
+    """One checkpoint at a time, reading one committed state of the ledger in every statement.
+
+    PostgreSQL: REPEATABLE READ (when the checkpoint has its transaction to itself, as in the task and the
+    command) and an advisory lock. SQLite's IMMEDIATE transactions hold the database's write lock already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if own_transaction:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKPOINT_LOCK])
+
+
+def store_moved_heads(checkpoint_id: int) -> int:
+    """Keep every chain head no earlier checkpoint anchored, under this checkpoint; returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO consent_checkpointhead (checkpoint_id, customer_id, sequence, hash) "
+            "SELECT %s, s.customer_id, s.last_sequence, s.last_hash FROM consent_snapshot s "
+            "WHERE s.last_sequence > 0 AND NOT EXISTS (SELECT 1 FROM consent_checkpointhead h "
+            "WHERE h.customer_id = s.customer_id AND h.sequence = s.last_sequence)",
+            [checkpoint_id],
+        )
+        return cursor.rowcount

@@ -77,3 +77,8 @@ def sweep_notice_invalidations() -> int:
             invalidate_superseded_consents.delay(version.pk)
             queued += 1
     return queued
+
+
+@shared_task
+def take_ledger_checkpoint() -> int:
+    return services.take_ledger_checkpoint().pk

@@ -18,11 +18,12 @@ $$;
 """
 
 
-def forwards(apps, schema_editor):
+def make_append_only(schema_editor, tables):
+    """Also used by later migrations for tables of their own (consent/0005: ledger checkpoints)."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(POSTGRESQL_FUNCTION, params=None)
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION candor_refuse_change()"
@@ -32,7 +33,7 @@ def forwards(apps, schema_editor):
                 "FOR EACH STATEMENT EXECUTE FUNCTION candor_refuse_change()"
             )
     elif vendor == "sqlite":
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for operation in ("UPDATE", "DELETE"):
                 schema_editor.execute(
                     f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
@@ -42,17 +43,25 @@ def forwards(apps, schema_editor):
         raise NotImplementedError(f"No append-only triggers for {vendor}; the ledger would be editable.")
 
 
-def backwards(apps, schema_editor):
+def undo_append_only(schema_editor, tables, *, drop_function):
     vendor = schema_editor.connection.vendor
-    for table in APPEND_ONLY_TABLES:
+    for table in tables:
         if vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         else:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-    if vendor == "postgresql":
+    if vendor == "postgresql" and drop_function:
         schema_editor.execute("DROP FUNCTION IF EXISTS candor_refuse_change()")
+
+
+def forwards(apps, schema_editor):
+    make_append_only(schema_editor, APPEND_ONLY_TABLES)
+
+
+def backwards(apps, schema_editor):
+    undo_append_only(schema_editor, APPEND_ONLY_TABLES, drop_function=True)
 
 
 class Migration(migrations.Migration):

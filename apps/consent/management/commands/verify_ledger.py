@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.consent.models import ConsentEvent
-from apps.consent.selectors import ledger_breaks
+from apps.consent.selectors import checkpoint_breaks, checkpoint_problem, latest_checkpoint, ledger_breaks
 
 
 class Command(BaseCommand):
-    help = "Check every customer's consent chain: contiguous sequence numbers and unbroken hashes."
+    help = (
+        "Check every customer's consent chain: contiguous sequence numbers and unbroken hashes, and every head "
+        "a signed checkpoint anchored still there (no newest events removed)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -13,15 +16,33 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, customer=None, **options):
-        breaks = list(ledger_breaks(customer_ids=customer))
+        checkpoint = latest_checkpoint()
+        problem = checkpoint_problem(checkpoint) if checkpoint else None
+        if problem:
+            self.stderr.write(f"BROKEN {problem}")
+        breaks = sorted(
+            [*ledger_breaks(customer_ids=customer), *checkpoint_breaks(customer_ids=customer)],
+            key=lambda found: (found.customer_id, found.sequence),
+        )
         for found in breaks:
             self.stderr.write(f"BROKEN {found}")
         if breaks:
             raise CommandError(
                 f"The ledger does not verify: {len(breaks)} broken chain(s); first: {breaks[0]}."
             )
+        if problem:
+            raise CommandError(f"The latest checkpoint does not verify: {problem}.")
         events = ConsentEvent.objects.all()
         if customer:
             events = events.filter(customer_id__in=customer)
         chains = events.values("customer_id").distinct().count()
         self.stdout.write(self.style.SUCCESS(f"Ledger verifies: {events.count()} events in {chains} chains."))
+        if checkpoint is None:
+            self.stdout.write(
+                "No checkpoint yet: removed newest events would go unnoticed (ledger_checkpoint)."
+            )
+        else:
+            self.stdout.write(
+                f"Every head checkpoint {checkpoint.pk} ({checkpoint.taken_at:%Y-%m-%d %H:%M:%S} UTC) anchored "
+                "is still there."
+            )
