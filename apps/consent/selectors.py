@@ -1,3 +1,4 @@
+import heapq
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +98,15 @@ class LedgerBreak:
 
 
 def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+    """Every break, by customer: in a chain itself, or against the heads checkpoints anchored (a removed tail)."""
+    return heapq.merge(
+        chain_breaks(customer_ids),
+        checkpoint_breaks(customer_ids),
+        key=lambda found: (found.customer_id, found.sequence),
+    )
+
+
+def chain_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
     """Walk every chain in order and yield the first break of each customer whose chain does not verify."""
     events = ConsentEvent.objects.order_by("customer_id", "sequence")
     if customer_ids is not None:

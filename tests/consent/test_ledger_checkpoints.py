@@ -209,3 +209,16 @@ def test_the_periodic_task_takes_a_checkpoint_in_a_transaction_of_its_own(catalo
     give_and_withdraw(CustomerFactory())
     checkpoint = LedgerCheckpoint.objects.get(pk=task())
     assert (checkpoint.customers, checkpoint.events) == (1, 3)
+
+
+def test_every_reader_of_ledger_breaks_sees_a_removed_tail_too(two_chains):
+    """The support console's ledger check and the proof export read ``ledger_breaks``, as verify_ledger does."""
+    from apps.consent.selectors import ledger_breaks
+
+    first, customer = two_chains
+    take_ledger_checkpoint()
+    behind_the_triggers(
+        "DELETE FROM consent_consentevent WHERE customer_id = %s AND sequence = 3", [customer.pk]
+    )
+    assert [found.customer_id for found in ledger_breaks(customer_ids=[customer.pk])] == [customer.pk]
+    assert list(ledger_breaks(customer_ids=[first.pk])) == []
