@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -156,7 +156,9 @@ def _timestamp(value) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("naive")
-    return parsed
+    # In UTC now: the database adapter would convert it later, and a time at the edge of the calendar
+    # (0001-01-01 east of UTC) overflows there, where it answered 500.
+    return parsed.astimezone(UTC)
 
 
 def _bigint(value) -> int:
