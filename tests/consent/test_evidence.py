@@ -43,7 +43,9 @@ def test_evidence_outside_the_known_keys_and_values_is_refused_and_nothing_is_wr
 
 def test_evidence_is_normalised_before_it_is_checked(catalog):
     customer = CustomerFactory()
-    [event] = record(customer, evidence={"how_asked": "ｐｈｏｎｅ"}).events  # full-width letters
+    [event] = record(
+        customer, evidence={"how_asked": "\uff50\uff48\uff4f\uff4e\uff45"}
+    ).events  # full-width letters
     assert event.evidence == {"how_asked": "phone"}
 
 
@@ -55,7 +57,7 @@ def test_evidence_has_a_size_cap(catalog):
 
 def test_a_note_is_kept_outside_the_ledger_referenced_by_id_and_keyed_hash(catalog):
     customer = CustomerFactory()
-    [event] = record(customer, evidence={"how_asked": "phone"}, note="Call back: ada＠example.org").events
+    [event] = record(customer, evidence={"how_asked": "phone"}, note="Call back: ada\uff20example.org").events
     note = EvidenceNote.objects.get(customer=customer)
     assert note.text == "Call back: ada@example.org"  # NFKC: the full-width sign is an @ like any other
     assert event.evidence == {"how_asked": "phone", "note_id": note.pk, "note_hash": evidence_hash(note.text)}

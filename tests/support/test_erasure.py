@@ -94,7 +94,7 @@ def test_after_erasure_the_timeline_and_proof_show_an_agents_note_as_erased(
 ):
     customer = customer_with_history
     # Each of these slipped past the old email and phone patterns into the ledger, for good.
-    note = "Lovelace rang from ada＠example.org (or ada at example dot org), call back on 0151_1234_5678"
+    note = "Lovelace rang from ada\uff20example.org (or ada at example dot org), call back on 0151_1234_5678"
     agent_client = sign_in(client, agent)
     agent_client.post(
         reverse("support:change", args=[customer.pk]),
