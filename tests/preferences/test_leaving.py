@@ -1,4 +1,5 @@
 from django.core import mail
+from django.core.signing import TimestampSigner
 from django.urls import reverse
 
 from apps.consent import evidence
@@ -216,6 +217,14 @@ def test_one_click_links_already_sent_keep_working_after_the_link_key_rotates(cl
     rotate_link_key(customer)
     response = client.post(url, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
+    assert latest(customer, "channel:email").state == "withdrawn"
+
+
+def test_one_click_links_mailed_before_unsubscribe_tokens_had_their_own_salt_still_work(client, customer):
+    give(customer, make_choice("channel:email"))
+    old = TimestampSigner(salt=f"candor.customer-link.unsubscribe.{customer.link_key}.channel:email")
+    url = reverse("preferences:unsubscribe", args=["channel:email", old.sign(str(customer.pk))])
+    assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 200
     assert latest(customer, "channel:email").state == "withdrawn"
 
 
