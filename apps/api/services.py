@@ -91,6 +91,7 @@ def consent_record(
     choices: list[dict],
     language: str,
     evidence: dict | None = None,
+    note: str | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
     idempotency_key: str | None = None,
@@ -116,6 +117,7 @@ def consent_record(
                 actor=f"api:{client.name}",
                 language=language,
                 evidence=evidence,
+                note=note,
                 ip_address=ip_address,
                 user_agent=user_agent,
             )

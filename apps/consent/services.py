@@ -14,10 +14,11 @@ from django.utils.module_loading import import_string
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
-from apps.customers.services import customer_upsert, erase_identity
+from apps.customers.services import add_evidence_note, customer_upsert, erase_identity
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .evidence import clean_evidence, clean_note
 from .models import ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
@@ -56,6 +57,7 @@ def record_choices(
     evidence: dict | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
+    note: str | None = None,
 ) -> Recorded:
     """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
 
@@ -64,9 +66,13 @@ def record_choices(
     who was erased, but the system's own (expiry, invalidation). When the permission document changes,
     its next version and an outbox row are written with it; the delivery side picks the outbox row up after
     commit.
+
+    ``evidence`` holds only known keys with values from fixed lists (``apps.consent.evidence``); free text goes in
+    ``note``, which is kept in an erasable table and referenced from the evidence by id and keyed hash.
     """
-    _validate_context(choices=choices, source=source, actor=actor, language=language, evidence=evidence)
-    evidence = dict(evidence or {})
+    _validate_context(choices=choices, source=source, actor=actor, language=language)
+    evidence = clean_evidence(evidence, {choice.purpose for choice in choices})
+    note = clean_note(note)
     if ip_address:
         evidence["ip_hash"] = evidence_hash(ip_address)
     if user_agent:
@@ -84,10 +90,18 @@ def record_choices(
         now = timezone.now()
         rules = catalog_rules(locked.catalog_token)
         validate_choices(choices, rules, now, source)
+        choices = [
+            choice
+            for choice in choices
+            if system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now)
+        ]
+        if not choices:
+            return Recorded(events=[], document=snapshot.document, document_changed=False)
+        if note:
+            evidence["note_id"] = add_evidence_note(customer=customer, text=note).pk
+            evidence["note_hash"] = evidence_hash(note)
         events = []
         for choice in choices:
-            if not system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now):
-                continue
             event = ConsentEvent(
                 customer_id=customer.pk,
                 sequence=snapshot.last_sequence + 1,
@@ -106,8 +120,6 @@ def record_choices(
             event.hash = event.compute_hash()
             snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
             events.append(event)
-        if not events:
-            return Recorded(events=[], document=snapshot.document, document_changed=False)
         store.append_events(events)
         for event in events:
             apply_event(snapshot.choices, event)
@@ -117,7 +129,7 @@ def record_choices(
     return Recorded(events=events, document=snapshot.document, document_changed=document is not None)
 
 
-def _validate_context(*, choices, source, actor, language, evidence) -> None:
+def _validate_context(*, choices, source, actor, language) -> None:
     errors = {}
     if not choices:
         errors["choices"] = "Nothing to record: give at least one choice."
@@ -127,10 +139,6 @@ def _validate_context(*, choices, source, actor, language, evidence) -> None:
         errors["actor"] = "Actor must be customer, system, staff:<id>, api:<client> or import:<batch>."
     if language not in dict(settings.LANGUAGES):
         errors["language"] = f"Unsupported language {language!r}."
-    if evidence is not None and not isinstance(evidence, dict):
-        errors["evidence"] = "Evidence must be an object."
-    elif evidence and {"ip", "ip_address", "user_agent"} & set(evidence):
-        errors["evidence"] = "Pass ip_address and user_agent separately: the ledger keeps only keyed hashes."
     if errors:
         raise ValidationError(errors)
 
@@ -248,7 +256,13 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
 
 
 def change_identity(
-    *, external_id: str, source: str, actor: str, evidence: dict | None = None, **identity
+    *,
+    external_id: str,
+    source: str,
+    actor: str,
+    evidence: dict | None = None,
+    note: str | None = None,
+    **identity,
 ) -> tuple[Customer, bool]:
     """Create the customer or update their identity (``customer_upsert``); returns ``(customer, created)``.
 
@@ -275,6 +289,7 @@ def change_identity(
                 source=source,
                 actor=actor,
                 evidence={**(evidence or {}), "reason": "; ".join(reasons)},
+                note=note,
             )
     return customer, created
 
@@ -298,7 +313,9 @@ def _identity_change_choices(before: Customer, after: Customer) -> tuple[list[Ch
     return choices, reasons
 
 
-def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dict | None = None) -> Customer:
+def erase_customer(
+    *, customer: Customer, source: str, actor: str, evidence: dict | None = None, note: str | None = None
+) -> Customer:
     """Erase the customer's personal data; the ledger stays, pseudonymous and verifiable.
 
     In one transaction: every consent still given or awaiting confirmation is withdrawn through
@@ -330,6 +347,7 @@ def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dic
                 source=source,
                 actor=actor,
                 evidence={**(evidence or {}), "reason": "erasure requested"},
+                note=note,
             )
         return erase_identity(customer=customer, at=timezone.now())
 

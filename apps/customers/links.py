@@ -4,6 +4,10 @@ A token is ``<customer id>:<timestamp>:<signature>`` from ``TimestampSigner``. T
 link's kind and the customer's ``link_key``, so rotating the key revokes every link sent so far, and a token of
 one kind (or for one customer) never opens another. Confirmation links also sign the email address they
 confirm, so a link stops working once the address changes.
+
+Unsubscribe tokens are the exception: RFC 8058 expects the one-click link in every mail already sent to keep
+working, through a key rotation and an erasure too, so they sign only the customer and the list (with their
+own salt). They can do that one thing, unsubscribe from that list, and open nothing else, not even the page.
 """
 
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from django.core import signing
 from django.urls import reverse
 
 from .models import Customer, new_link_key
+from .services import end_sessions
 
 PAGE = "page"
 CONFIRM_EMAIL = "confirm-email"
@@ -28,6 +33,8 @@ class BadLink(Exception):
 def _signer(customer: Customer, kind: str, scope: str = "") -> signing.TimestampSigner:
     if kind not in KINDS:
         raise ValueError(f"Unknown link kind {kind!r}.")
+    if kind == UNSUBSCRIBE:
+        return signing.TimestampSigner(salt=f"candor.unsubscribe.{scope}")
     extra = customer.email if kind == CONFIRM_EMAIL else scope
     return signing.TimestampSigner(salt=f"candor.customer-link.{kind}.{customer.link_key}.{extra}")
 
@@ -45,15 +52,18 @@ def make_token(customer: Customer, kind: str = PAGE, scope: str = "") -> str:
 
 
 def read_token(token: str, kind: str = PAGE, scope: str = "") -> Customer:
-    """The customer the token was made for, or ``BadLink``."""
+    """The customer the token was made for, or ``BadLink``; an unsubscribe token may name an erased one."""
     customer_id, _, _ = token.partition(":")
-    if not customer_id.isdigit():
+    if not (customer_id.isascii() and customer_id.isdigit() and len(customer_id) <= 18):
         raise BadLink("malformed")
-    customer = Customer.objects.filter(pk=int(customer_id), erased_at__isnull=True).first()
+    customers = (
+        Customer.objects.all() if kind == UNSUBSCRIBE else Customer.objects.filter(erased_at__isnull=True)
+    )
+    customer = customers.filter(pk=int(customer_id)).first()
     if customer is None:
         raise BadLink("no such customer")
     try:
-        value = _signer(customer, kind, scope).unsign(token, max_age=max_age(kind))
+        value = _unsign(customer, kind, scope, token)
     except signing.SignatureExpired as error:
         raise BadLink("expired") from error
     except signing.BadSignature as error:
@@ -61,6 +71,21 @@ def read_token(token: str, kind: str = PAGE, scope: str = "") -> Customer:
     if value != str(customer.pk):
         raise BadLink("bad value")
     return customer
+
+
+def _unsign(customer: Customer, kind: str, scope: str, token: str) -> str:
+    try:
+        return _signer(customer, kind, scope).unsign(token, max_age=max_age(kind))
+    except signing.SignatureExpired:
+        raise
+    except signing.BadSignature:
+        if kind != UNSUBSCRIBE:
+            raise
+        # Unsubscribe links mailed before they had their own salt were signed with the link key; they keep
+        # working until they expire, unless that key has rotated since. Remove UNSUBSCRIBE_LINK_MAX_AGE after
+        # this change is deployed.
+        legacy = signing.TimestampSigner(salt=f"candor.customer-link.{kind}.{customer.link_key}.{scope}")
+        return legacy.unsign(token, max_age=max_age(kind))
 
 
 def absolute_url(path: str) -> str:
@@ -99,6 +124,9 @@ def list_unsubscribe_headers(customer: Customer, scope: str = "channel:email") -
 
 
 def rotate_link_key(customer: Customer) -> None:
-    """Revoke every link sent to this customer so far."""
+    """Revoke every link sent to this customer so far and end their sessions (link and code login alike).
+
+    One-click unsubscribe links keep working: they open nothing but the unsubscribe itself."""
     customer.link_key = new_link_key()
     customer.save(update_fields=["link_key"])
+    end_sessions(customer=customer)

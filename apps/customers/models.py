@@ -55,3 +55,43 @@ class Customer(models.Model):
 
     def __str__(self):
         return self.external_id
+
+
+class EvidenceNote(models.Model):
+    """Free text that came with a recorded change (an agent's note, a caller's comment), kept out of the ledger.
+
+    The ledger is append-only and must hold nothing personal, yet free text may name or reach someone: the
+    event's evidence holds only this row's id and a keyed hash of the text (``note_id``, ``note_hash``), and
+    erasure blanks the text here, so every chain still verifies and nothing personal stays.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="evidence_notes")
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"note {self.pk} of {self.customer_id}"
+
+
+class CustomerSession(models.Model):
+    """A session that holds something of this customer's (a signed link's, a code request's or a code login's).
+
+    Sessions are stored by key alone; this row lets erasure and link revocation end them at once rather than
+    leave the address in a session row until it expires.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "session_key"], name="customer_session_unique"),
+        ]
+
+    def __str__(self):
+        return f"session of {self.customer_id}"

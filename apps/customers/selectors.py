@@ -1,4 +1,4 @@
-from .models import Customer
+from .models import Customer, EvidenceNote
 
 
 def customer_by_email_or_id(value: str) -> Customer | None:
@@ -23,3 +23,12 @@ def masked_email(email: str) -> str:
 
 def masked_phone(phone: str) -> str:
     return f"{phone[:3]} *** {phone[-2:]}" if len(phone) > 6 else ""
+
+
+ERASED = "[erased]"
+
+
+def evidence_note_texts(note_ids) -> dict[int, str]:
+    """The text of each evidence note by id, ``[erased]`` for one blanked by erasure."""
+    notes = EvidenceNote.objects.filter(pk__in={note_id for note_id in note_ids if note_id is not None})
+    return {note.pk: ERASED if note.erased_at else note.text for note in notes}

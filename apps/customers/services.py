@@ -1,8 +1,43 @@
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Customer, new_link_key
+from .models import Customer, CustomerSession, EvidenceNote, new_link_key
+
+# Every cache entry about one customer is named here, so that erasure can forget them all.
+CACHE_NAMES = ("sms-code", "sms-sent", "email-confirmation-sent")
+
+
+def customer_cache_key(customer: Customer, name: str) -> str:
+    if name not in CACHE_NAMES:
+        raise ValueError(f"Unknown customer cache entry {name!r}: add it to CACHE_NAMES.")
+    return f"customers:{customer.pk}:{name}"
+
+
+def remember_session(*, customer: Customer, session) -> None:
+    """Note that ``session`` holds something of the customer's, so that ``end_sessions`` can end it."""
+    if session.session_key is None:
+        session.save()  # a new session has no key until it is first saved
+    CustomerSession.objects.get_or_create(customer=customer, session_key=session.session_key)
+    # Expired sessions are gone from the store anyway; forget their keys as we go.
+    CustomerSession.objects.filter(
+        customer=customer, created_at__lt=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    ).delete()
+
+
+def end_sessions(*, customer: Customer) -> int:
+    """End every session that holds something of the customer's (link, code request, code login)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = list(CustomerSession.objects.filter(customer=customer).values_list("session_key", flat=True))
+    for key in keys:
+        store(session_key=key).delete()
+    CustomerSession.objects.filter(customer=customer).delete()
+    return len(keys)
 
 
 def customer_upsert(
@@ -63,11 +98,17 @@ def mark_phone_verified(*, customer: Customer) -> None:
     customer.save(update_fields=["phone_verified_at"])
 
 
+def add_evidence_note(*, customer: Customer, text: str) -> EvidenceNote:
+    """Keep free text that came with a change (``record_choices`` calls this and puts only the id in the ledger)."""
+    return EvidenceNote.objects.create(customer=customer, text=text)
+
+
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
-    Their login account (it holds their email) is deleted and their link key replaced, which revokes every
-    link sent to them. The external id is the brand's own pseudonymous key: it lets the brand's systems match
+    Their login account (it holds their email) is deleted, their link key replaced, which revokes every
+    link sent to them, the free text of their evidence notes blanked, their sessions ended (a code login's
+    session holds the address) and their cache entries forgotten. The external id is the brand's own pseudonymous key: it lets the brand's systems match
     the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
     customer allowed.
     """
@@ -81,7 +122,10 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         link_key=new_link_key(),
         erased_at=at,
     )
+    EvidenceNote.objects.filter(customer=customer).update(text="", erased_at=at)
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
+    end_sessions(customer=customer)
+    cache.delete_many([customer_cache_key(customer, name) for name in CACHE_NAMES])
     customer.refresh_from_db()
     return customer

@@ -1,17 +1,20 @@
 """Who is on the page: a customer who arrived by signed link (kept in the session) or signed in with a code.
 
-The session holds the customer's id and the link key the link was signed with, so rotating the key ends
-sessions opened by old links too. Nothing else identifies the customer: no id travels in any form.
+Either way the session holds the customer's id and their link key at the time, so rotating the key (``customer_link
+--revoke``, erasure) ends sessions opened by old links and code logins alike. Nothing else identifies the customer:
+no id travels in any form, and a login account alone opens no page.
 """
 
 from functools import wraps
 
 from allauth.account.adapter import get_adapter
+from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils import translation
 
 from apps.customers.models import Customer
+from apps.customers.services import remember_session
 
 from .services import Visit
 
@@ -21,7 +24,13 @@ LANGUAGE_KEY = "preferences_language"
 
 def open_session(request, customer: Customer) -> None:
     request.session.cycle_key()  # a fresh session id for the new identity: no fixation
+    hold_customer(request, customer)
+
+
+def hold_customer(request, customer: Customer) -> None:
+    """Bind the session to the customer and their current link key, and note it so erasure can end it."""
     request.session[SESSION_KEY] = {"id": customer.pk, "key": customer.link_key}
+    remember_session(customer=customer, session=request.session)
 
 
 def close_session(request) -> None:
@@ -30,13 +39,12 @@ def close_session(request) -> None:
 
 def current_customer(request) -> Customer | None:
     held = request.session.get(SESSION_KEY)
-    if held:
-        customer = Customer.objects.filter(pk=held["id"], erased_at__isnull=True).first()
-        if customer and customer.link_key == held["key"]:
-            return customer
-        close_session(request)
-    if request.user.is_authenticated:
-        return Customer.objects.filter(user=request.user, erased_at__isnull=True).first()
+    if not held:
+        return None
+    customer = Customer.objects.filter(pk=held["id"], erased_at__isnull=True).first()
+    if customer and customer.link_key == held["key"]:
+        return customer
+    logout(request)  # revoked or erased: the whole session ends, a code login with it
     return None
 
 

@@ -31,7 +31,12 @@ LEAVE_REASONS = tuple(LEAVE_REASON_LABELS)
 
 
 def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
-    """RFC 8058: stop the email the link came with, at once. ``scope`` is ``channel:email`` or a topic."""
+    """RFC 8058: stop the email the link came with, at once. ``scope`` is ``channel:email`` or a topic.
+
+    For an erased customer there is nothing left to stop: the erasure withdrew it all.
+    """
+    if visit.customer.erased_at:
+        return None
     choices = snapshot_choices(visit.customer)
     rules = catalog_rules()
     version = current_notice_version(scope)

@@ -27,7 +27,7 @@ from apps.consent.rules import Choice, State
 from apps.consent.services import Recorded, change_identity, record_choices
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
-from apps.customers.services import clean_phone, mark_phone_verified
+from apps.customers.services import clean_phone, customer_cache_key, mark_phone_verified
 
 from .selectors import current_notices, is_on, needs_reask, snapshot_choices
 from .selectors import reasks as open_reasks
@@ -252,8 +252,7 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
     saved.purposes = [event.purpose for event in saved.recorded.events]
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in saved.recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
@@ -287,8 +286,7 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     recorded = record(visit, [choice], evidence={"section": "reask"})
     saved = Saved(recorded=recorded, before={purpose: before.get(purpose)}, purposes=[purpose])
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
@@ -326,18 +324,29 @@ def undo(*, visit: Visit, before: dict) -> Saved:
     saved = Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
     # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): send it.
     if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
 # ---- double opt-in ---------------------------------------------------------------------------------------
 
 
-def send_email_confirmation(customer: Customer, language: str) -> None:
-    """Send the double opt-in email after the change that asked for it has committed."""
-    if not customer.email:
-        return
+def _hourly_limit_reached(customer: Customer, name: str, limit: int) -> bool:
+    """Count one more in the customer's hourly window for ``name``; whether that is past ``limit``."""
+    key = customer_cache_key(customer, name)
+    cache.add(key, 0, 3600)
+    return cache.incr(key) > limit
+
+
+def send_email_confirmation(customer: Customer, language: str) -> bool:
+    """Send the double opt-in email after the change that asked for it has committed; returns whether it will.
+
+    Each is a mail to the customer's address: a few per customer per hour (``EMAIL_CONFIRMATIONS_PER_HOUR``).
+    """
+    if not customer.email or _hourly_limit_reached(
+        customer, "email-confirmation-sent", settings.EMAIL_CONFIRMATIONS_PER_HOUR
+    ):
+        return False
     with translation.override(language):
         subject = _("Please confirm your email address")
         body = render_to_string(
@@ -351,6 +360,16 @@ def send_email_confirmation(customer: Customer, language: str) -> None:
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email], fail_silently=False)
     )
+    return True
+
+
+def resend_email_confirmation(*, visit: Visit) -> Saved:
+    """The page's "Send the link again", within the same hourly limit as every confirmation mail."""
+    if not send_email_confirmation(visit.customer, visit.language):
+        raise ValidationError(
+            {"channel:email": [_("We have sent several links already. Please try again later.")]}
+        )
+    return Saved(email_confirmation_sent=True)
 
 
 def confirm_email(*, visit: Visit) -> str:
@@ -376,7 +395,7 @@ def confirm_email(*, visit: Visit) -> str:
 
 
 def _sms_cache_key(customer: Customer) -> str:
-    return f"preferences:sms-code:{customer.pk}"
+    return customer_cache_key(customer, "sms-code")
 
 
 def _code_hash(customer: Customer, phone: str, code: str) -> str:
@@ -412,9 +431,7 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str =
             {"channel:sms": [_("Enter your mobile number below, and we text you a code to check it.")]}
         )
     # Texts cost money and can annoy whoever holds the number: a few codes per customer per hour, no more.
-    sent_key = f"preferences:sms-sent:{customer.pk}"
-    cache.add(sent_key, 0, 3600)
-    if cache.incr(sent_key) > settings.SMS_CODES_PER_HOUR:
+    if _hourly_limit_reached(customer, "sms-sent", settings.SMS_CODES_PER_HOUR):
         raise ValidationError(
             {"channel:sms": [_("We have sent several codes already. Please try again later.")]}
         )

@@ -4,11 +4,12 @@ from django import forms
 
 from apps.catalog.models import Option, translated
 from apps.catalog.selectors import catalog_rules
+from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice
 
 from .selectors import latest_versions, purpose_titles
-from .services import HOW_ASKED, NOTE_MAX_LENGTH
+from .services import NOTE_MAX_LENGTH
 
 State = ConsentEvent.State
 YES, NO = "yes", "no"
@@ -30,8 +31,8 @@ class ChangeForm(forms.Form):
         label="Note",
         max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="What the customer asked for, in your words. Kept in the ledger for good: "
-        "no email addresses or phone numbers.",
+        help_text="What the customer asked for, in your words. Kept beside the ledger, not in it: "
+        "erasure blanks it.",
     )
 
     def __init__(self, *args, customer, current: dict, **kwargs):

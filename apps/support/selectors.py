@@ -19,6 +19,7 @@ from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
 from apps.customers.models import Customer
+from apps.customers.selectors import ERASED, evidence_note_texts
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 
 from .models import StaffAccess
@@ -236,6 +237,7 @@ def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "")
     titles = purpose_titles()
     wording = wording_for({(event.notice_version_id, event.language) for event in events})
     actors = actor_labels({event.actor for event in events})
+    notes = evidence_note_texts(event.evidence.get("note_id") for event in events)
     previous: dict[str, ConsentEvent] = {}
     entries = []
     for event in events:
@@ -255,17 +257,22 @@ def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "")
                 before_value_text=describe_value(before.value) if before else None,
                 notice_number=event.notice_version.number,
                 wording=wording.get((event.notice_version_id, event.language)),
-                evidence=[
-                    (key.replace("_", " "), _evidence_text(value)) for key, value in event.evidence.items()
-                ],
+                evidence=_evidence_lines(event.evidence, notes),
             )
         )
     entries.reverse()
     return entries
 
 
-def _evidence_text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _evidence_lines(evidence: dict, notes: dict[int, str]) -> list[tuple[str, str]]:
+    """The evidence as label and text; a note by its text from the erasable table (``[erased]`` after erasure)."""
+    lines = []
+    for key, value in evidence.items():
+        if key == "note_id":
+            lines.append(("note", notes.get(value, ERASED)))
+        elif key != "note_hash":
+            lines.append((key.replace("_", " "), value if isinstance(value, str) else json.dumps(value)))
+    return lines
 
 
 def timeline_filters(customer: Customer) -> dict:
@@ -318,6 +325,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
             field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
         }
     titles = purpose_titles()
+    notes = evidence_note_texts(event.evidence.get("note_id") for event in chosen)
     now = timezone.now()
     purposes = sorted({event.purpose for event in chosen})
     snapshot = Snapshot.objects.filter(customer=customer).first()
@@ -351,7 +359,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
             }
             for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
         ],
-        "events": [_proof_event(event) for event in chosen],
+        "events": [_proof_event(event, notes) for event in chosen],
         "ledger": {
             "hash_algorithm": "SHA-256 over the canonical JSON in each event's 'canonical' (docs/ledger.md)",
             "events_in_chain": len(events),
@@ -362,8 +370,10 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     }
 
 
-def _proof_event(event: ConsentEvent) -> dict:
-    return {
+def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
+    """One event as proof. A note is shown from the erasable table beside the evidence that references it by
+    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
+    proof = {
         "event_id": event.pk,
         "event_time": event.recorded_at.isoformat(),
         "event_type": f"consent {event.state}",
@@ -381,6 +391,9 @@ def _proof_event(event: ConsentEvent) -> dict:
         "hash": event.hash,
         "canonical": json.loads(event.canonical_bytes()),
     }
+    if "note_id" in event.evidence:
+        proof["note"] = notes.get(event.evidence["note_id"], ERASED)
+    return proof
 
 
 # --- data-subject access: everything held ---------------------------------------------------------------------
@@ -389,6 +402,8 @@ def _proof_event(event: ConsentEvent) -> dict:
 def everything_held(customer: Customer) -> dict:
     """One document with every row Candor holds about the customer (for a data-subject access request)."""
     snapshot = Snapshot.objects.filter(customer=customer).first()
+    events = list(ConsentEvent.objects.filter(customer=customer).order_by("sequence"))
+    notes = evidence_note_texts(event.evidence.get("note_id") for event in events)
     return {
         "generated_at": timezone.now().isoformat(),
         "controller": controller(),
@@ -411,10 +426,7 @@ def everything_held(customer: Customer) -> dict:
             }
             for document in PermissionDocument.objects.filter(customer=customer).order_by("version")
         ],
-        "consent_events": [
-            _proof_event(event)
-            for event in ConsentEvent.objects.filter(customer=customer).order_by("sequence")
-        ],
+        "consent_events": [_proof_event(event, notes) for event in events],
         "deliveries": [
             {
                 "destination": delivery.destination.name,

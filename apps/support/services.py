@@ -3,13 +3,13 @@
 Every change to a preference goes through ``apps.consent.services.record_choices`` with the agent as actor.
 """
 
-import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
 from apps.consent.services import Recorded, erase_customer, evidence_hash, record_choices
 from apps.customers.models import Customer
@@ -18,16 +18,7 @@ from apps.delivery.services import replay_dead
 
 from .models import StaffAccess
 
-HOW_ASKED = {
-    "phone": "By phone",
-    "letter": "By letter",
-    "email": "By email",
-    "in_person": "In person",
-}
 NOTE_MAX_LENGTH = 500
-# The note is kept in the ledger for good, which no erasure may touch: it must not name or reach the customer.
-EMAIL_LIKE = re.compile(r"\S+@\S+\.\S+")
-PHONE_LIKE = re.compile(r"(?:\+|\b)\d(?:[\s\-./()]*\d){6,}")
 
 
 def record_staff_access(
@@ -53,6 +44,8 @@ def staff_actor(staff) -> str:
 
 
 def _request_evidence(*, how_asked: str, note: str) -> dict:
+    """How the customer asked, for the ledger; the note itself goes to ``record_choices(note=…)``, which keeps
+    it out of the ledger in an erasable table."""
     errors = {}
     note = (note or "").strip()
     if how_asked not in HOW_ASKED:
@@ -61,13 +54,9 @@ def _request_evidence(*, how_asked: str, note: str) -> dict:
         errors["note"] = "A note is required: what did the customer ask for?"
     elif len(note) > NOTE_MAX_LENGTH:
         errors["note"] = f"Keep the note under {NOTE_MAX_LENGTH} characters."
-    elif EMAIL_LIKE.search(note) or PHONE_LIKE.search(note):
-        errors["note"] = (
-            "Leave email addresses and phone numbers out of the note: it is kept in the ledger for good."
-        )
     if errors:
         raise ValidationError(errors)
-    return {"how_asked": how_asked, "note": note}
+    return {"how_asked": how_asked}
 
 
 def record_change_on_behalf(
@@ -87,6 +76,7 @@ def record_change_on_behalf(
             actor=staff_actor(staff),
             language=customer.locale,
             evidence=evidence,
+            note=note,
         )
         record_staff_access(
             staff=staff,
@@ -113,6 +103,7 @@ def fulfil_erasure_request(*, staff, customer: Customer, how_asked: str, note: s
             source=ConsentEvent.Source.SUPPORT_AGENT,
             actor=staff_actor(staff),
             evidence=evidence,
+            note=note,
         )
         record_staff_access(staff=staff, customer=customer, what=StaffAccess.What.ERASURE)
     return Erasure(customer=customer, already_erased=already)

@@ -278,6 +278,7 @@ SMS_BACKEND = None if SMS_BACKEND == "none" else SMS_BACKEND
 SMS_CODE_TIMEOUT = 10 * 60
 SMS_CODE_MAX_ATTEMPTS = 5
 SMS_CODES_PER_HOUR = 3
+EMAIL_CONFIRMATIONS_PER_HOUR = 3
 LOGIN_URL = "account_request_login_code"
 LOGIN_REDIRECT_URL = "preferences:page"
 # Who the consent receipts name as the controller (ISO/IEC TS 27560 / Kantara "piiControllers").
@@ -297,6 +298,8 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 10 * 60
 ACCOUNT_PREVENT_ENUMERATION = True
+# No "you have no account" mail: it would let anyone send mail from us to any address.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_RATE_LIMITS = {"request_login_code": "10/m/ip,3/10m/key", "login_failed": "10/m/ip,5/5m/key"}
 ACCOUNT_ADAPTER = "apps.preferences.accounts.CustomerAccountAdapter"
 ACCOUNT_FORMS = {"request_login_code": "apps.preferences.accounts.RequestCustomerCodeForm"}

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
+from apps.customers.models import EvidenceNote
 from tests.factories import CustomerFactory, make_choice
 
 pytestmark = pytest.mark.embedded
@@ -84,7 +85,32 @@ def test_a_malformed_body_is_a_400_with_a_pointer_per_field(catalog, api):
 def test_raw_ip_addresses_in_evidence_are_refused(catalog, api):
     response = post(api, CustomerFactory(), choice("channel:sms"), evidence={"ip": "10.0.0.1"})
     assert response.status_code == 400
-    assert response.json()["errors"][0]["pointer"] == "#/evidence"
+    assert response.json()["errors"][0]["pointer"] == "#/evidence/ip"
+
+
+def test_free_text_in_evidence_is_refused_with_a_pointer_and_nothing_is_written(catalog, api):
+    customer = CustomerFactory()
+    response = post(
+        api,
+        customer,
+        choice("channel:sms"),
+        evidence={"captured_via": "call_center", "ticket": "Ada, 0151 123"},
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert [error["pointer"] for error in response.json()["errors"]] == ["#/evidence/ticket"]
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
+
+
+def test_a_note_is_kept_beside_the_ledger_and_only_referenced_from_it(catalog, api):
+    customer = CustomerFactory()
+    response = post(api, customer, choice("channel:sms"), note="Ticket 123: Ada asked by phone")
+    assert response.status_code == 201
+    event = ConsentEvent.objects.get(customer=customer)
+    note = EvidenceNote.objects.get(customer=customer)
+    assert note.text == "Ticket 123: Ada asked by phone"
+    assert set(event.evidence) == {"note_id", "note_hash"}
+    assert "Ada" not in event.canonical_bytes().decode()
 
 
 def test_the_history_lists_events_in_order_without_evidence(catalog, api):

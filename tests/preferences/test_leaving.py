@@ -1,9 +1,12 @@
 from django.core import mail
+from django.core.signing import TimestampSigner
 from django.urls import reverse
 
+from apps.consent import evidence
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
-from apps.preferences import sms
+from apps.consent.services import erase_customer
+from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token, rotate_link_key
+from apps.preferences import leaving, sms
 from tests.factories import make_choice
 
 from .conftest import CHANNELS, nv
@@ -60,6 +63,19 @@ def test_resend_sends_the_confirmation_again(signed_in, customer, django_capture
         signed_in.post(PAGE, {"section": "channels", "channel": ["email"], **nv(*CHANNELS)})
         signed_in.post(PAGE, {"action": "resend_email", "section": "channels"})
     assert len(mail.outbox) == 2
+
+
+def test_resending_the_confirmation_is_rate_limited(
+    signed_in, customer, settings, django_capture_on_commit_callbacks
+):
+    give(customer, make_choice("channel:email", state="requested"))
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [
+            signed_in.post(PAGE, {"action": "resend_email", "section": "channels"}).status_code
+            for _ in range(8)
+        ]
+    assert len(mail.outbox) == settings.EMAIL_CONFIRMATIONS_PER_HOUR
+    assert answers[-1] == 400
 
 
 def test_after_a_new_address_the_page_sends_the_link_there_and_it_allows_email_again(
@@ -197,7 +213,48 @@ def test_a_token_for_one_topic_does_not_unsubscribe_another(client, customer):
     assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 400
 
 
+def test_an_unsubscribe_token_opens_no_page_and_mints_no_page_link(client, customer):
+    give(customer, make_choice("channel:email"))
+    response = client.post(
+        unsubscribe_url(customer, "channel:email"), {"List-Unsubscribe": "One-Click", "from_page": "1"}
+    )
+    assert response.status_code == 200
+    assert "/p/" not in response.content.decode()
+    assert client.get(PAGE).status_code == 302  # still not signed in
+
+
+def test_one_click_links_already_sent_keep_working_after_the_link_key_rotates(client, customer):
+    give(customer, make_choice("channel:email"))
+    url = unsubscribe_url(customer, "channel:email")
+    rotate_link_key(customer)
+    response = client.post(url, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert latest(customer, "channel:email").state == "withdrawn"
+
+
+def test_one_click_links_mailed_before_unsubscribe_tokens_had_their_own_salt_still_work(client, customer):
+    give(customer, make_choice("channel:email"))
+    old = TimestampSigner(salt=f"candor.customer-link.unsubscribe.{customer.link_key}.channel:email")
+    url = reverse("preferences:unsubscribe", args=["channel:email", old.sign(str(customer.pk))])
+    assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert latest(customer, "channel:email").state == "withdrawn"
+
+
+def test_one_click_links_of_an_erased_customer_still_answer_and_record_nothing(client, customer):
+    give(customer, make_choice("channel:email"))
+    url = unsubscribe_url(customer, "channel:email")
+    erase_customer(customer=customer, source="support_agent", actor="staff:1")
+    events = ConsentEvent.objects.count()
+    assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.get(url).status_code == 200
+    assert ConsentEvent.objects.count() == events
+
+
 # ---- unsubscribe from everything, doing less first ----
+
+
+def test_every_leave_reason_is_a_reason_the_ledger_takes():
+    assert set(leaving.LEAVE_REASONS) <= set(evidence.LEAVE_REASONS)
 
 
 def test_leaving_offers_doing_less_first(signed_in):

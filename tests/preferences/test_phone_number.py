@@ -3,8 +3,10 @@
 import pytest
 
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.services import erase_customer
 from apps.customers.services import mark_phone_verified
 from apps.preferences import sms
+from apps.preferences.services import sms_verification_pending
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import nv, open_link
@@ -154,3 +156,10 @@ def test_a_code_for_the_number_on_record_ends_when_the_record_gets_another(signe
     assert customer.phone == NEW
     assert customer.phone_verified_at is None
     assert not ConsentEvent.objects.filter(customer=customer).exists()
+
+
+def test_erasure_forgets_a_number_waiting_for_its_code(signed_in_without_number, no_number):
+    send_code(signed_in_without_number)
+    assert sms_verification_pending(no_number)
+    erase_customer(customer=no_number, source="support_agent", actor="staff:1")
+    assert not sms_verification_pending(no_number)

@@ -1,14 +1,21 @@
 """django-allauth's login by code, for customers: no password, no enumeration, rate limited."""
 
+import io
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
+from apps.consent.services import erase_customer
 from apps.customers.models import Customer
+from apps.customers.services import ensure_login_account
+from tests.factories import CustomerFactory
 
 REQUEST = reverse("account_request_login_code")
 CONFIRM = reverse("account_confirm_login_code")
@@ -98,3 +105,57 @@ def test_one_client_behind_a_trusted_proxy_keeps_its_code_request_limit(client, 
         answers.append(answer.status_code)
     assert answers[:10] == [302] * 10
     assert answers[-1] == 200  # the form again, with "too many attempts"
+
+
+def sign_in_by_code(client, email):
+    request_code(client, email)
+    code = re.search(r"^([A-Z0-9]{4}-[A-Z0-9]{4})$", mail.outbox[-1].body, re.MULTILINE).group(1)
+    assert client.post(CONFIRM, {"code": code}).status_code == 302
+    return client
+
+
+def test_no_mail_goes_to_an_address_without_a_customer(client, catalog):
+    request_code(client, "nobody@example.com")
+    assert mail.outbox == []
+
+
+def test_a_staff_address_gets_no_login_code(client, catalog):
+    get_user_model().objects.create_user("staff", "staff@example.com", "x" * 16, is_staff=True)
+    request_code(client, "staff@example.com")
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/accounts/email/", "/accounts/signup/", "/accounts/password/reset/", "/accounts/password/change/"],
+)
+def test_a_customer_signed_in_by_code_has_no_account_management_pages(client, customer, path):
+    sign_in_by_code(client, customer.email)
+    assert client.get(path).status_code == 404
+    assert client.post(path, {"action_add": "", "email": "victim@example.com"}).status_code == 404
+
+
+def test_a_code_signs_in_the_customer_whose_address_it_is_whatever_other_account_lists_it(client, catalog):
+    attacker = CustomerFactory(email="mallory@example.com")
+    victim = CustomerFactory(email="victim@example.com")
+    # An address row on the attacker's login account, as allauth's email page used to let them add.
+    EmailAddress.objects.create(
+        user=ensure_login_account(customer=attacker), email=victim.email, verified=True, primary=False
+    )
+    sign_in_by_code(client, victim.email)
+    assert client.get(reverse("preferences:page")).context["page"].customer == victim
+
+
+def test_revoking_a_customers_links_ends_their_code_login_session(client, customer):
+    sign_in_by_code(client, customer.email)
+    call_command("customer_link", customer.email, "--revoke", stdout=io.StringIO(), stderr=io.StringIO())
+    assert client.get(reverse("preferences:page")).status_code == 302
+
+
+def test_erasure_ends_the_code_login_session_that_holds_the_address(client, customer):
+    sign_in_by_code(client, customer.email)
+    session_key = client.session.session_key
+    assert customer.email in Session.objects.get(session_key=session_key).get_decoded().__repr__()
+    erase_customer(customer=customer, source="support_agent", actor="staff:1")
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert client.get(reverse("preferences:page")).status_code == 302

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from apps.consent.models import ConsentEvent, Snapshot
@@ -86,6 +87,33 @@ def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, cu
     assert EMAIL not in json.dumps(proof)
     assert officer_client.get(reverse("support:proof", args=[customer.pk])).status_code == 200
     assert StaffAccess.objects.filter(customer=customer, what="erasure").exists()
+
+
+def test_after_erasure_the_timeline_and_proof_show_an_agents_note_as_erased(
+    client, agent, officer, customer_with_history
+):
+    customer = customer_with_history
+    # Each of these slipped past the old email and phone patterns into the ledger, for good.
+    note = "Lovelace rang from ada\uff20example.org (or ada at example dot org), call back on 0151_1234_5678"
+    agent_client = sign_in(client, agent)
+    agent_client.post(
+        reverse("support:change", args=[customer.pk]),
+        {"channel:email|answer": "yes", "how_asked": "phone", "note": note},
+    )
+    assert (
+        "Lovelace rang" in agent_client.get(reverse("support:timeline", args=[customer.pk])).content.decode()
+    )
+    erase_customer(customer=customer, source="support_agent", actor=f"staff:{officer.pk}")
+
+    timeline = agent_client.get(reverse("support:timeline", args=[customer.pk])).content.decode()
+    assert "[erased]" in timeline
+    assert "Lovelace" not in timeline
+    proof = sign_in(Client(), officer).get(reverse("support:proof_json", args=[customer.pk])).json()
+    assert proof["ledger"]["verifies"] is True
+    assert "[erased]" in json.dumps(proof, ensure_ascii=False)
+    assert "Lovelace" not in json.dumps(proof, ensure_ascii=False)
+    assert rows_containing("Lovelace") == []
+    assert rows_containing("1234_5678") == []
 
 
 def test_erasure_withdraws_every_consent_so_downstream_systems_may_send_nothing(

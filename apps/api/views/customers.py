@@ -2,6 +2,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from apps.consent.evidence import CAPTURED_VIA, NOTE_MAX_LENGTH
 from apps.consent.models import ConsentEvent
 from apps.customers.models import Customer
 
@@ -122,18 +123,21 @@ class CustomerConsentsApi(ApiView):
             choices=Customer.Locale.choices, default="en", help_text="The language the customer saw."
         )
         evidence = serializers.DictField(
-            child=StrictCharField(max_length=500),
+            child=StrictCharField(max_length=200),
             required=False,
-            help_text='Where and how it was captured, e.g. {"captured_via": "call_center", "ticket": "123"}.',
+            help_text="How it was captured, from fixed lists only, e.g. "
+            '{"captured_via": "call_center", "how_asked": "phone"} (`captured_via`: '
+            + ", ".join(CAPTURED_VIA)
+            + "). The ledger keeps it for good, so it holds no free text: put that in `note`.",
+        )
+        note = StrictCharField(
+            required=False,
+            max_length=NOTE_MAX_LENGTH,
+            help_text="Free text (a ticket number, what the customer said). Kept beside the ledger, which holds "
+            "only its id and a keyed hash, and blanked when the customer is erased.",
         )
         ip_address = serializers.IPAddressField(required=False, help_text="Kept only as a keyed hash.")
         user_agent = StrictCharField(required=False, max_length=500, help_text="Kept only as a keyed hash.")
-
-        def validate_evidence(self, value):
-            for key in value:
-                if not key or len(key) > 50 or "\x00" in key or not key.isprintable():
-                    raise serializers.ValidationError("Keys must be short printable names.")
-            return value
 
     class RecordOutput(serializers.Serializer):
         external_id = serializers.CharField()

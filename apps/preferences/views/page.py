@@ -109,8 +109,7 @@ def page(request):
             saved = services.verify_sms_code(visit=request.visit, code=request.POST.get("code", ""))
         elif action == "resend_email":
             section = "channels"
-            services.send_email_confirmation(request.customer, request.LANGUAGE_CODE)
-            saved = services.Saved(email_confirmation_sent=True)
+            saved = services.resend_email_confirmation(visit=request.visit)
         elif section.startswith("reask:"):
             purpose = section.removeprefix("reask:")
             saved = services.answer_reask(

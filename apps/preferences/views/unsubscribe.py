@@ -6,7 +6,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from apps.customers.links import UNSUBSCRIBE, BadLink, page_url, read_token
+from apps.customers.links import UNSUBSCRIBE, BadLink, read_token
 from apps.customers.selectors import masked_email
 
 from .. import leaving
@@ -17,7 +17,11 @@ from ..selectors import current_notices
 @csrf_exempt  # the mail provider posts without a session; the signed token is the authority
 @require_http_methods(["GET", "POST"])
 def one_click(request, scope, token):
-    """POST ``List-Unsubscribe=One-Click`` stops that email at once; a GET only shows the confirmation."""
+    """POST ``List-Unsubscribe=One-Click`` stops that email at once; a GET only shows the confirmation.
+
+    The token unsubscribes from its one list and does nothing else: it opens no page and mints no other link.
+    An erased customer's link still answers (everything was switched off with the erasure).
+    """
     try:
         customer = read_token(token, UNSUBSCRIBE, scope)
     except BadLink as problem:
@@ -32,12 +36,13 @@ def one_click(request, scope, token):
         "email": masked_email(customer.email),
     }
     if request.method == "GET":
+        context["done"] = customer.erased_at is not None
         return render(request, "preferences/unsubscribe.html", context)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return HttpResponse("Expected List-Unsubscribe=One-Click.", status=400, content_type="text/plain")
     leaving.one_click_unsubscribe(visit=visit_for(request, customer, language), scope=scope)
     if request.POST.get("from_page"):
-        context.update(done=True, page_url=page_url(customer))
+        context["done"] = True
         return render(request, "preferences/unsubscribe.html", context)
     return HttpResponse("Unsubscribed.", content_type="text/plain")
 

@@ -25,6 +25,8 @@ from apps.customers.services import customer_upsert
 
 SEED = 2026
 IMPORT_ACTOR = "import:crm-2026"
+IMPORT_EVIDENCE = {"captured_via": "import"}
+IMPORT_FILE = "crm-export-2026-01.csv"
 STAFF_ACTOR = "staff:demo"
 REQUIRED_TOPIC = "topic:order-updates"
 
@@ -70,6 +72,7 @@ class Step:
     actor: str
     choices: list[tuple[str, str, dict | None, datetime | None]]  # purpose, state, value, expires_at
     evidence: dict | None = None
+    note: str | None = None  # free text: kept beside the ledger, erasable
     ip_address: str | None = None
     user_agent: str | None = None
 
@@ -221,7 +224,7 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
     if not choices:  # even the most reticent answered where their order news should go
         choices.append((REQUIRED_TOPIC, State.GIVEN, {"channels": ["email"]}, None))
     if imported:
-        history.add(Step(Source.IMPORT, IMPORT_ACTOR, choices, evidence={"file": "crm-export-2026-01.csv"}))
+        history.add(Step(Source.IMPORT, IMPORT_ACTOR, choices, IMPORT_EVIDENCE, note=IMPORT_FILE))
     else:
         history.add(_web(rng, choices))
 
@@ -275,7 +278,8 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
                         ("channel:postal", State.GIVEN, None, None),
                         ("topic:new-arrivals", State.GIVEN, value, None),
                     ],
-                    evidence={"note": "Asked by phone for the printed catalogue."},
+                    evidence={"how_asked": "phone"},
+                    note="Asked by phone for the printed catalogue.",
                 )
             )
         else:
@@ -284,7 +288,8 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
                     Source.SUPPORT_AGENT,
                     STAFF_ACTOR,
                     [("frequency", State.GIVEN, {"digest": "monthly", "weekly_cap": 1}, None)],
-                    evidence={"note": "Wrote in: fewer messages, please."},
+                    evidence={"how_asked": "letter"},
+                    note="Wrote in: fewer messages, please.",
                 )
             )
 
@@ -358,7 +363,8 @@ def _jonas(rules: CatalogRules, now: datetime) -> History:
                 ("topic:sales-and-offers", State.GIVEN, {"channels": ["email"]}, None),
                 ("topic:loyalty-rewards", State.GIVEN, {"channels": ["email"]}, None),
             ],
-            evidence={"file": "crm-export-2026-01.csv"},
+            IMPORT_EVIDENCE,
+            note=IMPORT_FILE,
         )
     )
     history.add(
@@ -366,7 +372,8 @@ def _jonas(rules: CatalogRules, now: datetime) -> History:
             Source.SUPPORT_AGENT,
             STAFF_ACTOR,
             [("frequency", State.GIVEN, {"digest": "monthly"}, None)],
-            evidence={"note": "Rief an: lieber seltener, einmal im Monat reicht."},
+            evidence={"how_asked": "phone"},
+            note="Rief an: lieber seltener, einmal im Monat reicht.",
         )
     )
     history.add(
@@ -415,6 +422,7 @@ def _record(customer: Customer, history: History, versions: dict[str, int]) -> i
             actor=step.actor,
             language=customer.locale,
             evidence=step.evidence,
+            note=step.note,
             ip_address=step.ip_address,
             user_agent=step.user_agent,
         )

@@ -12,7 +12,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--revoke",
             action="store_true",
-            help="rotate the customer's link key first: every older link stops",
+            help="rotate the customer's link key first: every older link stops and every session ends "
+            "(one-click unsubscribe links keep working)",
         )
 
     def handle(self, *args, customer, revoke, **options):
@@ -21,5 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"No customer matches {customer!r}.")
         if revoke:
             rotate_link_key(found)
-            self.stderr.write(f"Revoked every earlier link of customer {found.external_id}.")
+            self.stderr.write(
+                f"Revoked every earlier link of customer {found.external_id} and ended their sessions."
+            )
         self.stdout.write(page_url(found))
