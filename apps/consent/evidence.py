@@ -9,6 +9,7 @@ write path puts only its id and keyed hash (``note_id``, ``note_hash``) in the e
 import json
 import re
 import unicodedata
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
@@ -39,7 +40,7 @@ SYSTEM_REASONS = (
 # ``material change: topic:news v3``: the catalog's own purpose and version number, never anything personal.
 MATERIAL_CHANGE = re.compile(r"material change: (?:[a-z]+|[a-z]+:[a-z0-9-]{1,50}) v[0-9]{1,6}")
 
-# Per key the values a caller may give; ``None`` marks the keys only the write path itself sets.
+# Per key the values a caller may give: a fixed set, or a kind checked below (an id is a positive integer).
 CALLER_KEYS: dict[str, frozenset[str] | str] = {
     "via": frozenset({"form", "htmx"}),
     "section": frozenset(
@@ -52,6 +53,9 @@ CALLER_KEYS: dict[str, frozenset[str] | str] = {
     "captured_via": frozenset(CAPTURED_VIA),
     "list": "purpose",  # one-click unsubscribe: the list is one of the purposes being recorded
     "reason": "reason",  # leave reasons and the system's own, joined by "; "
+    "import_run": "id",
+    "row": "id",
+    "confirmed_at": "datetime",  # when an earlier system saw the double opt-in confirmed (ISO 8601 with offset)
 }
 WRITE_PATH_KEYS = frozenset({"ip_hash", "user_agent_hash", "note_id", "note_hash"})
 MAX_EVIDENCE_KEYS = len(CALLER_KEYS)
@@ -63,7 +67,7 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def clean_evidence(evidence, purposes: set[str]) -> dict[str, str]:
+def clean_evidence(evidence, purposes: set[str]) -> dict[str, str | int]:
     """The evidence a caller gave, normalised and checked; ``ValidationError`` keyed ``evidence/<key>``."""
     if evidence is None:
         return {}
@@ -84,6 +88,11 @@ def clean_evidence(evidence, purposes: set[str]) -> dict[str, str]:
                 f"Unknown evidence key. Known: {', '.join(sorted(CALLER_KEYS))}; "
                 "free text goes in the note, which erasure can remove."
             )
+        elif CALLER_KEYS[key] == "id":
+            if isinstance(raw_value, bool) or not isinstance(raw_value, int) or not 0 < raw_value < 2**63:
+                errors[where] = "An id: a positive integer."
+            else:
+                cleaned[key] = raw_value
         elif not isinstance(raw_value, str):
             errors[where] = "Evidence values are strings from a fixed list."
         elif not _allowed(CALLER_KEYS[key], value := normalise(raw_value).strip(), purposes):
@@ -114,6 +123,8 @@ def clean_note(note) -> str:
 def _allowed(allowed, value: str, purposes: set[str]) -> bool:
     if allowed == "purpose":
         return value in purposes
+    if allowed == "datetime":
+        return _is_aware_datetime(value)
     if allowed == "reason":
         return all(
             part in LEAVE_REASONS or part in SYSTEM_REASONS or MATERIAL_CHANGE.fullmatch(part)
@@ -122,7 +133,16 @@ def _allowed(allowed, value: str, purposes: set[str]) -> bool:
     return value in allowed
 
 
+def _is_aware_datetime(value: str) -> bool:
+    try:
+        return len(value) <= 40 and datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def _allowed_text(allowed) -> str:
+    if allowed == "datetime":
+        return "A time in ISO 8601 with its offset, e.g. 2026-03-01T12:00:00+00:00."
     if allowed == "purpose":
         return "Name the purpose this change is recorded for."
     if allowed == "reason":

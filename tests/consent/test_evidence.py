@@ -31,6 +31,8 @@ def record(customer, **kwargs):
         ({"list": "topic:news"}, "evidence/list"),  # not a purpose this change records
         ({"note_id": "7"}, "evidence/note_id"),  # set by the write path only
         ({"how_asked": 1}, "evidence/how_asked"),
+        ({"row": "12"}, "evidence/row"),
+        ({"confirmed_at": "yesterday, said Ada"}, "evidence/confirmed_at"),
     ],
 )
 def test_evidence_outside_the_known_keys_and_values_is_refused_and_nothing_is_written(catalog, evidence, key):
@@ -47,6 +49,12 @@ def test_evidence_is_normalised_before_it_is_checked(catalog):
         customer, evidence={"how_asked": "\uff50\uff48\uff4f\uff4e\uff45"}
     ).events  # full-width letters
     assert event.evidence == {"how_asked": "phone"}
+
+
+def test_ids_and_times_are_evidence_too(catalog):
+    evidence = {"import_run": 3, "row": 12, "confirmed_at": "2026-03-01T12:00:00+00:00"}
+    [event] = record(CustomerFactory(), evidence=evidence).events
+    assert event.evidence == evidence
 
 
 def test_evidence_has_a_size_cap(catalog):
