@@ -12,6 +12,9 @@ if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(
     )
 
 DEBUG = False
+# The demo's receiver shows what was sent to it, customers' addresses included: never in production, whatever
+# the database or the environment says.
+DELIVERY_SANDBOX = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # Every link in an email (preferences, confirmation, one-click unsubscribe) starts with it: the embedded default

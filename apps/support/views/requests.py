@@ -13,14 +13,16 @@ from ..selectors import everything_held
 from ..services import fulfil_erasure_request
 
 
-@customer_page("run_data_subject_requests", StaffAccess.What.ACCESS_EXPORT)
+@customer_page("run_data_subject_requests", StaffAccess.What.ACCESS_EXPORT, recent=True)
 def access_export(request, customer):
     response = JsonResponse(everything_held(customer), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="data-subject-access-{customer.pk}.json"'
     return response
 
 
-@customer_page("run_data_subject_requests", {"GET": StaffAccess.What.GLANCE}, methods=("GET", "POST"))
+@customer_page(
+    "run_data_subject_requests", {"GET": StaffAccess.What.GLANCE}, methods=("GET", "POST"), recent=True
+)
 def erase(request, customer):
     form = EraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
