@@ -97,10 +97,11 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     inlines = [NoticeTextInline]
     actions = ["publish"]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj and obj.is_published:
-            return ["notice", "number", "material", "change_summary", "published_at", "text_hash"]
-        return ["published_at", "text_hash"]
+    readonly_fields = ["published_at", "text_hash"]
+
+    def has_change_permission(self, request, obj=None):
+        # A published version never changes (the model refuses): the admin shows it, read-only.
+        return super().has_change_permission(request, obj) and not (obj and obj.is_published)
 
     @admin.action(description="Publish (a material version asks everyone again)")
     def publish(self, request, queryset):
