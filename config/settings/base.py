@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.consent.tasks.sweep_notice_invalidations",
         "schedule": float(NOTICE_INVALIDATION_SWEEP_SECONDS),
     },
+    # A narrowing catalog change reaches every permission document (apps.consent.services.refresh_documents).
+    "refresh-documents-after-catalog-change": {
+        "task": "apps.consent.tasks.refresh_documents_after_catalog_change",
+        "schedule": env.float("CATALOG_REFRESH_SECONDS", default=60.0),
+    },
 }
 
 # The REST API (apps/api): API keys, scopes, one rate limit per client, errors as application/problem+json.
