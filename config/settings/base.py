@@ -195,8 +195,8 @@ DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", d
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
 DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
-# The in-app receiver the demo sends to (/delivery/sandbox/, staff only); on by default only when embedded, and
-# always off in production (config.settings.production).
+# The in-app receiver the demo sends to (shown to staff at /support/sandbox/); on by default only when
+# embedded, and always off in production (config.settings.production).
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
