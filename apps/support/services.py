@@ -69,10 +69,11 @@ def record_customers_shown(*, staff, what: str, customer_ids, detail: str = "") 
     )
 
 
-def record_refused_change(*, staff, customer: Customer, fields: list[str]) -> StaffAccess:
-    """A change that was refused still says who tried what (the fields or purposes, never the values)."""
+def record_refused_change(*, staff, customer: Customer, detail: str) -> StaffAccess:
+    """A change that was refused still says who tried what: the fields or purposes in error, or the target;
+    never the values."""
     return record_staff_access(
-        staff=staff, customer=customer, what=StaffAccess.What.REFUSED_CHANGE, detail=" ".join(fields)
+        staff=staff, customer=customer, what=StaffAccess.What.REFUSED_CHANGE, detail=detail
     )
 
 

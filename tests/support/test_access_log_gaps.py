@@ -28,3 +28,17 @@ def test_a_refused_change_post_is_logged_with_the_fields_not_the_values(
 
     entry = StaffAccess.objects.get(what=StaffAccess.What.REFUSED_CHANGE)
     assert (entry.staff, entry.customer, entry.detail) == (agent, customer_with_history, "note")
+
+
+def test_a_refused_erasure_is_logged(officer_client, officer, customer_with_history):
+    officer_client.post(reverse("support:erase", args=[customer_with_history.pk]), {"how_asked": "phone"})
+
+    entry = StaffAccess.objects.get(what=StaffAccess.What.REFUSED_CHANGE)
+    assert (entry.staff, entry.customer, entry.detail) == (officer, customer_with_history, "confirm note")
+
+
+def test_a_refused_retry_is_logged(agent_client, agent, customer_with_history):
+    agent_client.post(reverse("support:retry_delivery", args=[customer_with_history.pk, 999999]))
+
+    entry = StaffAccess.objects.get(what=StaffAccess.What.REFUSED_CHANGE)
+    assert (entry.staff, entry.customer, entry.detail) == (agent, customer_with_history, "delivery=999999")

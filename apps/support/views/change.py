@@ -34,7 +34,7 @@ def change(request, customer):
             timeline = reverse("support:timeline", args=[customer.pk])
             return HttpResponseClientRedirect(timeline) if request.htmx else redirect(timeline)
     if request.method == "POST":  # a post that gets here was refused: who tried, and which fields were wrong
-        record_refused_change(staff=request.user, customer=customer, fields=sorted(form.errors))
+        record_refused_change(staff=request.user, customer=customer, detail=" ".join(sorted(form.errors)))
     if request.htmx:  # htmx swaps only 2xx answers in: the form comes back with its errors
         return render(request, "support/change.html#change-form", {"customer": customer, "form": form})
     status = 400 if form.errors else 200
