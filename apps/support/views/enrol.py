@@ -51,5 +51,5 @@ def enrol(request, token: str):
     adapter = get_adapter()
     totp_url = adapter.build_totp_url(request.user, form.secret)
     svg = base64.b64encode(adapter.build_totp_svg(totp_url).encode()).decode()
-    context = {"form": form, "totp_url": totp_url, "totp_svg_data_uri": f"data:image/svg+xml;base64,{svg}"}
+    context = {"form": form, "totp_svg_data_uri": f"data:image/svg+xml;base64,{svg}"}
     return render(request, "support/enrol.html", context, status=400 if form.errors else 200)
