@@ -3,6 +3,17 @@
 from django.db import migrations, models
 
 
+def restore_sqlite_revision_triggers(apps, schema_editor):
+    """On SQLite, adding the column rebuilt catalog_topic, and 0003's revision triggers went with the old table."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for operation in ("INSERT", "UPDATE", "DELETE"):
+        schema_editor.execute(
+            f"CREATE TRIGGER IF NOT EXISTS catalog_topic_revision_{operation.lower()} AFTER {operation} "
+            "ON catalog_topic BEGIN UPDATE catalog_catalogrevision SET token = lower(hex(randomblob(16))); END"
+        )
+
+
 def required_topics_are_transactional(apps, schema_editor):
     """A topic required before kinds existed is one customers could not refuse: transactional by definition."""
     apps.get_model("catalog", "Topic").objects.filter(required=True).update(kind="transactional")
@@ -35,5 +46,6 @@ class Migration(migrations.Migration):
                 help_text="Shown but cannot be switched off (e.g. order updates). Only a transactional topic, and only from its creation: it can later be made optional, never required again.",
             ),
         ),
+        migrations.RunPython(restore_sqlite_revision_triggers, migrations.RunPython.noop),
         migrations.RunPython(required_topics_are_transactional, migrations.RunPython.noop),
     ]
