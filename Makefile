@@ -28,7 +28,10 @@ demo: install
 		--noinput --username admin --email admin@example.com >/dev/null 2>&1 || true
 	@echo
 	@echo "  Candor is running embedded (SQLite in var/, mail printed here)."
-	@echo "  Open http://127.0.0.1:8000/   (admin: http://127.0.0.1:8000/admin/ as admin / candor-demo)"
+	@echo "  Open http://127.0.0.1:8000/   (staff: http://127.0.0.1:8000/support/sign-in/ as admin@example.com /"
+	@echo "  candor-demo, then a TOTP code; the console, /admin/ and /support/sandbox/ are behind it)"
+	@$(EMBEDDED_ENV) $(BIN)/python manage.py invite_staff admin 2>/dev/null \
+		| sed 's/^/  First time: sign in, then set up the authenticator at /' || true
 	@echo
 	$(EMBEDDED_ENV) DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 

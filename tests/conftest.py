@@ -41,9 +41,12 @@ def eager_celery():
 
 @pytest.fixture
 def staff_client(client, db):
-    """A superuser signed in to the admin."""
-    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "x" * 16))
-    return client
+    """A superuser signed in to the admin: password and TOTP code, as the staff gate wants."""
+    from tests.support.conftest import add_totp, sign_in
+
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "x" * 16)
+    add_totp(admin)
+    return sign_in(client, admin)
 
 
 @pytest.fixture

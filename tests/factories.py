@@ -35,6 +35,9 @@ class TopicFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"topic-{n}")
     label = factory.LazyAttribute(lambda o: {"en": o.slug, "de": o.slug})
+    required = False
+    # Only a transactional topic may be required (Topic.refuse_widening).
+    kind = factory.LazyAttribute(lambda o: "transactional" if o.required else "marketing")
 
     @factory.post_generation
     def channels(self, create, extracted, **kwargs):

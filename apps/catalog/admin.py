@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 
@@ -8,10 +10,28 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "double_opt_in", "supports_quiet_hours", "position"]
 
 
+class TopicForm(forms.ModelForm):
+    class Meta:
+        model = Topic
+        fields = ["slug", "label", "kind", "channels", "required", "required_reason", "position"]
+
+    def _post_clean(self):
+        super()._post_clean()  # the model's own rules (Topic.refuse_widening) on the other fields
+        if self.instance.pk and "channels" in self.cleaned_data:
+            try:
+                self.instance.refuse_widening(channels=self.cleaned_data["channels"])
+            except ValidationError as error:
+                self._update_errors(error)
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ["slug", "label", "required", "position"]
+    form = TopicForm
+    list_display = ["slug", "label", "kind", "required", "position"]
     filter_horizontal = ["channels"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["kind"] if obj else []
 
 
 @admin.register(Option)

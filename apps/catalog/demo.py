@@ -511,6 +511,7 @@ def seed_demo_catalog() -> None:
             slug=slug,
             defaults={
                 "label": label,
+                "kind": Topic.Kind.TRANSACTIONAL if required else Topic.Kind.MARKETING,
                 "required": required,
                 "required_reason": required_reason,
                 "position": position,

@@ -38,14 +38,31 @@ class Channel(models.Model):
         return f"channel:{self.code}"
 
 
+class WideningChangeError(ValidationError):
+    """A catalog change that would let Candor reach customers further than they allowed, without their consent.
+
+    Narrowing changes (a required topic made optional, a topic or channel removed) are fine: the next document
+    of each customer follows them. Widening ones are refused here, for every door, not in one form.
+    """
+
+
 class Topic(models.Model):
+    class Kind(models.TextChoices):
+        MARKETING = "marketing", "Marketing: only for customers who opt in"
+        TRANSACTIONAL = "transactional", "Transactional (e.g. order updates): may be required"
+
     slug = models.SlugField(max_length=50, unique=True)
     label = models.JSONField(help_text="Per language.")
+    kind = models.CharField(
+        max_length=13, choices=Kind.choices, default=Kind.MARKETING, help_text="Fixed at creation."
+    )
     channels = models.ManyToManyField(
         Channel, related_name="topics", help_text="Channels this topic may use."
     )
     required = models.BooleanField(
-        default=False, help_text="Shown but cannot be switched off (e.g. order updates)."
+        default=False,
+        help_text="Shown but cannot be switched off (e.g. order updates). Only a transactional topic, and only "
+        "from its creation: it can later be made optional, never required again.",
     )
     required_reason = models.JSONField(
         default=dict, blank=True, help_text="Per language: why it is required."
@@ -58,9 +75,44 @@ class Topic(models.Model):
     def __str__(self):
         return self.slug
 
+    def save(self, *args, **kwargs):
+        self.refuse_widening()
+        super().save(*args, **kwargs)
+
     @property
     def purpose(self) -> str:
         return f"topic:{self.slug}"
+
+    def clean(self):
+        self.refuse_widening()
+
+    def refuse_widening(self, *, channels=None) -> None:
+        """Raise ``WideningChangeError`` if this change would reach customers who refused the topic.
+
+        A required topic reaches every customer on its channels whatever they chose, so only a transactional
+        topic may be required, only from its creation, and its channels are fixed then (pass the new
+        ``channels`` when they change; a new topic's are set right after it is created).
+        """
+        if self.required and self.kind != self.Kind.TRANSACTIONAL:
+            raise WideningChangeError({"required": "Only a transactional topic can be required."})
+        before = type(self).objects.filter(pk=self.pk).values("kind", "required").first() if self.pk else None
+        if before is None:
+            return
+        if before["kind"] != self.kind:
+            raise WideningChangeError({"kind": "A topic's kind is fixed at creation."})
+        if self.required and not before["required"]:
+            raise WideningChangeError(
+                {
+                    "required": "An optional topic cannot become required: customers who refused it would get "
+                    "it. Create a new transactional topic instead."
+                }
+            )
+        if channels is not None and self.required:
+            added = {channel.pk for channel in channels} - set(self.channels.values_list("pk", flat=True))
+            if added:
+                raise WideningChangeError(
+                    {"channels": "A required topic's channels are fixed at creation; it can only lose some."}
+                )
 
 
 class Option(models.Model):
@@ -89,6 +141,26 @@ class Option(models.Model):
 
     def __str__(self):
         return f"{self.set}:{self.code}"
+
+    def save(self, *args, **kwargs):
+        self.refuse_widening()
+        super().save(*args, **kwargs)
+
+    # Sets whose default goes into the permission document of every customer who has not chosen.
+    LEAST_IS_DEFAULT = (Set.PERSONALIZATION, Set.LOCATION)
+
+    def clean(self):
+        self.refuse_widening()
+
+    def refuse_widening(self) -> None:
+        """The default depth of personalization and location sharing is the least one: a higher default would
+        widen every customer who never chose, without their consent."""
+        if not (self.is_default and self.set in self.LEAST_IS_DEFAULT):
+            return
+        if type(self).objects.filter(set=self.set, rank__lt=self.rank).exclude(pk=self.pk).exists():
+            raise WideningChangeError(
+                {"is_default": f"The default {self.get_set_display().lower()} must be the least of its set."}
+            )
 
 
 class Notice(models.Model):

@@ -7,11 +7,12 @@ from django.db import transaction
 
 from apps.catalog.admin import NoticeTextInline
 from apps.catalog.models import NoticeVersion
+from apps.customers.models import Customer
 
 from . import tasks
 from .models import ConsentEvent, OutboxEntry, PermissionDocument
 from .selectors import superseded_consents
-from .services import mark_notice_version_published
+from .services import change_identity, mark_notice_version_published
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,6 +26,46 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Registered here rather than in the customers app because an identity edit reaches into the ledger: a new
+# address or number pauses the consent the old one had proved (``change_identity``).
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "email", "phone", "locale", "created_at", "erased_at"]
+    search_fields = ["external_id", "email", "phone", "name"]
+    fields = [
+        "external_id",
+        "email",
+        "phone",
+        "name",
+        "locale",
+        "phone_verified_at",
+        "created_at",
+        "erased_at",
+    ]
+    readonly_fields = ["phone_verified_at", "created_at", "erased_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "external_id"] if obj else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and obj.erased_at)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # erasure is a data-subject request, run in the support console
+
+    def save_model(self, request, obj, form, change):
+        customer, _ = change_identity(
+            external_id=obj.external_id,
+            source=ConsentEvent.Source.SUPPORT_AGENT,
+            actor=f"staff:{request.user.pk}",
+            email=obj.email,
+            phone=obj.phone,
+            name=obj.name,
+            locale=obj.locale,
+        )
+        obj.pk = customer.pk
 
 
 @admin.register(ConsentEvent)
@@ -56,10 +97,11 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     inlines = [NoticeTextInline]
     actions = ["publish"]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj and obj.is_published:
-            return ["notice", "number", "material", "change_summary", "published_at", "text_hash"]
-        return ["published_at", "text_hash"]
+    readonly_fields = ["published_at", "text_hash"]
+
+    def has_change_permission(self, request, obj=None):
+        # A published version never changes (the model refuses): the admin shows it, read-only.
+        return super().has_change_permission(request, obj) and not (obj and obj.is_published)
 
     @admin.action(description="Publish (a material version asks everyone again)")
     def publish(self, request, queryset):

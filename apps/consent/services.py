@@ -239,6 +239,29 @@ def expire_consents(*, now: datetime | None = None) -> int:
     return expired
 
 
+def refresh_documents(*, after: int = 0, limit: int = 1000) -> int | None:
+    """Re-derive the permission documents of up to ``limit`` customers (by id, after ``after``) under today's
+    catalog; returns the last customer id done, or ``None`` when none were left.
+
+    A narrowing catalog change (a required topic made optional, a topic removed) changes what documents say
+    with no customer's choice, so no ledger event; widening ones are refused by the catalog. Each document that
+    changes gets its next version and outbox row here, under the customer's lock, as the write path writes them.
+    """
+    customer_ids = list(
+        Snapshot.objects.filter(customer_id__gt=after)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)[:limit]
+    )
+    for customer_id in customer_ids:
+        with transaction.atomic():
+            locked = store.lock_customer(customer_id)
+            now = timezone.now()
+            document = _next_document(locked.snapshot, catalog_rules(locked.catalog_token), now)
+            if document is not None:
+                _save(locked.snapshot, document, now)
+    return customer_ids[-1] if customer_ids else None
+
+
 def rebuild_snapshot(*, customer: Customer) -> bool:
     """Recompute the customer's snapshot from the ledger alone; returns whether it had drifted from it."""
     with transaction.atomic():

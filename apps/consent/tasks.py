@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.catalog.models import NoticeVersion
+from apps.catalog.selectors import catalog_revision_token
 
 from . import selectors, services
 
@@ -82,3 +83,27 @@ def sweep_notice_invalidations() -> int:
 @shared_task
 def take_ledger_checkpoint() -> int:
     return services.take_ledger_checkpoint().pk
+
+
+DOCUMENTS_REFRESH = "consent:documents-refresh"
+
+
+@shared_task
+def refresh_documents_after_catalog_change() -> int | None:
+    """One batch of re-derived documents while the catalog revision differs from the one every document was last
+    derived under; queues the next batch until all are done. Celery beat starts it every
+    ``CATALOG_REFRESH_SECONDS``; batches are as large as the invalidation's (``NOTICE_INVALIDATION_BATCH_SIZE``).
+    A walk interrupted by a newer catalog change starts over. Returns the last
+    customer id done, or ``None`` when there was nothing to do."""
+    token = catalog_revision_token()
+    state = cache.get(DOCUMENTS_REFRESH) or {}
+    if state.get("done") == token:
+        return None
+    after = state.get("after", 0) if state.get("token") == token else 0
+    last = services.refresh_documents(after=after, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE)
+    if last is None:
+        cache.set(DOCUMENTS_REFRESH, {"done": token}, None)
+        return None
+    cache.set(DOCUMENTS_REFRESH, {"token": token, "after": last}, None)
+    refresh_documents_after_catalog_change.delay()
+    return last

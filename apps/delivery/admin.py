@@ -1,19 +1,48 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from . import selectors, services, tasks
-from .adapters.webhook import new_secret
 from .models import Delivery, Destination
+
+
+class DestinationForm(forms.ModelForm):
+    """Secrets are write-only: a secret typed in replaces the old one, and no secret is ever shown again."""
+
+    new_secret = forms.CharField(
+        label="Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. A vendor's API key; a new webhook without one gets a fresh whsec_ secret, shown "
+        "once. Leave empty to keep the current one (rotate a webhook's with the action).",
+    )
+
+    class Meta:
+        model = Destination
+        fields = [
+            "name",
+            "kind",
+            "endpoint",
+            "options",
+            "rate_limit",
+            "batch_size",
+            "purposes",
+            "identifiers",
+            "queue",
+            "enabled",
+        ]
 
 
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
+    form = DestinationForm
     list_display = ["name", "kind", "enabled", "pending", "oldest_pending", "delivered", "dead", "error"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "endpoint"]
     readonly_fields = ["previous_secret_expires_at", "disabled_reason", "resync_after_customer", "created_at"]
-    exclude = ["previous_secret"]
+    fields = [*DestinationForm.Meta.fields, "new_secret", *readonly_fields]
     actions = ["replay_dead", "enable", "rotate_secret"]
 
     def get_queryset(self, request):
@@ -42,10 +71,32 @@ class DestinationAdmin(admin.ModelAdmin):
         return Truncator(obj.last_error or obj.disabled_reason or "").chars(80)
 
     def save_model(self, request, obj, form, change):
-        if obj.kind == Destination.Kind.WEBHOOK and not obj.secret:
-            obj.secret = new_secret()
-            messages.info(request, f"Signing secret for {obj.name}: {obj.secret}")
-        super().save_model(request, obj, form, change)
+        secret = form.cleaned_data["new_secret"]
+        if change:  # validated by the form through the model's full_clean, as add_destination does
+            obj.secret = secret or obj.secret
+            super().save_model(request, obj, form, change)
+            return
+        destination = services.add_destination(
+            name=obj.name,
+            kind=obj.kind,
+            endpoint=obj.endpoint,
+            secret=secret,
+            options=obj.options,
+            rate_limit=obj.rate_limit,
+            batch_size=obj.batch_size,
+            purposes=obj.purposes,
+            identifiers=obj.identifiers,
+            queue=obj.queue,
+            enabled=obj.enabled,
+        )
+        obj.pk = destination.pk
+        if destination.kind == Destination.Kind.WEBHOOK and not secret:
+            self.message_user(
+                request,
+                f"Signing secret for {destination.name} (shown only now, give it to the receiver): "
+                f"{destination.secret}",
+                messages.WARNING,
+            )
 
     @admin.action(description="Replay dead deliveries")
     def replay_dead(self, request, queryset):

@@ -5,6 +5,7 @@ customer remembers the last version the destination acknowledged; senders hold i
 so two versions for the same customer never travel to the same destination at once.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -58,6 +59,12 @@ class Destination(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # Every door that saves a destination (add_destination, the admin) validates through full_clean.
+        unknown = sorted(set(self.identifiers or []) - set(self.IDENTIFIERS))
+        if unknown:
+            raise ValidationError({"identifiers": f"Unknown identifier(s): {', '.join(unknown)}."})
 
 
 class Delivery(models.Model):

@@ -58,9 +58,6 @@ def add_destination(
         )
     adapter = adapter_for(kind)
     identifiers = identifiers or ["external_id"]
-    unknown = sorted(set(identifiers) - set(Destination.IDENTIFIERS))
-    if unknown:
-        raise ValidationError({"identifiers": f"Unknown identifier(s): {', '.join(unknown)}."})
     if kind == Destination.Kind.WEBHOOK and not secret:
         secret = new_secret()
     destination = Destination(
@@ -76,7 +73,7 @@ def add_destination(
         queue=queue,
         enabled=enabled,
     )
-    destination.full_clean()
+    destination.full_clean()  # the model's own rules (Destination.clean), the same for the admin
     destination.save()
     return destination
 

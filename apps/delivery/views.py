@@ -2,7 +2,7 @@ import hmac
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,11 +37,3 @@ def sandbox_receive(request, name):
     if not services.receive_in_sandbox(destination=destination, body=request.body, headers=request.headers):
         return HttpResponse("Signature does not verify.\n", status=401, content_type="text/plain")
     return HttpResponse(status=204)
-
-
-@require_GET
-def sandbox(request, name="sandbox"):
-    destination = _sandbox(name)
-    template = "delivery/sandbox.html#arrivals" if request.htmx else "delivery/sandbox.html"
-    context = {"destination": destination, "arrivals": selectors.sandbox_arrivals(destination)}
-    return render(request, template, context)

@@ -22,6 +22,9 @@ class StaffAccess(models.Model):
         ACCESS_EXPORT = "access_export", "Exported everything held (data-subject access)"
         ERASURE = "erasure", "Erased the customer (data-subject erasure)"
         RETRY_DELIVERY = "retry_delivery", "Retried a delivery"
+        SEARCH_RESULT = "search_result", "Was shown in search results"
+        REFUSED_CHANGE = "refused_change", "Tried to record a change that was refused"
+        ADMIN_VIEW = "admin_view", "Opened in the admin"
 
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(
@@ -52,3 +55,22 @@ class StaffAccess(models.Model):
 
     def __str__(self):
         return f"{self.staff_id} {self.what} {self.customer_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StaffInvite(models.Model):
+    """A single-use, expiring link with which a new staff member enrols their first authenticator.
+
+    Only a hash of the link's token is kept; a password alone never enrols an authenticator.
+    """
+
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"enrolment invite for {self.staff_id} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, translated
@@ -31,6 +31,56 @@ PHONE_NOISE = re.compile(r"[\s\-().\/]")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 STATE_LABELS = dict(ConsentEvent.State.choices)
 SOURCE_LABELS = dict(ConsentEvent.Source.choices)
+
+
+# --- the admin's pages ------------------------------------------------------------------------------------------
+
+
+def customer_lookup(model) -> str | None:
+    """The lookup from ``model``'s rows to the customer they are about (one hop at most), or ``None``."""
+    if model is Customer:
+        return "pk"
+    direct = _customer_relation(model)
+    if direct:
+        return direct
+    for relation in _relations(model):
+        onward = _customer_relation(relation.related_model) if relation.concrete else None
+        if onward:
+            return f"{relation.name}__{onward}"
+    return None
+
+
+def _relations(model):
+    return [
+        relation
+        for relation in model._meta.get_fields()
+        if (relation.many_to_one or relation.one_to_one) and relation.related_model
+    ]
+
+
+def _customer_relation(model) -> str | None:
+    return next((r.name for r in _relations(model) if r.related_model is Customer), None)
+
+
+def customers_shown(context: dict | None) -> tuple[type | None, list[int]]:
+    """The model and the customers an admin page's context shows: a list, one object, or a selection."""
+    context = context or {}
+    if "cl" in context:
+        model, pks = context["cl"].model, [row.pk for row in context["cl"].result_list]
+    elif isinstance(context.get("original") or context.get("object"), Model):
+        shown = context.get("original") or context.get("object")
+        model, pks = type(shown), [shown.pk]
+    elif "queryset" in context:  # the confirmation page of an action on the selected rows
+        model, pks = context["queryset"].model, list(context["queryset"].values_list("pk", flat=True))
+    else:
+        return None, []
+    lookup = customer_lookup(model)
+    if lookup is None:
+        return model, []
+    if lookup == "pk":
+        return model, pks
+    found = model._default_manager.filter(pk__in=pks).values_list(lookup, flat=True)
+    return model, [pk for pk in found if pk is not None]
 
 
 # --- search ---------------------------------------------------------------------------------------------------

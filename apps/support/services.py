@@ -3,10 +3,17 @@
 Every change to a preference goes through ``apps.consent.services.record_choices`` with the agent as actor.
 """
 
+import hashlib
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urljoin
 
+from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.consent.evidence import HOW_ASKED
@@ -16,7 +23,7 @@ from apps.customers.models import Customer
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
 
-from .models import StaffAccess
+from .models import StaffAccess, StaffInvite
 
 NOTE_MAX_LENGTH = 500
 
@@ -30,12 +37,34 @@ def record_staff_access(
     )
 
 
-def record_search(*, staff, query: str, found: int) -> StaffAccess:
-    """A search is logged by a keyed hash of its query: provable later, yet no email or phone in the log."""
+def record_search(*, staff, query: str, shown: list) -> StaffAccess:
+    """A search is logged by a keyed hash of its query: provable later, yet no email or phone in the log.
+
+    Each customer on the page of results gets a row of their own: who saw them is in their access history.
+    """
+    detail = f"query-hash={evidence_hash(query.strip().lower())[:32]}"
+    record_customers_shown(
+        staff=staff, what=StaffAccess.What.SEARCH_RESULT, customer_ids=shown, detail=detail
+    )
     return record_staff_access(
-        staff=staff,
-        what=StaffAccess.What.SEARCH,
-        detail=f"query-hash={evidence_hash(query.strip().lower())[:32]} results={found}",
+        staff=staff, what=StaffAccess.What.SEARCH, detail=f"{detail} results={len(shown)}"
+    )
+
+
+def record_customers_shown(*, staff, what: str, customer_ids, detail: str = "") -> None:
+    """One access-log row per customer shown at once (a page of search results, an admin list)."""
+    now = timezone.now()
+    StaffAccess.objects.bulk_create(
+        StaffAccess(staff=staff, customer_id=pk, what=what, detail=detail[:200], at=now)
+        for pk in dict.fromkeys(customer_ids)
+    )
+
+
+def record_refused_change(*, staff, customer: Customer, detail: str) -> StaffAccess:
+    """A change that was refused still says who tried what: the fields or purposes in error, or the target;
+    never the values."""
+    return record_staff_access(
+        staff=staff, customer=customer, what=StaffAccess.What.REFUSED_CHANGE, detail=detail
     )
 
 
@@ -126,3 +155,54 @@ def retry_delivery(*, staff, customer: Customer, delivery_id: int) -> bool:
             detail=f"delivery={delivery_id}",
         )
     return True
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_staff(*, staff) -> str:
+    """A fresh enrolment token for a staff account without an authenticator; earlier unused ones stop working.
+
+    Raises ``ValidationError`` for an account that is not staff or already has an authenticator (it must be
+    removed in the admin first, so a stolen password cannot replace it).
+    """
+    if not (staff.is_active and staff.is_staff):
+        raise ValidationError("Only active staff accounts are invited.")
+    if Authenticator.objects.filter(user=staff).exists():
+        raise ValidationError(f"{staff} has an authenticator already; remove it in the admin first.")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        StaffInvite.objects.filter(staff=staff, used_at__isnull=True).update(expires_at=now)
+        StaffInvite.objects.create(
+            staff=staff,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.STAFF_INVITE_MAX_AGE),
+        )
+    return token
+
+
+def enrolment_url(token: str) -> str:
+    return urljoin(settings.SITE_URL, reverse("support:enrol", args=[token]))
+
+
+def open_invite(*, token: str) -> StaffInvite | None:
+    """The invite the token stands for, if it is unused and unexpired."""
+    return (
+        StaffInvite.objects.filter(
+            token_hash=_token_hash(token), used_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .select_related("staff")
+        .first()
+    )
+
+
+def use_invite(*, invite: StaffInvite) -> bool:
+    """Spend the invite once: returns whether this call did (a second, concurrent one gets ``False``)."""
+    return bool(
+        StaffInvite.objects.filter(pk=invite.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
+            used_at=timezone.now()
+        )
+    )

@@ -5,9 +5,11 @@ from .views import (
     change,
     customer,
     deliveries,
+    enrol,
     ledger,
     proof,
     requests,
+    sandbox,
     search,
     sign_in,
     timeline,
@@ -17,6 +19,7 @@ app_name = "support"
 
 urlpatterns = [
     path("sign-in/", sign_in.sign_in, name="sign_in"),
+    path("enrol/<str:token>/", enrol.enrol, name="enrol"),
     path("", search.search, name="search"),
     path("customers/<int:customer_id>/", customer.glance, name="customer"),
     path("customers/<int:customer_id>/timeline/", timeline.timeline, name="timeline"),
@@ -33,4 +36,6 @@ urlpatterns = [
     path("customers/<int:customer_id>/erase/", requests.erase, name="erase"),
     path("access-log/", access_log.access_log, name="access_log"),
     path("ledger/", ledger.verify, name="ledger"),
+    path("sandbox/", sandbox.sandbox, name="sandbox"),
+    path("sandbox/<slug:name>/", sandbox.sandbox, name="sandbox_for"),
 ]

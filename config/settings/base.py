@@ -8,6 +8,7 @@ Any variable may instead be read from a file named by NAME_FILE (Docker and Kube
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from environ.fileaware_mapping import FileAwareMapping
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -34,7 +35,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "apps.support.apps.StaffAdminConfig",  # django.contrib.admin behind the staff gate
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -86,6 +87,16 @@ INSTALLED_APPS += ["allauth.mfa"]
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Candor support")
 MFA_TOTP_TOLERANCE = 1  # accept the neighbouring 30-second step too: phone clocks drift
+# allauth's own setup page refuses: the first authenticator comes only through an invitation link (invite_staff).
+MFA_FORMS = {"activate_totp": "apps.support.views.enrol.InvitationOnlyTOTPForm"}
+STAFF_INVITE_MAX_AGE = env.int("STAFF_INVITE_MAX_AGE", default=48 * 3600)
+# A staff session ends this long after sign-in whatever happens, and after this long without a staff page.
+STAFF_SESSION_MAX_AGE = env.int("STAFF_SESSION_MAX_AGE", default=12 * 3600)
+STAFF_SESSION_IDLE_TIMEOUT = env.int("STAFF_SESSION_IDLE_TIMEOUT", default=30 * 60)
+# Erasure and the exports want the password and the code proved again within this many seconds.
+STAFF_REAUTHENTICATION_TIMEOUT = env.int("STAFF_REAUTHENTICATION_TIMEOUT", default=5 * 60)
+if STAFF_SESSION_MAX_AGE > 12 * 3600:
+    raise ImproperlyConfigured("STAFF_SESSION_MAX_AGE may be at most 12 hours (43200 seconds).")
 # --- end of the staff sign-in block ---------------------------------------------------------------------------
 
 ROOT_URLCONF = "config.urls"
@@ -205,7 +216,8 @@ DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", d
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
 DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
-# The in-app receiver the demo sends to (/delivery/sandbox/); on by default only when embedded.
+# The in-app receiver the demo sends to (shown to staff at /support/sandbox/); on by default only when
+# embedded, and always off in production (config.settings.production).
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
@@ -231,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notice-invalidations": {
         "task": "apps.consent.tasks.sweep_notice_invalidations",
         "schedule": float(NOTICE_INVALIDATION_SWEEP_SECONDS),
+    },
+    # A narrowing catalog change reaches every permission document (apps.consent.services.refresh_documents).
+    "refresh-documents-after-catalog-change": {
+        "task": "apps.consent.tasks.refresh_documents_after_catalog_change",
+        "schedule": env.float("CATALOG_REFRESH_SECONDS", default=60.0),
     },
 }
 

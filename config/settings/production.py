@@ -91,6 +91,9 @@ if SMS_BACKEND in DEMO_SMS_BACKENDS:
     )
 
 DEBUG = False
+# The demo's receiver shows what was sent to it, customers' addresses included: never in production, whatever
+# the database or the environment says.
+DELIVERY_SANDBOX = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # Every link in an email (preferences, confirmation, one-click unsubscribe) starts with it: the embedded default

@@ -51,8 +51,8 @@ def test_prune_idempotency_keys_forgets_only_old_answers(catalog, api):
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
 
 
-def test_the_admin_creates_a_client_and_shows_its_key_once(admin_client):
-    response = admin_client.post(
+def test_the_admin_creates_a_client_and_shows_its_key_once(staff_client):
+    response = staff_client.post(
         "/admin/api/apiclient/add/", {"name": "esp", "scopes": ["permissions:read"]}, follow=True
     )
     client = ApiClient.objects.get(name="esp")

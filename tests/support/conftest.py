@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from allauth.account.internal.flows.login import (
     _AUTHENTICATION_METHODS_USER_SESSION_KEY,
@@ -25,17 +27,23 @@ def make_staff(role: str | None, *, username: str | None = None, mfa: bool = Tru
         ensure_roles()  # a transactional test before this one may have emptied the groups
         user.groups.add(Group.objects.get(name=ROLES[role]))
     if mfa:
-        Authenticator.objects.create(
-            user=user, type=Authenticator.Type.TOTP, data={"secret": encrypt(TOTP_SECRET)}
-        )
+        add_totp(user)
     return user
+
+
+def add_totp(user):
+    return Authenticator.objects.create(
+        user=user, type=Authenticator.Type.TOTP, data={"secret": encrypt(TOTP_SECRET)}
+    )
 
 
 def sign_in(client, user, methods=("password", "mfa")):
     """What allauth leaves in the session after a password and a TOTP code (or only the given methods)."""
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     session = client.session
-    session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": method, "at": 0} for method in methods]
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": method, "at": time.time()} for method in methods
+    ]
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
     return client

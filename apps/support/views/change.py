@@ -9,7 +9,7 @@ from apps.consent.models import Snapshot
 from ..access import customer_page
 from ..forms import ChangeForm
 from ..models import StaffAccess
-from ..services import record_change_on_behalf
+from ..services import record_change_on_behalf, record_refused_change
 
 
 @customer_page("record_change_on_behalf", {"GET": StaffAccess.What.CHANGE_FORM}, methods=("GET", "POST"))
@@ -33,6 +33,8 @@ def change(request, customer):
             )
             timeline = reverse("support:timeline", args=[customer.pk])
             return HttpResponseClientRedirect(timeline) if request.htmx else redirect(timeline)
+    if request.method == "POST":  # a post that gets here was refused: who tried, and which fields were wrong
+        record_refused_change(staff=request.user, customer=customer, detail=" ".join(sorted(form.errors)))
     if request.htmx:  # htmx swaps only 2xx answers in: the form comes back with its errors
         return render(request, "support/change.html#change-form", {"customer": customer, "form": form})
     status = 400 if form.errors else 200

@@ -5,7 +5,7 @@ from django.urls import reverse
 from ..access import customer_page
 from ..models import StaffAccess
 from ..selectors import customer_deliveries
-from ..services import retry_delivery
+from ..services import record_refused_change, retry_delivery
 
 
 @customer_page("view_customer_data", StaffAccess.What.DELIVERIES)
@@ -19,5 +19,6 @@ def retry(request, customer, delivery_id: int):
     if retry_delivery(staff=request.user, customer=customer, delivery_id=delivery_id):
         messages.success(request, f"Delivery {delivery_id} is queued again; it is sent within seconds.")
     else:
+        record_refused_change(staff=request.user, customer=customer, detail=f"delivery={delivery_id}")
         messages.error(request, f"Delivery {delivery_id} is not a dead delivery of this customer.")
     return redirect(reverse("support:deliveries", args=[customer.pk]))

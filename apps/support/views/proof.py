@@ -6,7 +6,7 @@ from ..models import StaffAccess
 from ..selectors import consent_proof
 
 
-@customer_page("export_proof", StaffAccess.What.PROOF)
+@customer_page("export_proof", StaffAccess.What.PROOF, recent=True)
 def proof_json(request, customer):
     purpose = request.GET.get("purpose", "")
     response = JsonResponse(consent_proof(customer, purpose=purpose), json_dumps_params={"indent": 2})
@@ -15,7 +15,7 @@ def proof_json(request, customer):
     return response
 
 
-@customer_page("export_proof", StaffAccess.What.PROOF)
+@customer_page("export_proof", StaffAccess.What.PROOF, recent=True)
 def proof_print(request, customer):
     purpose = request.GET.get("purpose", "")
     return render(

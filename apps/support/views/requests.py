@@ -10,17 +10,19 @@ from ..access import customer_page
 from ..forms import EraseForm
 from ..models import StaffAccess
 from ..selectors import everything_held
-from ..services import fulfil_erasure_request
+from ..services import fulfil_erasure_request, record_refused_change
 
 
-@customer_page("run_data_subject_requests", StaffAccess.What.ACCESS_EXPORT)
+@customer_page("run_data_subject_requests", StaffAccess.What.ACCESS_EXPORT, recent=True)
 def access_export(request, customer):
     response = JsonResponse(everything_held(customer), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="data-subject-access-{customer.pk}.json"'
     return response
 
 
-@customer_page("run_data_subject_requests", {"GET": StaffAccess.What.GLANCE}, methods=("GET", "POST"))
+@customer_page(
+    "run_data_subject_requests", {"GET": StaffAccess.What.GLANCE}, methods=("GET", "POST"), recent=True
+)
 def erase(request, customer):
     form = EraseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -38,6 +40,8 @@ def erase(request, customer):
         else:
             messages.success(request, f"Customer {customer.external_id} was erased.")
             return redirect(reverse("support:customer", args=[customer.pk]))
+    if request.method == "POST":  # a post that gets here was refused
+        record_refused_change(staff=request.user, customer=customer, detail=" ".join(sorted(form.errors)))
     return render(
         request,
         "support/erase.html",

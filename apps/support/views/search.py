@@ -11,6 +11,6 @@ def search(request):
     after = request.GET.get("after", "")
     page = search_customers(query, after=int(after) if after.isdigit() else None)
     if page.query:
-        record_search(staff=request.user, query=page.query, found=len(page.customers))
+        record_search(staff=request.user, query=page.query, shown=[row.pk for row in page.customers])
     template = "support/search.html#results" if request.htmx else "support/search.html"
     return render(request, template, {"page": page})

@@ -8,7 +8,7 @@ SANDBOX = "sandbox"
 
 
 class Command(BaseCommand):
-    help = "Add the demo's sandbox destination: signed webhooks to the in-app receiver at /delivery/sandbox/."
+    help = "Add the demo's sandbox destination: signed webhooks to the in-app receiver, shown to staff at /support/sandbox/."
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -28,5 +28,5 @@ class Command(BaseCommand):
             batch_size=10,
         )
         self.stdout.write(
-            f"Added the sandbox destination: watch changes arrive at {base_url}/delivery/sandbox/"
+            f"Added the sandbox destination: watch changes arrive at {base_url}/support/sandbox/"
         )
