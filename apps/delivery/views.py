@@ -12,10 +12,14 @@ from .models import Destination
 
 @require_GET
 def metrics(request):
-    """Prometheus text format, for a bearer token (DELIVERY_METRICS_TOKEN) or a staff session."""
+    """Prometheus text format, for the scraper's bearer token (DELIVERY_METRICS_TOKEN) only.
+
+    Not for staff sessions: staff pages pass the support console's gate (password and TOTP), which this app,
+    below the front doors, does not import; the admin's destination list shows staff the same figures.
+    """
     token = settings.DELIVERY_METRICS_TOKEN
     offered = request.headers.get("authorization", "").removeprefix("Bearer ")
-    if not (request.user.is_staff or (token and hmac.compare_digest(offered.encode(), token.encode()))):
+    if not (token and hmac.compare_digest(offered.encode(), token.encode())):
         response = HttpResponse("Authentication required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="candor-metrics"'
         return response

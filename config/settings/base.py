@@ -214,7 +214,7 @@ DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
 DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=2)
 # Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
-# Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.
+# Bearer token for /delivery/metrics (Prometheus). Empty: nobody (staff see the same in the admin).
 DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 # The in-app receiver the demo sends to (shown to staff at /support/sandbox/); on by default only when
 # embedded, and always off in production (config.settings.production).

@@ -50,16 +50,14 @@ def test_metrics_refuse_anyone_when_no_token_is_configured(client, db):
     assert response.status_code == 401
 
 
-def test_metrics_answer_a_staff_session(client, staff):
-    client.force_login(staff)
+def test_metrics_refuse_a_staff_session_without_the_token(client, staff):
+    client.force_login(staff)  # a password-only session: it must not pass for the staff gate
 
-    assert client.get("/delivery/metrics").status_code == 200
+    assert client.get("/delivery/metrics").status_code == 401
 
 
-def test_metrics_refuse_post(client, staff):
-    client.force_login(staff)
-
-    assert client.post("/delivery/metrics").status_code == 405
+def test_metrics_refuse_post(client, metrics_token, db):
+    assert client.post("/delivery/metrics", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 405
 
 
 @pytest.fixture
