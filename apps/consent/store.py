@@ -214,10 +214,11 @@ def store_moved_heads(checkpoint_id: int) -> int:
     """Keep every chain head no earlier checkpoint anchored, under this checkpoint; returns how many."""
     with connection.cursor() as cursor:
         cursor.execute(
+            # The unique (customer, sequence) index skips what is anchored already: an anti-join planned while
+            # the table was empty scanned it once per row, rows this statement adds included (quadratic).
             "INSERT INTO consent_checkpointhead (checkpoint_id, customer_id, sequence, hash) "
             "SELECT %s, s.customer_id, s.last_sequence, s.last_hash FROM consent_snapshot s "
-            "WHERE s.last_sequence > 0 AND NOT EXISTS (SELECT 1 FROM consent_checkpointhead h "
-            "WHERE h.customer_id = s.customer_id AND h.sequence = s.last_sequence)",
+            "WHERE s.last_sequence > 0 ON CONFLICT (customer_id, sequence) DO NOTHING",
             [checkpoint_id],
         )
         return cursor.rowcount
