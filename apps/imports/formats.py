@@ -51,7 +51,8 @@ class SourceRow:
     phone: str = ""
     locale: str = "en"
     changes: list[Change] = field(default_factory=list)
-    undeliverable_since: datetime | None = None
+    undeliverable: bool = False
+    undeliverable_since: datetime | None = None  # when known; else from the import
     problem: str = ""
 
     @property
@@ -155,6 +156,7 @@ def _mailchimp(row: SourceRow, raw: dict, topic_map: TopicMap, exported_at) -> N
         email = _email_consent(captured_at, confirmed_at, raw.get("CONFIRM_IP"), raw.get("OPTIN_IP"))
         row.changes.append(Change(email.choices + topics, captured_at, email.confirmation, email.ip_address))
         if status == "cleaned":
+            row.undeliverable = True
             row.undeliverable_since = _time(raw.get("CLEAN_TIME"), "CLEAN_TIME") or captured_at
     elif status == "pending":
         if optin_at is None:
@@ -197,7 +199,7 @@ def _klaviyo(row: SourceRow, raw: dict, topic_map: TopicMap, exported_at) -> Non
     if unknown:
         raise RowProblem(f"unknown suppression {', '.join(sorted(unknown))}")
     if suppressions & KLAVIYO_UNDELIVERABLE:
-        row.undeliverable_since = at or exported_at
+        row.undeliverable, row.undeliverable_since = True, at or exported_at
     if consent not in ("SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED"):
         raise RowProblem(f"unknown status {consent!r}")
     if consent == "NEVER_SUBSCRIBED" and not suppressions & KLAVIYO_WITHDRAWING_SUPPRESSIONS:
@@ -273,7 +275,7 @@ def _shopify(row: SourceRow, raw: dict, topic_map: TopicMap, exported_at) -> Non
         at = _time(consent.get("consentUpdatedAt"), "consentUpdatedAt")
         if state == "INVALID":
             if channel == "email":
-                row.undeliverable_since = at or exported_at
+                row.undeliverable, row.undeliverable_since = True, at or exported_at
             continue
         if state == "NOT_SUBSCRIBED":
             continue

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import batched
+from itertools import islice
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -140,7 +140,8 @@ def import_consents(
 
 
 def _work(run, file, fmt, topic_map, versions, exported_at, batch_size, summary, dry_run, rejected) -> None:
-    for batch in batched(read_rows(file, fmt, topic_map, exported_at), batch_size):
+    rows = read_rows(file, fmt, topic_map, exported_at)
+    while batch := list(islice(rows, batch_size)):
         with transaction.atomic():
             for row in batch:
                 summary.rows += 1
@@ -163,8 +164,8 @@ def _import_row(run: ImportRun, row: SourceRow, versions: dict, summary: Summary
     try:
         with transaction.atomic():
             customer, created = _customer_for(run, row)
-            if row.undeliverable_since and customer.email:
-                mark_email_undeliverable(customer=customer, at=row.undeliverable_since)
+            if row.undeliverable and customer.email:
+                mark_email_undeliverable(customer=customer, at=row.undeliverable_since or run.started_at)
                 counts["undeliverable"] += 1
             applied = history = 0
             # Newest first: the newest choice sets the state; an older one from the same row is then history,
