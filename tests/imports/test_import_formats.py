@@ -1,6 +1,7 @@
 """Each platform's export, in its documented shape, imports through the write path (PostgreSQL and SQLite)."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -76,7 +77,7 @@ def test_bad_addresses_unknown_statuses_and_unmapped_lists_are_rejected_into_a_f
     summary = import_consents(path=path, fmt="mailchimp", source="mailchimp", map_path=MAP)
 
     assert summary.rejected == {"bad email address": 1, "unmapped list Knitting": 1}
-    rejected = open(summary.rejected_file).read().splitlines()
+    rejected = Path(summary.rejected_file).read_text().splitlines()
     assert rejected[0].endswith(",reason")
     assert [line.split(",")[0] for line in rejected[1:]] == ["not-an-email", "carol@example.com"]
     assert not Customer.objects.filter(email="carol@example.com").exists()

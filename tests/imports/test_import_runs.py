@@ -1,6 +1,7 @@
 """A run says what it does before it does it, does it once, and finishes after an interruption without duplicates."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from apps.consent.models import ConsentEvent, Snapshot
@@ -91,7 +92,7 @@ def test_a_mapping_file_naming_an_unknown_topic_is_refused_before_any_row_is_rea
     bad_map = tmp_path / "topics.toml"
     bad_map.write_text('[topics]\n"Newsletter" = "nope"\n"Orders" = "orders"\n"Texts" = "news:sms"\n')
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ValidationError) as refused:
         import_consents(
             path=export("mailchimp_subscribed.csv"),
             fmt="mailchimp",
@@ -106,5 +107,5 @@ def test_a_mapping_file_naming_an_unknown_topic_is_refused_before_any_row_is_rea
 
 
 def test_an_import_without_the_sources_legacy_notice_is_refused(catalog, export):
-    with pytest.raises(Exception, match="No legacy notice from 'mailchimp' for channel:email"):
+    with pytest.raises(ValidationError, match="No legacy notice from 'mailchimp' for channel:email"):
         run(export("mailchimp_subscribed.csv"))
