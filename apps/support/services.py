@@ -11,7 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
-from apps.consent.services import Recorded, erase_customer, evidence_hash, record_choices
+from apps.consent.services import (
+    Recorded,
+    erase_customer,
+    evidence_hash,
+    record_choices,
+    send_email_confirmation,
+)
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
@@ -88,6 +94,8 @@ def record_change_on_behalf(
             language=customer.locale,
             evidence=evidence,
         )
+        if recorded.awaits_email_confirmation:
+            send_email_confirmation(customer, customer.locale)
         record_staff_access(
             staff=staff,
             customer=customer,

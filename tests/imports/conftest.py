@@ -2,6 +2,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from apps.consent.services import publish_legacy_notice_version
 
@@ -43,3 +44,8 @@ def export(tmp_path):
         return str(target)
 
     return copy
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()  # confirmation-mail counters live in the cache (this run's own Redis database)
