@@ -299,7 +299,9 @@ def test_email_consent_an_agent_records_sends_candors_confirmation_mail(
     customer = CustomerFactory(locale="de")
     url = reverse("support:change", args=[customer.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        agent_client.post(url, {"channel:email|answer": "yes", "how_asked": "phone", "note": "Wants our emails."})
+        agent_client.post(
+            url, {"channel:email|answer": "yes", "how_asked": "phone", "note": "Wants our emails."}
+        )
     assert ConsentEvent.objects.get(customer=customer).state == "requested"
     assert [message.to for message in mailoutbox] == [[customer.email]]
     assert mailoutbox[0].subject == "Bitte bestätigen Sie Ihre E-Mail-Adresse"
