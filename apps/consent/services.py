@@ -89,70 +89,192 @@ def record_choices(
     already confirmed the address elsewhere: double opt-in consent is then ``given`` at once, and the ledger
     keeps the confirmation's time and (as a keyed hash) its IP address.
     """
+    change = Change(
+        customer_id=customer.pk,
+        choices=choices,
+        source=source,
+        actor=actor,
+        language=language,
+        evidence=evidence,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        captured_at=captured_at,
+        confirmation=confirmation,
+    )
     _validate_context(choices=choices, source=source, actor=actor, language=language, evidence=evidence)
-    evidence = dict(evidence or {})
-    if ip_address:
-        evidence["ip_hash"] = evidence_hash(ip_address)
-    if user_agent:
-        evidence["user_agent_hash"] = evidence_hash(user_agent)
-    if confirmation is not None:
-        evidence["confirmed_at"] = confirmation.confirmed_at.isoformat()
-        if confirmation.ip_address:
-            evidence["confirmation_ip_hash"] = evidence_hash(confirmation.ip_address)
-
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
-        if locked.erased and source != ConsentEvent.Source.SYSTEM:
-            raise ValidationError(
-                {"customer": "This customer was erased; nothing more is recorded for them."}
-            )
         snapshot = locked.snapshot
         # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
         # and a notice published meanwhile is seen.
         now = timezone.now()
         rules = catalog_rules(locked.catalog_token)
-        _validate_capture(choices, rules, now, source, captured_at, confirmation)
-        validate_choices(choices, rules, now, source)
-        events, history_only = [], []
-        for choice in choices:
-            if not system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now):
-                continue
-            event = ConsentEvent(
-                customer_id=customer.pk,
-                sequence=snapshot.last_sequence + 1,
-                purpose=choice.purpose,
-                state=effective_state(
-                    choice, snapshot.choices.get(choice.purpose), rules, source, confirmation is not None
-                ),
-                value=choice.value or None,
-                notice_version_id=choice.notice_version_id,
-                language=language,
-                source=source,
-                actor=actor,
-                evidence=evidence,
-                recorded_at=now,
-                captured_at=captured_at,
-                expires_at=choice.expires_at,
-                prev_hash=snapshot.last_hash,
-            )
-            event.hash = event.compute_hash()
-            snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
-            events.append(event)
+        events = _new_events(change, locked.erased, snapshot, rules, now)
         if not events:
             return Recorded(events=[], document=snapshot.document, document_changed=False)
         store.append_events(events)
-        for event in events:
-            if not apply_event(snapshot.choices, event, rules):
-                history_only.append(event)
-        snapshot.next_expiry_at = next_expiry(snapshot.choices)
+        history_only = _fold(snapshot, events, rules)
         document = _next_document(snapshot, rules, now)
         _save(snapshot, document, now)
     return Recorded(
         events=events,
         document=snapshot.document,
         document_changed=document is not None,
-        history_only=tuple(history_only),
+        history_only=history_only,
     )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``record_choices`` call's arguments, by customer id: what ``record_changes_in_bulk`` takes."""
+
+    customer_id: int
+    choices: list[Choice]
+    source: str
+    actor: str
+    language: str = "en"
+    evidence: dict | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    captured_at: datetime | None = None
+    confirmation: Confirmation | None = None
+
+
+def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: datetime) -> list[ConsentEvent]:
+    """Validate the change against the locked state and build its events, chained on from the snapshot's last
+    hash (advanced in place); nothing is written. Raises ``ValidationError`` for a bad change."""
+    source = change.source
+    if erased and source != ConsentEvent.Source.SYSTEM:
+        raise ValidationError({"customer": "This customer was erased; nothing more is recorded for them."})
+    _validate_capture(change.choices, rules, now, source, change.captured_at, change.confirmation)
+    validate_choices(change.choices, rules, now, source)
+    evidence = dict(change.evidence or {})
+    if change.ip_address:
+        evidence["ip_hash"] = evidence_hash(change.ip_address)
+    if change.user_agent:
+        evidence["user_agent_hash"] = evidence_hash(change.user_agent)
+    if change.confirmation is not None:
+        evidence["confirmed_at"] = change.confirmation.confirmed_at.isoformat()
+        if change.confirmation.ip_address:
+            evidence["confirmation_ip_hash"] = evidence_hash(change.confirmation.ip_address)
+    events = []
+    for choice in change.choices:
+        current = snapshot.choices.get(choice.purpose)
+        if not system_change_applies(choice, current, rules, now):
+            continue
+        event = ConsentEvent(
+            customer_id=change.customer_id,
+            sequence=snapshot.last_sequence + 1,
+            purpose=choice.purpose,
+            state=effective_state(choice, current, rules, source, change.confirmation is not None),
+            value=choice.value or None,
+            notice_version_id=choice.notice_version_id,
+            language=change.language,
+            source=source,
+            actor=change.actor,
+            evidence=evidence,
+            recorded_at=now,
+            captured_at=change.captured_at,
+            expires_at=choice.expires_at,
+            prev_hash=snapshot.last_hash,
+        )
+        event.hash = event.compute_hash()
+        snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
+        events.append(event)
+    return events
+
+
+def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules) -> tuple[ConsentEvent, ...]:
+    """Apply the events to the snapshot; returns those kept as history only."""
+    history_only = tuple(event for event in events if not apply_event(snapshot.choices, event, rules))
+    snapshot.next_expiry_at = next_expiry(snapshot.choices)
+    return history_only
+
+
+def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded] | ValidationError]:
+    """What ``record_choices`` would record for each change, in order, with set-based statements.
+
+    For imports: in one transaction, every customer in the batch is locked (in id order), their snapshots and
+    documents loaded in one statement, each change decided by exactly the code ``record_choices`` runs (same
+    validation, same rules, the hash chain continued per customer in order), and then all events, all
+    documents with their outbox rows, and all snapshots written in a few multi-row statements. A group (say,
+    an imported row's changes) is all or nothing: the first bad change in it is returned, as the
+    ``ValidationError`` ``record_choices`` would raise, in the group's place and nothing of the group is
+    written. The ledger, snapshots and documents it leaves are those of ``record_choices`` called once per
+    change at the same instant.
+    """
+    for group in groups:
+        for change in group:
+            _validate_context(
+                choices=change.choices,
+                source=change.source,
+                actor=change.actor,
+                language=change.language,
+                evidence=change.evidence,
+            )
+    with transaction.atomic():
+        locked = store.lock_customers(sorted({change.customer_id for group in groups for change in group}))
+        now = timezone.now()
+        rules = catalog_rules(next(iter(locked.values())).catalog_token if locked else None)
+        # First decide every change against a scratch copy of the state, so a bad group leaves no trace; then
+        # write the events (which gives them their ids) and fold them into the real snapshots.
+        scratch = {customer_id: _scratch_copy(held.snapshot) for customer_id, held in locked.items()}
+        plans: list[list[tuple[Change, list[ConsentEvent]]] | ValidationError] = []
+        for group in groups:
+            trial = {change.customer_id: _scratch_copy(scratch[change.customer_id]) for change in group}
+            try:
+                plan = []
+                for change in group:
+                    held = trial[change.customer_id]
+                    events = _new_events(change, locked[change.customer_id].erased, held, rules, now)
+                    _fold(held, events, rules)
+                    plan.append((change, events))
+            except ValidationError as error:
+                plans.append(error)
+                continue
+            scratch.update(trial)
+            plans.append(plan)
+        store.append_many_events(
+            [e for plan in plans if isinstance(plan, list) for _, evs in plan for e in evs]
+        )
+        results, documents, touched = [], [], {}
+        for plan in plans:
+            if isinstance(plan, ValidationError):
+                results.append(plan)
+                continue
+            recorded = []
+            for change, events in plan:
+                snapshot = locked[change.customer_id].snapshot
+                if not events:
+                    recorded.append(Recorded(events=[], document=snapshot.document, document_changed=False))
+                    continue
+                snapshot.last_sequence, snapshot.last_hash = events[-1].sequence, events[-1].hash
+                history_only = _fold(snapshot, events, rules)
+                document = _next_document(snapshot, rules, now)
+                if document is not None:
+                    documents.append(document)
+                    snapshot.document = document
+                touched[change.customer_id] = snapshot
+                recorded.append(
+                    Recorded(
+                        events=events,
+                        document=snapshot.document,
+                        document_changed=document is not None,
+                        history_only=history_only,
+                    )
+                )
+            results.append(recorded)
+        store.save_many_states(list(touched.values()), documents, now)
+        if documents:
+            transaction.on_commit(_announce_outbox)
+    return results
+
+
+def _scratch_copy(snapshot: Snapshot) -> Snapshot:
+    # A shallow copy is enough: folding an event replaces a purpose's entry, it never edits one.
+    copy = Snapshot(customer_id=snapshot.customer_id, choices=dict(snapshot.choices))
+    copy.last_sequence, copy.last_hash = snapshot.last_sequence, snapshot.last_hash
+    return copy
 
 
 def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:

@@ -15,20 +15,33 @@ from apps.customers.models import Customer
 
 from .models import ConsentEvent, PermissionDocument, Snapshot
 
-_LOAD = """
-SELECT (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at,
+_LOADED = """
+       (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at,
        s.customer_id, s.choices, s.last_sequence, s.last_hash, s.next_expiry_at, s.updated_at,
        d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid
   FROM customers_customer c
   LEFT JOIN consent_snapshot s ON s.customer_id = c.id
   LEFT JOIN consent_permissiondocument d ON d.id = s.document_id
- WHERE c.id = %s
 """
+_LOAD = "SELECT" + _LOADED + " WHERE c.id = %s"
+_LOAD_MANY = "SELECT c.id," + _LOADED + " WHERE c.id IN ({})"
 _INSERT_EVENTS = (
     "INSERT INTO consent_consentevent (customer_id, sequence, purpose, state, value, notice_version_id, "
     "language, source, actor, evidence, recorded_at, captured_at, expires_at, prev_hash, hash) VALUES "
 )
 _EVENT_PLACEHOLDERS = "(" + ", ".join(["%s"] * 15) + ")"
+_INSERT_DOCUMENTS = (
+    "INSERT INTO consent_permissiondocument (customer_id, version, body, derived_from, created_at) VALUES "
+)
+_INSERT_OUTBOX = "INSERT INTO consent_outboxentry (document_id, created_at) VALUES "
+_UPSERT_SNAPSHOTS = (
+    "INSERT INTO consent_snapshot "
+    "(choices, last_sequence, last_hash, next_expiry_at, document_id, updated_at, customer_id) VALUES {} "
+    "ON CONFLICT (customer_id) DO UPDATE SET choices = excluded.choices, last_sequence = excluded.last_sequence, "
+    "last_hash = excluded.last_hash, next_expiry_at = excluded.next_expiry_at, "
+    "document_id = excluded.document_id, updated_at = excluded.updated_at"
+)
+_CHUNK = 1000  # rows per multi-row statement: within both databases' limits on parameters
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,30 @@ def lock_customer(customer_id: int) -> Locked:
         row = cursor.fetchone()
     if row is None:
         raise Customer.DoesNotExist(f"No customer with id {customer_id}.")
+    return _locked(customer_id, row)
+
+
+def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
+    """``lock_customer`` for many customers at once: locked in id order (so two batches cannot deadlock), then
+    loaded in one statement."""
+    if not customer_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(customer_ids))
+    with connection.cursor() as cursor:
+        if connection.features.has_select_for_update:
+            cursor.execute(
+                f"SELECT id FROM customers_customer WHERE id IN ({marks}) ORDER BY id FOR UPDATE",  # noqa: S608
+                customer_ids,
+            )
+        cursor.execute(_LOAD_MANY.format(marks), customer_ids)
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    missing = sorted(set(customer_ids) - set(rows))
+    if missing:
+        raise Customer.DoesNotExist(f"No customer with id {missing[0]}.")
+    return {customer_id: _locked(customer_id, row) for customer_id, row in rows.items()}
+
+
+def _locked(customer_id: int, row) -> Locked:
     token, erased_at, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at, updated_at = row[
         :8
     ]
@@ -103,6 +140,78 @@ def append_events(events: list[ConsentEvent]) -> None:
     for event in events:
         event.pk = ids[event.sequence]
         event._state.adding, event._state.db = False, connection.alias
+
+
+def append_many_events(events: list[ConsentEvent]) -> None:
+    """``append_events`` for many customers' events, in chunks of multi-row inserts, giving each its id."""
+    for start in range(0, len(events), _CHUNK):
+        chunk = events[start : start + _CHUNK]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_EVENTS
+                + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk))
+                + " RETURNING customer_id, sequence, id",
+                [value for event in chunk for value in _event_row(event)],
+            )
+            ids = {(customer_id, sequence): pk for customer_id, sequence, pk in cursor.fetchall()}
+        for event in chunk:
+            event.pk = ids[event.customer_id, event.sequence]
+            event._state.adding, event._state.db = False, connection.alias
+
+
+def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocument], now: datetime) -> None:
+    """``save_state`` for many customers: the documents (in order) with their outbox rows, then every snapshot
+    in one upsert. Each snapshot's ``document`` is already its newest document."""
+    with connection.cursor() as cursor:
+        for start in range(0, len(documents), _CHUNK):
+            chunk = documents[start : start + _CHUNK]
+            cursor.execute(
+                _INSERT_DOCUMENTS
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+                + " RETURNING customer_id, version, id, commit_xid",
+                [
+                    value
+                    for document in chunk
+                    for value in (
+                        document.customer_id,
+                        document.version,
+                        _to_json(document.body),
+                        _to_json(document.derived_from),
+                        _to_datetime(document.created_at),
+                    )
+                ],
+            )
+            written = {
+                (customer_id, version): (pk, xid) for customer_id, version, pk, xid in cursor.fetchall()
+            }
+            for document in chunk:
+                document.pk, document.commit_xid = written[document.customer_id, document.version]
+                document._state.adding, document._state.db = False, connection.alias
+            cursor.execute(
+                _INSERT_OUTBOX + ", ".join(["(%s, %s)"] * len(chunk)),
+                [value for document in chunk for value in (document.pk, _to_datetime(now))],
+            )
+        for start in range(0, len(snapshots), _CHUNK):
+            chunk = snapshots[start : start + _CHUNK]
+            cursor.execute(
+                _UPSERT_SNAPSHOTS.format(", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))),
+                [
+                    value
+                    for snapshot in chunk
+                    for value in (
+                        _to_json(snapshot.choices),
+                        snapshot.last_sequence,
+                        snapshot.last_hash,
+                        _to_datetime(snapshot.next_expiry_at),
+                        snapshot.document.pk if snapshot.document else None,
+                        _to_datetime(now),
+                        snapshot.customer_id,
+                    )
+                ],
+            )
+    for snapshot in snapshots:
+        snapshot.updated_at = now
+        snapshot._state.adding, snapshot._state.db = False, connection.alias
 
 
 def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:
