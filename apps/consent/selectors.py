@@ -54,6 +54,14 @@ def newest_material_versions() -> list[NoticeVersion]:
     return list(newest.values())
 
 
+def snapshots_awaiting_email_confirmation(customer_ids: list[int]) -> QuerySet[Snapshot]:
+    return Snapshot.objects.filter(
+        customer_id__in=customer_ids,
+        customer__erased_at__isnull=True,
+        **{"choices__channel:email__state": ConsentEvent.State.REQUESTED},
+    ).select_related("customer")
+
+
 def current_permission_document(customer: Customer) -> PermissionDocument | None:
     return PermissionDocument.objects.filter(customer=customer).order_by("-version").first()
 

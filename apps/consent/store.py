@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from django.db import connection
 
 from apps.customers.models import Customer
@@ -30,13 +31,19 @@ _INSERT_EVENTS = (
     "language, source, actor, evidence, recorded_at, captured_at, expires_at, prev_hash, hash) VALUES "
 )
 _EVENT_PLACEHOLDERS = "(" + ", ".join(["%s"] * 15) + ")"
+_EVENT_TYPES = (
+    "bigint", "integer", "text", "text", "jsonb", "bigint", "text", "text", "text", "jsonb",
+    "timestamptz", "timestamptz", "timestamptz", "text", "text",
+)  # fmt: skip
 _INSERT_DOCUMENTS = (
-    "INSERT INTO consent_permissiondocument (customer_id, version, body, derived_from, created_at) VALUES "
+    "INSERT INTO consent_permissiondocument (customer_id, version, body, derived_from, created_at)"
 )
-_INSERT_OUTBOX = "INSERT INTO consent_outboxentry (document_id, created_at) VALUES "
+_INSERT_OUTBOX = "INSERT INTO consent_outboxentry (document_id, created_at)"
 _UPSERT_SNAPSHOTS = (
     "INSERT INTO consent_snapshot "
-    "(choices, last_sequence, last_hash, next_expiry_at, document_id, updated_at, customer_id) VALUES {} "
+    "(choices, last_sequence, last_hash, next_expiry_at, document_id, updated_at, customer_id)"
+)
+_ON_SNAPSHOT_CONFLICT = (
     "ON CONFLICT (customer_id) DO UPDATE SET choices = excluded.choices, last_sequence = excluded.last_sequence, "
     "last_hash = excluded.last_hash, next_expiry_at = excluded.next_expiry_at, "
     "document_id = excluded.document_id, updated_at = excluded.updated_at"
@@ -143,75 +150,88 @@ def append_events(events: list[ConsentEvent]) -> None:
 
 
 def append_many_events(events: list[ConsentEvent]) -> None:
-    """``append_events`` for many customers' events, in chunks of multi-row inserts, giving each its id."""
-    for start in range(0, len(events), _CHUNK):
-        chunk = events[start : start + _CHUNK]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_EVENTS
-                + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk))
-                + " RETURNING customer_id, sequence, id",
-                [value for event in chunk for value in _event_row(event)],
-            )
-            ids = {(customer_id, sequence): pk for customer_id, sequence, pk in cursor.fetchall()}
-        for event in chunk:
-            event.pk = ids[event.customer_id, event.sequence]
-            event._state.adding, event._state.db = False, connection.alias
+    """``append_events`` for many customers' events, giving each its id."""
+    rows = _insert_rows(
+        _INSERT_EVENTS.removesuffix(" VALUES "),
+        _EVENT_TYPES,
+        [_event_row(event) for event in events],
+        "RETURNING customer_id, sequence, id",
+    )
+    ids = {(customer_id, sequence): pk for customer_id, sequence, pk in rows}
+    for event in events:
+        event.pk = ids[event.customer_id, event.sequence]
+        event._state.adding, event._state.db = False, connection.alias
 
 
 def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocument], now: datetime) -> None:
-    """``save_state`` for many customers: the documents (in order) with their outbox rows, then every snapshot
-    in one upsert. Each snapshot's ``document`` is already its newest document."""
-    with connection.cursor() as cursor:
-        for start in range(0, len(documents), _CHUNK):
-            chunk = documents[start : start + _CHUNK]
-            cursor.execute(
-                _INSERT_DOCUMENTS
-                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-                + " RETURNING customer_id, version, id, commit_xid",
-                [
-                    value
-                    for document in chunk
-                    for value in (
-                        document.customer_id,
-                        document.version,
-                        _to_json(document.body),
-                        _to_json(document.derived_from),
-                        _to_datetime(document.created_at),
-                    )
-                ],
+    """``save_state`` for many customers: the documents with their outbox rows, then every snapshot in one
+    upsert. Each snapshot's ``document`` is already its newest document."""
+    written = _insert_rows(
+        _INSERT_DOCUMENTS,
+        ("bigint", "integer", "jsonb", "jsonb", "timestamptz"),
+        [
+            (d.customer_id, d.version, _to_json(d.body), _to_json(d.derived_from), _to_datetime(d.created_at))
+            for d in documents
+        ],
+        "RETURNING customer_id, version, id, commit_xid",
+    )
+    ids = {(customer_id, version): (pk, xid) for customer_id, version, pk, xid in written}
+    for document in documents:
+        document.pk, document.commit_xid = ids[document.customer_id, document.version]
+        document._state.adding, document._state.db = False, connection.alias
+    _insert_rows(_INSERT_OUTBOX, ("bigint", "timestamptz"), [(d.pk, _to_datetime(now)) for d in documents])
+    _insert_rows(
+        _UPSERT_SNAPSHOTS,
+        ("jsonb", "integer", "text", "timestamptz", "bigint", "timestamptz", "bigint"),
+        [
+            (
+                _to_json(snapshot.choices),
+                snapshot.last_sequence,
+                snapshot.last_hash,
+                _to_datetime(snapshot.next_expiry_at),
+                snapshot.document.pk if snapshot.document else None,
+                _to_datetime(now),
+                snapshot.customer_id,
             )
-            written = {
-                (customer_id, version): (pk, xid) for customer_id, version, pk, xid in cursor.fetchall()
-            }
-            for document in chunk:
-                document.pk, document.commit_xid = written[document.customer_id, document.version]
-                document._state.adding, document._state.db = False, connection.alias
-            cursor.execute(
-                _INSERT_OUTBOX + ", ".join(["(%s, %s)"] * len(chunk)),
-                [value for document in chunk for value in (document.pk, _to_datetime(now))],
-            )
-        for start in range(0, len(snapshots), _CHUNK):
-            chunk = snapshots[start : start + _CHUNK]
-            cursor.execute(
-                _UPSERT_SNAPSHOTS.format(", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))),
-                [
-                    value
-                    for snapshot in chunk
-                    for value in (
-                        _to_json(snapshot.choices),
-                        snapshot.last_sequence,
-                        snapshot.last_hash,
-                        _to_datetime(snapshot.next_expiry_at),
-                        snapshot.document.pk if snapshot.document else None,
-                        _to_datetime(now),
-                        snapshot.customer_id,
-                    )
-                ],
-            )
+            for snapshot in snapshots
+        ],
+        _ON_SNAPSHOT_CONFLICT,
+    )
     for snapshot in snapshots:
         snapshot.updated_at = now
         snapshot._state.adding, snapshot._state.db = False, connection.alias
+
+
+def _insert_rows(insert: str, types: tuple[str, ...], rows: list, tail: str = "") -> list[tuple]:
+    """Insert many rows in few statements; returns what ``tail``'s RETURNING returns.
+
+    On PostgreSQL one statement whose parameters are one array per column (``unnest``): a fixed text that
+    psycopg prepares once, where a VALUES list of thousands of placeholders costs more to convert than the
+    database needs to insert it. On SQLite, multi-row VALUES in chunks within its parameter limit.
+    """
+    if not rows:
+        return []
+    returned = []
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+        # A server-binding cursor on Django's connection (same transaction): the arrays travel as parameters,
+        # in binary, instead of being quoted into the statement's text as Django's client-side binding does.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                f"{insert} SELECT * FROM unnest({arrays}) {tail}",  # noqa: S608 (our constants and placeholders)
+                [list(column) for column in zip(*rows, strict=True)],
+                binary=True,
+            )
+            return cursor.fetchall() if tail.startswith("RETURNING") else []
+    with connection.cursor() as cursor:
+        placeholders = "(" + ", ".join(["%s"] * len(types)) + ")"
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            values = ", ".join([placeholders] * len(chunk))
+            cursor.execute(f"{insert} VALUES {values} {tail}", [v for row in chunk for v in row])
+            if tail.startswith("RETURNING"):
+                returned.extend(cursor.fetchall())
+    return returned
 
 
 def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:

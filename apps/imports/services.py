@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from apps.consent.services import (
     evidence_hash,
     record_changes_in_bulk,
     record_choices,
-    send_email_confirmation,
 )
+from apps.consent.tasks import send_email_confirmations
 from apps.customers.models import Customer
 from apps.customers.services import clean_phone, create_customers, mark_email_undeliverable
 
@@ -69,7 +70,7 @@ class Summary:
             "rows": self.rows,
             "customers_created": self.customers_created,
             "customers_matched": self.customers_matched,
-            "events": dict(sorted(self.events.items())),
+            "events": {str(state): count for state, count in sorted(self.events.items())},
             "history_only_rows": self.history_only_rows,
             "no_consent_rows": self.no_consent_rows,
             "already_imported_rows": self.already_imported_rows,
@@ -159,6 +160,7 @@ class _Job:
     dry_run: bool
     bulk: bool
     rejected: "_RejectedFile | None"
+    confirm_ids: list[int] = field(default_factory=list)
 
     def reject(self, row: SourceRow, problem: str) -> None:
         self.summary.rejected[problem.split(" '")[0].split(" {")[0]] += 1
@@ -184,6 +186,7 @@ def _work(job: _Job, rows, batch_size: int) -> None:
                 try:
                     with transaction.atomic():
                         _import_in_bulk(job, good)
+                    _queue_confirmations(job)
                     continue
                 except _BatchHasBadChange:
                     pass
@@ -191,6 +194,14 @@ def _work(job: _Job, rows, batch_size: int) -> None:
                 problem = _import_row(job, row)
                 if problem:
                     job.reject(row, problem)
+        _queue_confirmations(job)
+
+
+def _queue_confirmations(job: _Job) -> None:
+    """The batch's double opt-in mails go to a worker once the batch has committed (none in a dry run)."""
+    ids, job.confirm_ids = job.confirm_ids, []
+    if ids and not job.dry_run:
+        transaction.on_commit(partial(send_email_confirmations.delay, ids))
 
 
 def _import_row(job: _Job, row: SourceRow) -> str:
@@ -367,8 +378,8 @@ class _Tally:
         summary.confirmations_requested += self.confirm
         summary.history_only_rows += self.outcome == ImportRow.Outcome.HISTORY_ONLY
         summary.no_consent_rows += self.outcome == ImportRow.Outcome.NO_CONSENT
-        if self.confirm and not job.dry_run:
-            send_email_confirmation(self.customer, self.customer.locale)
+        if self.confirm:
+            job.confirm_ids.append(self.customer.pk)
 
 
 def _customer_for(run: ImportRun, row: SourceRow) -> tuple[Customer, bool]:

@@ -48,7 +48,7 @@ def test_a_confirmed_mailchimp_subscriber_is_emailable_at_once_with_the_original
 
 
 def test_a_single_opt_in_mailchimp_subscriber_waits_for_the_confirmation_mail_candor_sends(
-    legacy_notices, export, django_capture_on_commit_callbacks
+    legacy_notices, export, django_capture_on_commit_callbacks, eager_celery
 ):
     with django_capture_on_commit_callbacks(execute=True):
         import_consents(
@@ -60,7 +60,7 @@ def test_a_single_opt_in_mailchimp_subscriber_waits_for_the_confirmation_mail_ca
 
 
 def test_a_pending_mailchimp_member_gets_a_confirmation_mail(
-    legacy_notices, export, django_capture_on_commit_callbacks
+    legacy_notices, export, django_capture_on_commit_callbacks, eager_celery
 ):
     with django_capture_on_commit_callbacks(execute=True):
         import_consents(path=export("mailchimp_members.csv"), fmt="mailchimp", source="mailchimp")
