@@ -1,6 +1,6 @@
 """Each platform's export, read row by row into what it says about consent. No database here.
 
-Column names and states follow each platform's documented export (see ``/docs/imports.md``):
+Column names and states follow each platform's documented export (see ``docs/imports.md``):
 - Mailchimp audience export CSV (one per status, or with a ``Status`` column): ``Email Address``, ``OPTIN_TIME``,
   ``OPTIN_IP``, ``CONFIRM_TIME``, ``CONFIRM_IP``, ``UNSUB_TIME``, ``UNSUB_REASON``, ``CLEAN_TIME``, ``LEID``;
   interest-group columns named in the mapping file;
