@@ -561,7 +561,7 @@ def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dic
         rules = catalog_rules()
         latest: dict[str, tuple[int, int]] = {}
         for version in rules.published.values():
-            if version.number > latest.get(version.purpose, (0, 0))[0]:
+            if not version.legacy_source and version.number > latest.get(version.purpose, (0, 0))[0]:
                 latest[version.purpose] = (version.number, version.id)
         snapshot = Snapshot.objects.filter(customer_id=customer.pk).first()
         withdrawals = [

@@ -12,6 +12,7 @@ from apps.consent.services import evidence_hash
 from apps.customers.models import Customer
 from apps.imports.models import ImportRow
 from apps.imports.services import import_consents
+from apps.support.selectors import consent_proof
 
 from .conftest import FIXTURES
 
@@ -154,3 +155,29 @@ def test_every_imported_event_is_traced_to_its_run_file_and_row(legacy_notices, 
     for event in ConsentEvent.objects.filter(source="import"):
         assert event.evidence["import_run"] == summary.run_id
         assert rows[event.evidence["row"]].customer_id == event.customer_id
+
+
+def test_the_proof_of_an_imported_consent_shows_the_legacy_wording_the_original_times_and_the_file_and_row(
+    legacy_notices, export
+):
+    import_consents(
+        path=export("mailchimp_subscribed.csv"), fmt="mailchimp", source="mailchimp", map_path=MAP
+    )
+
+    proof = consent_proof(Customer.objects.get(email="ada@example.com"), purpose="channel:email")
+
+    (notice,) = proof["notices"]
+    assert notice["legacy_source"] == "mailchimp"
+    assert (
+        notice["notice_content"]["en"]["what_we_ask"]
+        == "Sign up for our emails (mailchimp form, channel:email)."
+    )
+    (event,) = proof["events"]
+    assert (event["event_time"], event["captured_at"]) == (
+        "2021-03-01T10:05:00+00:00",
+        "2021-03-01T10:05:00+00:00",
+    )
+    assert event["recorded_at"] != event["captured_at"]
+    assert (event["evidence"]["file"], event["evidence"]["row"]) == ("mailchimp_subscribed.csv", 1)
+    assert event["evidence"]["confirmed_at"] == "2021-03-01T10:05:00+00:00"
+    assert proof["ledger"]["verifies"] is True
