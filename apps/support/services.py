@@ -77,7 +77,7 @@ def _request_evidence(*, how_asked: str, note: str) -> dict:
 
 
 def record_change_on_behalf(
-    *, staff, customer: Customer, choices: list, how_asked: str, note: str
+    *, staff, customer: Customer, choices: list, how_asked: str, note: str, captured_at=None
 ) -> Recorded:
     """Record what the customer asked for by phone, letter, email or in person, with the agent as actor.
 
@@ -93,6 +93,7 @@ def record_change_on_behalf(
             actor=staff_actor(staff),
             language=customer.locale,
             evidence=evidence,
+            captured_at=captured_at,
         )
         if recorded.awaits_email_confirmation:
             send_email_confirmation(customer, customer.locale)
