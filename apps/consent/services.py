@@ -203,15 +203,6 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
     written. The ledger, snapshots and documents it leaves are those of ``record_choices`` called once per
     change at the same instant.
     """
-    for group in groups:
-        for change in group:
-            _validate_context(
-                choices=change.choices,
-                source=change.source,
-                actor=change.actor,
-                language=change.language,
-                evidence=change.evidence,
-            )
     with transaction.atomic():
         locked = store.lock_customers(sorted({change.customer_id for group in groups for change in group}))
         now = timezone.now()
@@ -225,6 +216,13 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
             try:
                 plan = []
                 for change in group:
+                    _validate_context(
+                        choices=change.choices,
+                        source=change.source,
+                        actor=change.actor,
+                        language=change.language,
+                        evidence=change.evidence,
+                    )
                     held = trial[change.customer_id]
                     events = _new_events(change, locked[change.customer_id].erased, held, rules, now)
                     _fold(held, events, rules)
