@@ -308,6 +308,7 @@ def consent_history(*, customer: Customer, after: int, limit: int) -> Page:
             "source",
             "actor",
             "recorded_at",
+            "captured_at",
             "expires_at",
         )[: limit + 1]
     )

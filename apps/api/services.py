@@ -4,7 +4,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice
-from apps.consent.services import change_identity, record_choices
+from apps.consent.rules import Choice, Confirmation
+from apps.consent.services import change_identity, record_choices, send_email_confirmation
 from apps.customers.models import Customer
 
 from .models import ApiClient, IdempotencyRecord
@@ -94,6 +94,8 @@ def consent_record(
     note: str | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
+    captured_at: datetime | None = None,
+    confirmation: dict | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> ApiAnswer:
@@ -120,8 +122,11 @@ def consent_record(
                 note=note,
                 ip_address=ip_address,
                 user_agent=user_agent,
+                captured_at=captured_at,
+                confirmation=Confirmation(**confirmation) if confirmation else None,
             )
-            answer = ApiAnswer(status_code=201, body=_recorded_body(customer, recorded))
+            sent = recorded.awaits_email_confirmation and send_email_confirmation(customer, language)
+            answer = ApiAnswer(status_code=201, body=_recorded_body(customer, recorded, sent))
             if idempotency_key:
                 IdempotencyRecord.objects.create(
                     client=client,
@@ -149,7 +154,7 @@ def _replay(client: ApiClient, key: str, fingerprint: str) -> ApiAnswer | None:
     return ApiAnswer(status_code=record.status_code, body=record.response_body, replayed=True)
 
 
-def _recorded_body(customer: Customer, recorded) -> dict:
+def _recorded_body(customer: Customer, recorded, confirmation_sent: bool) -> dict:
     document = recorded.document
     return {
         "external_id": customer.external_id,
@@ -164,12 +169,15 @@ def _recorded_body(customer: Customer, recorded) -> dict:
                 "source": event.source,
                 "actor": event.actor,
                 "recorded_at": event.recorded_at.isoformat(),
+                "captured_at": event.captured_at.isoformat() if event.captured_at else None,
                 "expires_at": event.expires_at.isoformat() if event.expires_at else None,
             }
             for event in recorded.events
         ],
+        "history_only": [event.sequence for event in recorded.history_only],
         "permissions_version": document.version if document else 0,
         "permissions_changed": recorded.document_changed,
+        "confirmation_sent": confirmation_sent,
     }
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from .views.batch import BatchConsentsApi
 from .views.catalog import CatalogApi
 from .views.customers import CustomerApi, CustomerConsentsApi
 from .views.permissions import (
@@ -28,6 +29,7 @@ urlpatterns = [
         name="customer-permissions",
     ),
     path("v1/customers/<str:external_id>/consents", CustomerConsentsApi.as_view(), name="customer-consents"),
+    path("v1/consents:batch", BatchConsentsApi.as_view(), name="consents-batch"),
     path("v1/permissions", PermissionsUpdatedSinceApi.as_view(), name="permissions"),
     path("v1/permissions/changes", PermissionChangesApi.as_view(), name="permission-changes"),
     path("v1/permissions/export", PermissionExportApi.as_view(), name="permission-export"),

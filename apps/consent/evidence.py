@@ -57,7 +57,7 @@ CALLER_KEYS: dict[str, frozenset[str] | str] = {
     "row": "id",
     "confirmed_at": "datetime",  # when an earlier system saw the double opt-in confirmed (ISO 8601 with offset)
 }
-WRITE_PATH_KEYS = frozenset({"ip_hash", "user_agent_hash", "note_id", "note_hash"})
+WRITE_PATH_KEYS = frozenset({"ip_hash", "user_agent_hash", "note_id", "note_hash", "confirmation_ip_hash"})
 MAX_EVIDENCE_KEYS = len(CALLER_KEYS)
 MAX_EVIDENCE_BYTES = 1024
 NOTE_MAX_LENGTH = 2000

@@ -7,14 +7,18 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
-from apps.catalog.models import NoticeVersion
+from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.selectors import catalog_rules
+from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
-from apps.customers.services import add_evidence_note, customer_upsert, erase_identity
+from apps.customers.services import add_evidence_note, customer_upsert, erase_identity, hourly_limit_reached
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
@@ -23,8 +27,10 @@ from .models import ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
+    Confirmation,
     State,
     apply_event,
+    captured_time_problems,
     derive_permissions,
     derived_from,
     effective_state,
@@ -40,6 +46,16 @@ class Recorded:
     events: list[ConsentEvent]
     document: PermissionDocument
     document_changed: bool
+    # Recorded as history, but changing nothing: a later choice for the same purpose stands.
+    history_only: tuple[ConsentEvent, ...] = ()
+
+    @property
+    def awaits_email_confirmation(self) -> bool:
+        return any(
+            event.purpose == "channel:email" and event.state == State.REQUESTED
+            for event in self.events
+            if event not in self.history_only
+        )
 
 
 def evidence_hash(value: str) -> str:
@@ -58,6 +74,8 @@ def record_choices(
     ip_address: str | None = None,
     user_agent: str | None = None,
     note: str | None = None,
+    captured_at: datetime | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Recorded:
     """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
 
@@ -69,64 +87,258 @@ def record_choices(
 
     ``evidence`` holds only known keys with values from fixed lists (``apps.consent.evidence``); free text goes in
     ``note``, which is kept in an erasable table and referenced from the evidence by id and keyed hash.
-    """
-    _validate_context(choices=choices, source=source, actor=actor, language=language)
-    evidence = clean_evidence(evidence, {choice.purpose for choice in choices})
-    note = clean_note(note)
-    if ip_address:
-        evidence["ip_hash"] = evidence_hash(ip_address)
-    if user_agent:
-        evidence["user_agent_hash"] = evidence_hash(user_agent)
 
+    ``captured_at`` is when the customer made the choice elsewhere (at checkout, in an old system), if earlier
+    than now: the event keeps it beside its recording time, and a choice captured before a later one for the
+    same purpose is kept as history only (``rules.takes_effect``). ``confirmation`` is proof that the customer
+    already confirmed the address elsewhere: double opt-in consent is then ``given`` at once, and the ledger
+    keeps the confirmation's time and (as a keyed hash) its IP address.
+    """
+    change = Change(
+        customer_id=customer.pk,
+        choices=choices,
+        source=source,
+        actor=actor,
+        language=language,
+        evidence=evidence,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        note=note,
+        captured_at=captured_at,
+        confirmation=confirmation,
+    )
+    _validate_context(choices=choices, source=source, actor=actor, language=language)
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
-        if locked.erased and source != ConsentEvent.Source.SYSTEM:
-            raise ValidationError(
-                {"customer": "This customer was erased; nothing more is recorded for them."}
-            )
         snapshot = locked.snapshot
         # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
         # and a notice published meanwhile is seen.
         now = timezone.now()
         rules = catalog_rules(locked.catalog_token)
-        validate_choices(choices, rules, now, source)
-        choices = [
-            choice
-            for choice in choices
-            if system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now)
-        ]
-        if not choices:
+        events = _new_events(change, locked.erased, snapshot, rules, now)
+        if not events:
             return Recorded(events=[], document=snapshot.document, document_changed=False)
-        if note:
-            evidence["note_id"] = add_evidence_note(customer=customer, text=note).pk
-            evidence["note_hash"] = evidence_hash(note)
-        events = []
-        for choice in choices:
-            event = ConsentEvent(
-                customer_id=customer.pk,
-                sequence=snapshot.last_sequence + 1,
-                purpose=choice.purpose,
-                state=effective_state(choice, snapshot.choices.get(choice.purpose), rules, source),
-                value=choice.value or None,
-                notice_version_id=choice.notice_version_id,
-                language=language,
-                source=source,
-                actor=actor,
-                evidence=evidence,
-                recorded_at=now,
-                expires_at=choice.expires_at,
-                prev_hash=snapshot.last_hash,
-            )
-            event.hash = event.compute_hash()
-            snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
-            events.append(event)
         store.append_events(events)
-        for event in events:
-            apply_event(snapshot.choices, event)
-        snapshot.next_expiry_at = next_expiry(snapshot.choices)
+        history_only = _fold(snapshot, events, rules)
         document = _next_document(snapshot, rules, now)
         _save(snapshot, document, now)
-    return Recorded(events=events, document=snapshot.document, document_changed=document is not None)
+    return Recorded(
+        events=events,
+        document=snapshot.document,
+        document_changed=document is not None,
+        history_only=history_only,
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``record_choices`` call's arguments, by customer id: what ``record_changes_in_bulk`` takes."""
+
+    customer_id: int
+    choices: list[Choice]
+    source: str
+    actor: str
+    language: str = "en"
+    evidence: dict | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    note: str | None = None
+    captured_at: datetime | None = None
+    confirmation: Confirmation | None = None
+
+
+def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: datetime) -> list[ConsentEvent]:
+    """Validate the change against the locked state and build its events, chained on from the snapshot's last
+    hash (advanced in place); nothing is written. Raises ``ValidationError`` for a bad change."""
+    source = change.source
+    if erased and source != ConsentEvent.Source.SYSTEM:
+        raise ValidationError({"customer": "This customer was erased; nothing more is recorded for them."})
+    _validate_capture(change.choices, rules, now, source, change.captured_at, change.confirmation)
+    validate_choices(change.choices, rules, now, source)
+    evidence = clean_evidence(change.evidence, {choice.purpose for choice in change.choices})
+    note = clean_note(change.note)
+    if change.ip_address:
+        evidence["ip_hash"] = evidence_hash(change.ip_address)
+    if change.user_agent:
+        evidence["user_agent_hash"] = evidence_hash(change.user_agent)
+    if change.confirmation is not None:
+        evidence["confirmed_at"] = change.confirmation.confirmed_at.isoformat()
+        if change.confirmation.ip_address:
+            evidence["confirmation_ip_hash"] = evidence_hash(change.confirmation.ip_address)
+    choices = [
+        choice
+        for choice in change.choices
+        if system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now)
+    ]
+    if choices and note:  # kept only when something is recorded
+        evidence["note_id"] = add_evidence_note(customer_id=change.customer_id, text=note).pk
+        evidence["note_hash"] = evidence_hash(note)
+    events = []
+    for choice in choices:
+        current = snapshot.choices.get(choice.purpose)
+        event = ConsentEvent(
+            customer_id=change.customer_id,
+            sequence=snapshot.last_sequence + 1,
+            purpose=choice.purpose,
+            state=effective_state(choice, current, rules, source, change.confirmation is not None),
+            value=choice.value or None,
+            notice_version_id=choice.notice_version_id,
+            language=change.language,
+            source=source,
+            actor=change.actor,
+            evidence=evidence,
+            recorded_at=now,
+            captured_at=change.captured_at,
+            expires_at=choice.expires_at,
+            prev_hash=snapshot.last_hash,
+        )
+        event.hash = event.compute_hash()
+        snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
+        events.append(event)
+    return events
+
+
+def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules) -> tuple[ConsentEvent, ...]:
+    """Apply the events to the snapshot; returns those kept as history only."""
+    history_only = tuple(event for event in events if not apply_event(snapshot.choices, event, rules))
+    snapshot.next_expiry_at = next_expiry(snapshot.choices)
+    return history_only
+
+
+def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded] | ValidationError]:
+    """What ``record_choices`` would record for each change, in order, with set-based statements.
+
+    For imports: in one transaction, every customer in the batch is locked (in id order), their snapshots and
+    documents loaded in one statement, each change decided by exactly the code ``record_choices`` runs (same
+    validation, same rules, the hash chain continued per customer in order), and then all events, all
+    documents with their outbox rows, and all snapshots written in a few multi-row statements. A group (say,
+    an imported row's changes) is all or nothing: the first bad change in it is returned, as the
+    ``ValidationError`` ``record_choices`` would raise, in the group's place and nothing of the group is
+    written. The ledger, snapshots and documents it leaves are those of ``record_choices`` called once per
+    change at the same instant.
+    """
+    with transaction.atomic():
+        locked = store.lock_customers(sorted({change.customer_id for group in groups for change in group}))
+        now = timezone.now()
+        rules = catalog_rules(next(iter(locked.values())).catalog_token if locked else None)
+        # First decide every change against a scratch copy of the state, so a bad group leaves no trace; then
+        # write the events (which gives them their ids) and fold them into the real snapshots.
+        scratch = {customer_id: _scratch_copy(held.snapshot) for customer_id, held in locked.items()}
+        plans: list[list[tuple[Change, list[ConsentEvent]]] | ValidationError] = []
+        for group in groups:
+            trial = {change.customer_id: _scratch_copy(scratch[change.customer_id]) for change in group}
+            try:
+                plan = []
+                for change in group:
+                    _validate_context(
+                        choices=change.choices,
+                        source=change.source,
+                        actor=change.actor,
+                        language=change.language,
+                    )
+                    held = trial[change.customer_id]
+                    events = _new_events(change, locked[change.customer_id].erased, held, rules, now)
+                    _fold(held, events, rules)
+                    plan.append((change, events))
+            except ValidationError as error:
+                plans.append(error)
+                continue
+            scratch.update(trial)
+            plans.append(plan)
+        store.append_many_events(
+            [e for plan in plans if isinstance(plan, list) for _, evs in plan for e in evs]
+        )
+        results, documents, touched = [], [], {}
+        for plan in plans:
+            if isinstance(plan, ValidationError):
+                results.append(plan)
+                continue
+            recorded = []
+            for change, events in plan:
+                snapshot = locked[change.customer_id].snapshot
+                if not events:
+                    recorded.append(Recorded(events=[], document=snapshot.document, document_changed=False))
+                    continue
+                snapshot.last_sequence, snapshot.last_hash = events[-1].sequence, events[-1].hash
+                history_only = _fold(snapshot, events, rules)
+                document = _next_document(snapshot, rules, now)
+                if document is not None:
+                    documents.append(document)
+                    snapshot.document = document
+                touched[change.customer_id] = snapshot
+                recorded.append(
+                    Recorded(
+                        events=events,
+                        document=snapshot.document,
+                        document_changed=document is not None,
+                        history_only=history_only,
+                    )
+                )
+            results.append(recorded)
+        store.save_many_states(list(touched.values()), documents, now)
+        if documents:
+            transaction.on_commit(_announce_outbox)
+    return results
+
+
+def _scratch_copy(snapshot: Snapshot) -> Snapshot:
+    # A shallow copy is enough: folding an event replaces a purpose's entry, it never edits one.
+    copy = Snapshot(customer_id=snapshot.customer_id, choices=dict(snapshot.choices))
+    copy.last_sequence, copy.last_hash = snapshot.last_sequence, snapshot.last_hash
+    return copy
+
+
+def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:
+    """Captured times within bounds; proof of a confirmation only beside consent that needs one."""
+    floor = settings.CONSENT_CAPTURED_AT_FLOOR
+    errors = {}
+    problems = captured_time_problems(captured_at, now, floor, "captured_at")
+    if captured_at is not None and source == ConsentEvent.Source.SYSTEM:
+        problems.append("The system's own changes happen now; they take no captured_at.")
+    if problems:
+        errors["captured_at"] = problems
+    if confirmation is not None:
+        problems = captured_time_problems(confirmation.confirmed_at, now, floor, "confirmed_at")
+        if not any(
+            choice.state == State.GIVEN
+            and choice.purpose.removeprefix("channel:") in rules.double_opt_in_channels
+            for choice in choices
+        ):
+            problems.append(
+                "A confirmation proves an address: give it with consent to a double opt-in channel."
+            )
+        if problems:
+            errors["confirmation"] = problems
+    if errors:
+        raise ValidationError(errors)
+
+
+def send_email_confirmation(customer: Customer, language: str) -> bool:
+    """Send the double opt-in mail, in ``language``, once the change that asked for it has committed.
+
+    Every door that records email consent as ``requested`` calls this (page, API, console, imports). At most
+    ``EMAIL_CONFIRMATIONS_PER_HOUR`` per customer: each is a mail to whoever holds the address, and anyone can
+    ask for one. Returns whether a mail goes out.
+    """
+    if not customer.email or hourly_limit_reached(
+        customer, "email-confirmation-sent", settings.EMAIL_CONFIRMATIONS_PER_HOUR
+    ):
+        return False
+    with translation.override(language):
+        subject = gettext("Please confirm your email address")
+        body = render_to_string(
+            "consent/email/confirm_email.txt",
+            {
+                "customer": customer,
+                "confirm_url": confirm_email_url(customer),
+                "page_url": page_url(customer),
+            },
+        )
+    address = customer.email
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    )
+    return True
 
 
 def _validate_context(*, choices, source, actor, language) -> None:
@@ -188,6 +400,39 @@ def mark_notice_version_published(*, version: NoticeVersion) -> None:
         raise ValidationError(f"{version} is already published.")
     with transaction.atomic():
         version.mark_published()
+
+
+def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str, dict]) -> NoticeVersion:
+    """Publish the wording a source system showed before Candor (what its sign-up form said), for consent
+    imported from it, so proof always shows a wording. ``texts`` maps a language to the four notice fields.
+
+    A legacy version is numbered 0, is never offered as the current version, and is not material: consent
+    under it stays in force until a material version published after it. One per purpose and source.
+    """
+    notice = Notice.objects.filter(purpose=purpose).first()
+    errors = {}
+    if notice is None:
+        errors["purpose"] = f"No notice for {purpose!r}."
+    if not source or len(source) > 40 or not source.replace("-", "").replace("_", "").isalnum():
+        errors["source"] = "Name the source system with letters, digits, - or _ (up to 40)."
+    if "en" not in texts:
+        errors["texts"] = "Give at least the English wording."
+    for language, fields in texts.items():
+        missing = [f for f in NoticeText.TEXT_FIELDS if not str(fields.get(f, "")).strip()]
+        if language not in dict(settings.LANGUAGES) or missing:
+            errors[f"texts.{language}"] = f"Unsupported language, or missing {', '.join(missing)}."
+    if notice and NoticeVersion.objects.filter(notice=notice, legacy_source=source).exists():
+        errors["source"] = f"{purpose} already has a legacy version for {source}; published wording is final."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        version = NoticeVersion.objects.create(notice=notice, number=0, legacy_source=source)
+        for language, fields in texts.items():
+            NoticeText.objects.create(
+                version=version, language=language, **{f: fields[f].strip() for f in NoticeText.TEXT_FIELDS}
+            )
+        version.mark_published()
+    return version
 
 
 def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None = None) -> int:
@@ -353,7 +598,7 @@ def erase_customer(
         rules = catalog_rules()
         latest: dict[str, tuple[int, int]] = {}
         for version in rules.published.values():
-            if version.number > latest.get(version.purpose, (0, 0))[0]:
+            if not version.legacy_source and version.number > latest.get(version.purpose, (0, 0))[0]:
                 latest[version.purpose] = (version.number, version.id)
         snapshot = Snapshot.objects.filter(customer_id=customer.pk).first()
         withdrawals = [

@@ -112,3 +112,13 @@ def refresh_documents_after_catalog_change() -> int | None:
     cache.set(DOCUMENTS_REFRESH, {"token": token, "after": last}, None)
     refresh_documents_after_catalog_change.delay()
     return last
+
+
+@shared_task
+def send_email_confirmations(customer_ids: list[int]) -> int:
+    """The double opt-in mails a batch of imported consent asks for, sent by a worker rather than in the import's
+    loop: each in the customer's language, throttled per customer, and only while still awaited."""
+    sent = 0
+    for snapshot in selectors.snapshots_awaiting_email_confirmation(customer_ids):
+        sent += services.send_email_confirmation(snapshot.customer, snapshot.customer.locale)
+    return sent

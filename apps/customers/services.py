@@ -19,6 +19,13 @@ def customer_cache_key(customer: Customer, name: str) -> str:
     return f"customers:{customer.pk}:{name}"
 
 
+def hourly_limit_reached(customer: Customer, name: str, limit: int) -> bool:
+    """Count one more in the customer's hourly window for ``name``; whether that is past ``limit``."""
+    key = customer_cache_key(customer, name)
+    cache.add(key, 0, 3600)
+    return cache.incr(key) > limit
+
+
 def remember_session(*, customer: Customer, session) -> None:
     """Note that ``session`` holds something of the customer's, so that ``end_sessions`` can end it."""
     if session.session_key is None:
@@ -74,6 +81,25 @@ def customer_upsert(
     return customer, created
 
 
+def create_customers(*, identities: list[dict]) -> list[Customer]:
+    """Create many new customers in one statement (an import), each checked by the same field rules as
+    ``customer_upsert``; raises ``ValidationError`` and creates none if any is bad. The callers pass external
+    ids not in use (the unique index refuses the batch otherwise). A new customer has no consent yet, so no
+    ledger event is due."""
+    customers = []
+    for identity in identities:
+        customer = Customer(
+            external_id=identity["external_id"],
+            email=identity.get("email", "").strip().lower(),
+            phone=identity.get("phone", "").strip(),
+            name=identity.get("name", "").strip(),
+            locale=identity.get("locale", "en"),
+        )
+        customer.full_clean(validate_unique=False)  # the unique index checks all at once
+        customers.append(customer)
+    return Customer.objects.bulk_create(customers)
+
+
 def ensure_login_account(*, customer: Customer):
     """The login account linked to the customer, created on first use (no password: email codes only)."""
     if customer.user_id:
@@ -98,9 +124,15 @@ def mark_phone_verified(*, customer: Customer) -> None:
     customer.save(update_fields=["phone_verified_at"])
 
 
-def add_evidence_note(*, customer: Customer, text: str) -> EvidenceNote:
+def add_evidence_note(*, customer_id: int, text: str) -> EvidenceNote:
     """Keep free text that came with a change (``record_choices`` calls this and puts only the id in the ledger)."""
-    return EvidenceNote.objects.create(customer=customer, text=text)
+    return EvidenceNote.objects.create(customer_id=customer_id, text=text)
+
+
+def mark_email_undeliverable(*, customer: Customer, at) -> None:
+    """Note that the address bounced or was cleaned (by a sender or an old platform): no consent changes."""
+    customer.email_undeliverable_at = at
+    customer.save(update_fields=["email_undeliverable_at"])
 
 
 def erase_identity(*, customer: Customer, at) -> Customer:
@@ -108,8 +140,8 @@ def erase_identity(*, customer: Customer, at) -> Customer:
 
     Their login account (it holds their email) is deleted, their link key replaced, which revokes every
     link sent to them, the free text of their evidence notes blanked, their sessions ended (a code login's
-    session holds the address) and their cache entries forgotten. The external id is the brand's own pseudonymous key: it lets the brand's systems match
-    the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
+    session holds the address) and their cache entries forgotten. The external id is the brand's own pseudonymous key: it lets the
+    brand's systems match the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
     customer allowed.
     """
     login_account = customer.user_id
@@ -118,6 +150,7 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         phone="",
         name="",
         phone_verified_at=None,
+        email_undeliverable_at=None,
         user=None,
         link_key=new_link_key(),
         erased_at=at,

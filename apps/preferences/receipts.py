@@ -60,8 +60,11 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
         "schema": "ISO/IEC TS 27560:2023 consent record, Kantara Consent Receipt v1.1 field names",
         "jurisdiction": controller["jurisdiction"],
         "consentReceiptID": event.hash,
-        "consentTimestamp": int(event.recorded_at.timestamp()),
+        "consentTimestamp": int(
+            event.effective_at.timestamp()
+        ),  # when given: captured elsewhere, else recorded
         "recordedAt": event.recorded_at.isoformat(),
+        "capturedAt": event.captured_at.isoformat() if event.captured_at else None,
         "collectionMethod": ConsentEvent.Source(event.source).label,
         "source": event.source,
         "actor": event.actor,

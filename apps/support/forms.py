@@ -35,6 +35,15 @@ class ChangeForm(forms.Form):
         "erasure blanks it.",
     )
 
+    captured_at = forms.DateTimeField(
+        label="When did the customer say it? (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M"],
+        help_text="Only if earlier than now, e.g. the date of a letter (UTC). A choice the customer made before a "
+        "later one for the same purpose is kept as history and changes nothing.",
+    )
+
     def __init__(self, *args, customer, current: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.customer, self.current = customer, current

@@ -402,6 +402,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
                 "notice_id": version.notice.purpose,
                 "notice_version": version.number,
                 "notice_version_id": version.pk,
+                "legacy_source": version.legacy_source or None,
                 "material_change": version.material,
                 "published_at": version.published_at.isoformat() if version.published_at else None,
                 "notice_hash": version.text_hash,
@@ -425,7 +426,9 @@ def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
     id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
     proof = {
         "event_id": event.pk,
-        "event_time": event.recorded_at.isoformat(),
+        "event_time": event.effective_at.isoformat(),  # when the choice took effect: captured, else recorded
+        "recorded_at": event.recorded_at.isoformat(),
+        "captured_at": event.captured_at.isoformat() if event.captured_at else None,
         "event_type": f"consent {event.state}",
         "event_state": event.state,
         "event_by": event.actor,
@@ -522,6 +525,8 @@ def latest_versions(rules: CatalogRules) -> dict[str, int]:
     """The id of the newest published notice version for every purpose."""
     latest: dict[str, tuple[int, int]] = {}
     for version in rules.published.values():
+        if version.legacy_source:
+            continue  # an old system's wording, never the one to ask under
         if version.purpose not in latest or version.number > latest[version.purpose][0]:
             latest[version.purpose] = (version.number, version.id)
     return {purpose: version_id for purpose, (_, version_id) in latest.items()}

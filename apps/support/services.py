@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
-from apps.consent.services import Recorded, erase_customer, evidence_hash, record_choices
+from apps.consent.services import (
+    Recorded,
+    erase_customer,
+    evidence_hash,
+    record_choices,
+    send_email_confirmation,
+)
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
@@ -89,7 +95,7 @@ def _request_evidence(*, how_asked: str, note: str) -> dict:
 
 
 def record_change_on_behalf(
-    *, staff, customer: Customer, choices: list, how_asked: str, note: str
+    *, staff, customer: Customer, choices: list, how_asked: str, note: str, captured_at=None
 ) -> Recorded:
     """Record what the customer asked for by phone, letter, email or in person, with the agent as actor.
 
@@ -106,7 +112,10 @@ def record_change_on_behalf(
             language=customer.locale,
             evidence=evidence,
             note=note,
+            captured_at=captured_at,
         )
+        if recorded.awaits_email_confirmation:
+            send_email_confirmation(customer, customer.locale)
         record_staff_access(
             staff=staff,
             customer=customer,

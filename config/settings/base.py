@@ -5,6 +5,7 @@ Production and the test suite set DATABASE_URL and REDIS_URL; config.settings.pr
 Any variable may instead be read from a file named by NAME_FILE (Docker and Kubernetes secrets).
 """
 
+from datetime import datetime
 from pathlib import Path
 
 import environ
@@ -61,6 +62,7 @@ LOCAL_APPS = [
     "apps.preferences",
     "apps.support",
     "apps.api",
+    "apps.imports",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -221,6 +223,15 @@ DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
+# The earliest captured time (consent captured elsewhere, an import's opt-in or confirmation) accepted: older
+# claims are more likely a broken export than a real consent.
+CONSENT_CAPTURED_AT_FLOOR = datetime.fromisoformat(
+    env.str("CONSENT_CAPTURED_AT_FLOOR", default="2000-01-01T00:00:00+00:00")
+)
+if CONSENT_CAPTURED_AT_FLOOR.tzinfo is None:
+    raise ValueError("CONSENT_CAPTURED_AT_FLOOR needs a time zone offset, e.g. 2010-01-01T00:00:00+00:00.")
+# Double opt-in mails Candor sends itself (page, API, console, imports): at most this many per customer an hour.
+EMAIL_CONFIRMATIONS_PER_HOUR = env.int("EMAIL_CONFIRMATIONS_PER_HOUR", default=3)
 
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.
@@ -295,7 +306,6 @@ SMS_BACKEND = None if SMS_BACKEND == "none" else SMS_BACKEND
 SMS_CODE_TIMEOUT = 10 * 60
 SMS_CODE_MAX_ATTEMPTS = 5
 SMS_CODES_PER_HOUR = 3
-EMAIL_CONFIRMATIONS_PER_HOUR = 3
 LOGIN_URL = "account_request_login_code"
 LOGIN_REDIRECT_URL = "preferences:page"
 # Who the consent receipts name as the controller (ISO/IEC TS 27560 / Kantara "piiControllers").

@@ -177,3 +177,60 @@ def test_two_identical_requests_at_once_record_once(catalog, api):
     assert sorted(answer.status_code for answer in answers) == [201, 201]
     assert answers[0].json() == answers[1].json()
     assert ConsentEvent.objects.filter(customer=customer).count() == 1
+
+
+def test_consent_captured_earlier_keeps_its_captured_time(catalog, api):
+    customer = CustomerFactory()
+    response = post(api, customer, choice("channel:sms"), captured_at="2025-06-01T12:00:00+02:00")
+    assert response.status_code == 201
+    assert response.json()["events"][0]["captured_at"] == "2025-06-01T10:00:00+00:00"
+    assert ConsentEvent.objects.get(customer=customer).captured_at.isoformat() == "2025-06-01T10:00:00+00:00"
+
+
+def test_a_captured_time_in_the_future_is_a_400_pointing_at_it(catalog, api):
+    response = post(api, CustomerFactory(), choice("channel:sms"), captured_at="2999-01-01T00:00:00Z")
+    assert response.status_code == 400
+    assert [error["pointer"] for error in response.json()["errors"]] == ["#/captured_at"]
+    assert not ConsentEvent.objects.exists()
+
+
+def test_email_consent_with_proof_of_a_confirmation_elsewhere_is_given_at_once(catalog, api, mailoutbox):
+    customer = CustomerFactory()
+    confirmation = {"confirmed_at": "2025-06-01T12:05:00Z", "ip_address": "192.0.2.1"}
+    response = post(
+        api, customer, choice("channel:email"), captured_at="2025-06-01T12:00:00Z", confirmation=confirmation
+    )
+    assert response.json()["events"][0]["state"] == "given"
+    assert response.json()["confirmation_sent"] is False
+    assert mailoutbox == []
+
+
+def test_email_consent_without_proof_gets_candors_confirmation_mail_in_the_customers_language(
+    catalog, api, django_capture_on_commit_callbacks, mailoutbox
+):
+    customer = CustomerFactory(locale="de")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(api, customer, choice("channel:email"), language="de")
+    assert response.json()["confirmation_sent"] is True
+    assert [message.to for message in mailoutbox] == [[customer.email]]
+    assert mailoutbox[0].subject == "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+
+
+def test_confirmation_mails_are_throttled_per_customer(
+    catalog, api, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_CONFIRMATIONS_PER_HOUR = 1
+    customer = CustomerFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post(api, customer, choice("channel:email"))
+        post(api, customer, choice("channel:email", "withdrawn"))
+        second = post(api, customer, choice("channel:email"))
+    assert (first.json()["confirmation_sent"], second.json()["confirmation_sent"]) == (True, False)
+
+
+def test_an_old_consent_captured_before_a_withdrawal_is_answered_as_history_only(catalog, api):
+    customer = CustomerFactory()
+    post(api, customer, choice("channel:sms", "withdrawn"))
+    response = post(api, customer, choice("channel:sms"), captured_at="2024-01-01T00:00:00Z")
+    assert response.json()["history_only"] == [2]
+    assert response.json()["permissions_changed"] is False

@@ -293,3 +293,32 @@ def test_officer_verifies_one_customers_chain(officer_client, customer_with_hist
     response = officer_client.post(reverse("support:ledger"), {"customer": customer_with_history.pk})
     assert response.context["result"]["events"] == 4
     assert b"The ledger verifies" in response.content
+
+
+def test_email_consent_an_agent_records_sends_candors_confirmation_mail(
+    catalog, agent_client, django_capture_on_commit_callbacks, mailoutbox
+):
+    customer = CustomerFactory(locale="de")
+    url = reverse("support:change", args=[customer.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(
+            url, {"channel:email|answer": "yes", "how_asked": "phone", "note": "Wants our emails."}
+        )
+    assert ConsentEvent.objects.get(customer=customer).state == "requested"
+    assert [message.to for message in mailoutbox] == [[customer.email]]
+    assert mailoutbox[0].subject == "Bitte bestätigen Sie Ihre E-Mail-Adresse"
+
+
+def test_an_agent_can_record_when_the_customer_actually_asked(agent_client, customer_with_history):
+    url = reverse("support:change", args=[customer_with_history.pk])
+    agent_client.post(
+        url,
+        {
+            "channel:sms|answer": "no",
+            "how_asked": "letter",
+            "note": "Letter asking to stop texts.",
+            "captured_at": "2026-01-05T09:30",
+        },
+    )
+    event = ConsentEvent.objects.filter(customer=customer_with_history).latest("sequence")
+    assert event.captured_at.isoformat() == "2026-01-05T09:30:00+00:00"

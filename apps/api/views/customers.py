@@ -89,6 +89,13 @@ class ChoiceInput(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
+class ConfirmationInput(serializers.Serializer):
+    confirmed_at = serializers.DateTimeField(help_text="When the customer confirmed the address there.")
+    ip_address = serializers.IPAddressField(
+        required=False, help_text="Where the confirmation came from; kept only as a keyed hash."
+    )
+
+
 class EventOutput(serializers.Serializer):
     sequence = serializers.IntegerField()
     purpose = serializers.CharField()
@@ -99,6 +106,10 @@ class EventOutput(serializers.Serializer):
     source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
     actor = serializers.CharField()
     recorded_at = serializers.DateTimeField()
+    captured_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the customer made the choice, if captured elsewhere before it was recorded.",
+    )
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -138,12 +149,29 @@ class CustomerConsentsApi(ApiView):
         )
         ip_address = serializers.IPAddressField(required=False, help_text="Kept only as a keyed hash.")
         user_agent = StrictCharField(required=False, max_length=500, help_text="Kept only as a keyed hash.")
+        captured_at = serializers.DateTimeField(
+            required=False,
+            help_text="When the customer actually made the choice (at checkout, in a store), if earlier than now; "
+            "not in the future, not before the installation's floor. A choice captured before a later one for the "
+            "same purpose is kept as history only and changes nothing.",
+        )
+        confirmation = ConfirmationInput(
+            required=False,
+            help_text="Proof that the customer already confirmed the email address (double opt-in) elsewhere: "
+            "email consent is then `given` at once. Without it, email consent is `requested` and Candor sends "
+            "the confirmation mail itself.",
+        )
 
     class RecordOutput(serializers.Serializer):
         external_id = serializers.CharField()
         events = EventOutput(many=True)
+        history_only = serializers.ListField(
+            child=serializers.IntegerField(),
+            help_text="Sequences of the events kept as history only: a later choice for the purpose stands.",
+        )
         permissions_version = serializers.IntegerField()
         permissions_changed = serializers.BooleanField()
+        confirmation_sent = serializers.BooleanField(help_text="Whether Candor sends a double opt-in mail.")
 
     @extend_schema(
         operation_id="consent_history",

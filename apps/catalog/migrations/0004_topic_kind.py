@@ -3,15 +3,20 @@
 from django.db import migrations, models
 
 
-def restore_sqlite_revision_triggers(apps, schema_editor):
-    """On SQLite, adding the column rebuilt catalog_topic, and 0003's revision triggers went with the old table."""
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for operation in ("INSERT", "UPDATE", "DELETE"):
-        schema_editor.execute(
-            f"CREATE TRIGGER IF NOT EXISTS catalog_topic_revision_{operation.lower()} AFTER {operation} "
-            "ON catalog_topic BEGIN UPDATE catalog_catalogrevision SET token = lower(hex(randomblob(16))); END"
-        )
+def restore_sqlite_revision_triggers(table):
+    """On SQLite, adding a column with a default rebuilds the table, and 0003's revision triggers go with the old
+    one: a RunPython step that puts them back (later migrations that rebuild a catalog table use it too)."""
+
+    def restore(apps, schema_editor):
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        for operation in ("INSERT", "UPDATE", "DELETE"):
+            schema_editor.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_revision_{operation.lower()} AFTER {operation} "
+                f"ON {table} BEGIN UPDATE catalog_catalogrevision SET token = lower(hex(randomblob(16))); END"
+            )
+
+    return restore
 
 
 def required_topics_are_transactional(apps, schema_editor):
@@ -46,6 +51,6 @@ class Migration(migrations.Migration):
                 help_text="Shown but cannot be switched off (e.g. order updates). Only a transactional topic, and only from its creation: it can later be made optional, never required again.",
             ),
         ),
-        migrations.RunPython(restore_sqlite_revision_triggers, migrations.RunPython.noop),
+        migrations.RunPython(restore_sqlite_revision_triggers("catalog_topic"), migrations.RunPython.noop),
         migrations.RunPython(required_topics_are_transactional, migrations.RunPython.noop),
     ]

@@ -24,6 +24,7 @@ def change(request, customer):
                 choices=form.choices,
                 how_asked=form.cleaned_data["how_asked"],
                 note=form.cleaned_data["note"],
+                captured_at=form.cleaned_data["captured_at"],
             )
         except ValidationError as error:
             _add_errors(form, error)
