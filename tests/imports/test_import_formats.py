@@ -10,7 +10,7 @@ from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.selectors import ledger_breaks
 from apps.consent.services import evidence_hash
 from apps.customers.models import Customer
-from apps.imports.models import ImportRow
+from apps.imports.models import ImportRow, ImportRun
 from apps.imports.services import import_consents
 from apps.support.selectors import consent_proof
 
@@ -45,7 +45,8 @@ def test_a_confirmed_mailchimp_subscriber_is_emailable_at_once_with_the_original
     assert event.evidence["confirmed_at"] == "2021-03-01T10:05:00+00:00"
     assert event.evidence["confirmation_ip_hash"] == evidence_hash("203.0.113.9")
     assert event.evidence["ip_hash"] == evidence_hash("203.0.113.5")
-    assert (event.evidence["file"], event.evidence["row"]) == ("mailchimp_subscribed.csv", 1)
+    run = ImportRun.objects.get(pk=event.evidence["import_run"])  # the run names the file; the event its row
+    assert (run.file_name, event.evidence["row"]) == ("mailchimp_subscribed.csv", 1)
 
 
 def test_a_single_opt_in_mailchimp_subscriber_waits_for_the_confirmation_mail_candor_sends(
@@ -178,6 +179,7 @@ def test_the_proof_of_an_imported_consent_shows_the_legacy_wording_the_original_
         "2021-03-01T10:05:00+00:00",
     )
     assert event["recorded_at"] != event["captured_at"]
-    assert (event["evidence"]["file"], event["evidence"]["row"]) == ("mailchimp_subscribed.csv", 1)
+    run = ImportRun.objects.get(pk=event["evidence"]["import_run"])
+    assert (run.file_name, event["evidence"]["row"]) == ("mailchimp_subscribed.csv", 1)
     assert event["evidence"]["confirmed_at"] == "2021-03-01T10:05:00+00:00"
     assert proof["ledger"]["verifies"] is True
