@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -188,7 +188,8 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
             actor=change.actor,
             evidence=evidence,
             recorded_at=now,
-            captured_at=change.captured_at,
+            # In UTC, as the database gives it back: the hash covers its text.
+            captured_at=change.captured_at.astimezone(UTC) if change.captured_at else None,
             expires_at=choice.expires_at,
             prev_hash=snapshot.last_hash,
         )

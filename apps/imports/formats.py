@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from apps.consent.rules import Confirmation, State
 
@@ -55,7 +56,7 @@ class SourceRow:
     undeliverable_since: datetime | None = None  # when known; else from the import
     problem: str = ""
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         canonical = json.dumps(
             self.raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str

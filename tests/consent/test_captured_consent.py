@@ -231,3 +231,15 @@ def test_history_only_events_replay_to_the_same_snapshot(catalog):
 
     snapshot = Snapshot.objects.get(customer=customer)
     assert snapshot.choices == replayed_snapshot_fields(customer.pk)["choices"]
+
+
+def test_a_captured_time_with_another_offset_is_kept_in_utc_so_the_chain_verifies_after_reading_it_back(
+    catalog,
+):
+    customer = CustomerFactory()
+    berlin = datetime(2025, 6, 1, 14, 0, tzinfo=timezone.get_fixed_timezone(120))
+
+    record(customer, make_choice("channel:push"), source="api", captured_at=berlin)
+
+    assert ConsentEvent.objects.get(customer=customer).captured_at.isoformat() == "2025-06-01T12:00:00+00:00"
+    assert list(ledger_breaks()) == []
