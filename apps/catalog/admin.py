@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from .models import BenefitKind, Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 
 
 @admin.register(Channel)
@@ -18,6 +18,11 @@ class TopicAdmin(admin.ModelAdmin):
 class OptionAdmin(admin.ModelAdmin):
     list_display = ["set", "code", "label", "rank", "is_default"]
     list_filter = ["set"]
+
+
+@admin.register(BenefitKind)
+class BenefitKindAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "purpose"]
 
 
 class NoticeTextInline(admin.StackedInline):

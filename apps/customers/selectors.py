@@ -1,4 +1,4 @@
-from .models import Customer
+from .models import Customer, MessageRecord
 
 
 def customer_by_email_or_id(value: str) -> Customer | None:
@@ -23,3 +23,19 @@ def masked_email(email: str) -> str:
 
 def masked_phone(phone: str) -> str:
     return f"{phone[:3]} *** {phone[-2:]}" if len(phone) > 6 else ""
+
+
+def message_times(customer_ids, *, since, until, exclude_topics=()) -> dict[int, list]:
+    """Per customer, when the messages reported between ``since`` and ``until`` were sent (what caps count)."""
+    times: dict[int, list] = {}
+    records = MessageRecord.objects.filter(
+        customer_id__in=customer_ids, sent_at__gte=since, sent_at__lt=until
+    ).exclude(topic__in=exclude_topics)
+    for customer_id, sent_at in records.values_list("customer_id", "sent_at"):
+        times.setdefault(customer_id, []).append(sent_at)
+    return times
+
+
+def messages_received(customer: Customer, *, since) -> list[MessageRecord]:
+    """The messages reported for the customer since ``since``, newest first: what they got back."""
+    return list(MessageRecord.objects.filter(customer=customer, sent_at__gte=since).order_by("-sent_at"))

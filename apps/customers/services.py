@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Customer, new_link_key
+from .models import Customer, MessageRecord, new_link_key
 
 
 def customer_upsert(
@@ -66,8 +66,8 @@ def mark_phone_verified(*, customer: Customer) -> None:
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
-    Their login account (it holds their email) is deleted and their link key replaced, which revokes every
-    link sent to them. The external id is the brand's own pseudonymous key: it lets the brand's systems match
+    Their login account (it holds their email) is deleted, so are the records of messages sent to them, and
+    their link key is replaced, which revokes every link sent to them. The external id is the brand's own pseudonymous key: it lets the brand's systems match
     the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
     customer allowed.
     """
@@ -81,7 +81,25 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         link_key=new_link_key(),
         erased_at=at,
     )
+    MessageRecord.objects.filter(customer_id=customer.pk).delete()
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
     customer.refresh_from_db()
     return customer
+
+
+def message_records_add(*, records: list[MessageRecord]) -> set[str]:
+    """Store the reported messages, each once per sender and message id; returns the ids that were new.
+
+    A retry of a whole batch, or a batch that repeats an earlier message, adds nothing for what is known.
+    """
+    senders = {record.sender for record in records}
+    known = set(
+        MessageRecord.objects.filter(
+            sender__in=senders, message_id__in=[record.message_id for record in records]
+        ).values_list("sender", "message_id")
+    )
+    new = [record for record in records if (record.sender, record.message_id) not in known]
+    # A concurrent report of the same message loses quietly on the unique constraint: it is recorded once.
+    MessageRecord.objects.bulk_create(new, ignore_conflicts=True)
+    return {record.message_id for record in new}
