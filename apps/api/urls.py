@@ -9,6 +9,7 @@ from .views.permissions import (
     PermissionExportApi,
     PermissionsUpdatedSinceApi,
 )
+from .views.senders import DecisionsApi, ExplainApi, LinksApi, MessagesApi
 
 app_name = "api"
 
@@ -28,6 +29,10 @@ urlpatterns = [
         name="customer-permissions",
     ),
     path("v1/customers/<str:external_id>/consents", CustomerConsentsApi.as_view(), name="customer-consents"),
+    path("v1/customers/<str:external_id>/explain", ExplainApi.as_view(), name="customer-explain"),
+    path("v1/links", LinksApi.as_view(), name="links"),
+    path("v1/decisions", DecisionsApi.as_view(), name="decisions"),
+    path("v1/messages", MessagesApi.as_view(), name="messages"),
     path("v1/permissions", PermissionsUpdatedSinceApi.as_view(), name="permissions"),
     path("v1/permissions/changes", PermissionChangesApi.as_view(), name="permission-changes"),
     path("v1/permissions/export", PermissionExportApi.as_view(), name="permission-export"),

@@ -79,9 +79,9 @@ class ConsentEvent(models.Model):
     def __str__(self):
         return f"{self.customer_id}#{self.sequence} {self.purpose} {self.state}"
 
-    def canonical_bytes(self) -> bytes:
-        """The exact bytes the hash covers: every recorded field and the previous hash, in a fixed form."""
-        body = {
+    def canonical_body(self) -> dict:
+        """Every recorded field and the previous hash: the object whose canonical bytes the hash covers."""
+        return {
             "customer": self.customer_id,
             "sequence": self.sequence,
             "purpose": self.purpose,
@@ -96,7 +96,12 @@ class ConsentEvent(models.Model):
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "prev_hash": self.prev_hash,
         }
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def canonical_bytes(self) -> bytes:
+        """The exact bytes the hash covers: the canonical body in a fixed form (docs/ledger.md)."""
+        return json.dumps(
+            self.canonical_body(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode()
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical_bytes()).hexdigest()

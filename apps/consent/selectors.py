@@ -1,15 +1,27 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 
-from apps.catalog.models import NoticeVersion
+from apps.catalog.models import NoticeText, NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
+from apps.customers.selectors import message_times
 
 from .models import GENESIS_HASH, ConsentEvent, PermissionDocument, Snapshot
-from .rules import apply_event, derive_permissions, derived_from, next_expiry
+from .rules import (
+    Decision,
+    Reason,
+    apply_event,
+    customer_timezone,
+    decide,
+    denied,
+    derive_permissions,
+    derived_from,
+    next_expiry,
+    week_start,
+)
 
 
 def replay_choices(events) -> dict:
@@ -115,3 +127,151 @@ def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
             broken = True
             yield LedgerBreak(customer_id=event.customer_id, sequence=event.sequence, problem=problem)
         expected_sequence, expected_prev = event.sequence + 1, event.hash
+
+
+# --- decisions for senders, and why ---------------------------------------------------------------------------
+
+# The customer field that holds the address a channel needs; Candor keeps no address for the other channels
+# (the sender has the device token or the postal address), so they are always reachable from here.
+ADDRESS_FIELDS = {"email": "email", "sms": "phone", "phone": "phone"}
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    external_id: str
+    channel: str
+    topic: str
+    at: datetime
+    digest: bool = False
+
+
+def decisions(requests: list[DecisionRequest]) -> list[Decision]:
+    """One decision per request, in order, from the customers' current choices (two or three queries in all).
+
+    The choices are today's: ``at`` is meant as now or later (a send time). What was allowed at an earlier
+    time comes from the ledger: ``explain_decision``.
+    """
+    rules = catalog_rules()
+    rows = Customer.objects.filter(external_id__in={request.external_id for request in requests}).values_list(
+        "external_id", "id", "email", "phone", "erased_at", "consent_snapshot__choices"
+    )
+    customers = {row[0]: row[1:] for row in rows}
+    capped = {
+        customer_id: customer_timezone(choices)
+        for customer_id, _, _, _, choices in customers.values()
+        if choices and ((choices.get("frequency") or {}).get("value") or {}).get("weekly_cap")
+    }
+    sent = {}
+    if capped:
+        times = [request.at for request in requests]
+        sent = message_times(
+            capped,
+            since=min(times) - timedelta(days=8),
+            until=max(times),
+            exclude_topics=[slug for slug, topic in rules.topics.items() if topic.required],
+        )
+    answers = []
+    for request in requests:
+        customer = customers.get(request.external_id)
+        if customer is None:
+            answers.append(denied(Reason.UNKNOWN))
+            continue
+        customer_id, email, phone, erased_at, choices = customer
+        if erased_at is not None:
+            answers.append(denied(Reason.ERASED))
+            continue
+        sent_this_week = 0
+        if customer_id in sent:
+            start = week_start(request.at, capped[customer_id])
+            sent_this_week = sum(start <= time < request.at for time in sent[customer_id])
+        address = ADDRESS_FIELDS.get(request.channel)
+        answers.append(
+            decide(
+                choices or {},
+                rules,
+                channel=request.channel,
+                topic=request.topic,
+                at=request.at,
+                sent_this_week=sent_this_week,
+                reachable=address is None or bool({"email": email, "phone": phone}[address]),
+                digest=request.digest,
+            )
+        )
+    return answers
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A decision with what it rests on: the rule steps, the ledger events behind them with the exact wording
+    the customer saw, and the customer's hash chain from the first event to the last one used."""
+
+    customer: Customer
+    channel: str
+    topic: str
+    at: datetime
+    decision: Decision
+    events: list[ConsentEvent]
+    wording: dict[int, dict]  # event id -> the notice text it pins
+    chain: list[ConsentEvent]
+
+
+def explain_decision(customer: Customer, *, channel: str, topic: str, at: datetime) -> Explanation:
+    """Why the decision for this customer, channel, topic and instant is what it is, from the ledger alone."""
+    rules = catalog_rules()
+    chain = list(ConsentEvent.objects.filter(customer=customer, recorded_at__lte=at).order_by("sequence"))
+    if customer.erased_at is not None and customer.erased_at <= at:
+        decision = denied(Reason.ERASED)
+    else:
+        choices = replay_choices(chain)
+        tz = customer_timezone(choices)
+        sent = message_times(
+            [customer.pk],
+            since=week_start(at, tz),
+            until=at,
+            exclude_topics=[slug for slug, topic in rules.topics.items() if topic.required],
+        )
+        address = ADDRESS_FIELDS.get(channel)
+        decision = decide(
+            choices,
+            rules,
+            channel=channel,
+            topic=topic,
+            at=at,
+            sent_this_week=len(sent.get(customer.pk, [])),
+            reachable=address is None or bool(getattr(customer, address)),
+        )
+    by_purpose = {event.purpose: event for event in chain}
+    used = [by_purpose[p] for p in dict.fromkeys(step.purpose for step in decision.steps) if p in by_purpose]
+    last = max((event.sequence for event in used), default=0)
+    return Explanation(
+        customer=customer,
+        channel=channel,
+        topic=topic,
+        at=at,
+        decision=decision,
+        events=sorted(used, key=lambda event: event.sequence),
+        wording=_wording(used),
+        chain=[event for event in chain if event.sequence <= last],
+    )
+
+
+def _wording(events: list[ConsentEvent]) -> dict[int, dict]:
+    """Per event id, the notice text it pins, in the language it was recorded in (English if that is missing)."""
+    texts: dict[int, dict] = {}
+    for text in NoticeText.objects.filter(version_id__in={event.notice_version_id for event in events}):
+        texts.setdefault(text.version_id, {})[text.language] = text
+    versions = NoticeVersion.objects.in_bulk({event.notice_version_id for event in events})
+    wording = {}
+    for event in events:
+        languages = texts.get(event.notice_version_id, {})
+        text = languages.get(event.language) or languages.get("en")
+        if text is not None:
+            version = versions[event.notice_version_id]
+            wording[event.pk] = {
+                "notice_version": version.pk,
+                "number": version.number,
+                "language": text.language,
+                "text_hash": version.text_hash,
+                **{field: getattr(text, field) for field in NoticeText.TEXT_FIELDS},
+            }
+    return wording
