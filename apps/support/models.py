@@ -22,6 +22,7 @@ class StaffAccess(models.Model):
         ACCESS_EXPORT = "access_export", "Exported everything held (data-subject access)"
         ERASURE = "erasure", "Erased the customer (data-subject erasure)"
         RETRY_DELIVERY = "retry_delivery", "Retried a delivery"
+        EXPLAIN = "explain", "Read why a message may or may not be sent"
 
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(

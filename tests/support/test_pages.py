@@ -6,9 +6,11 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
+from apps.customers.models import MessageRecord
 from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
 from tests.delivery.factories import DestinationFactory
@@ -291,3 +293,17 @@ def test_officer_verifies_one_customers_chain(officer_client, customer_with_hist
     response = officer_client.post(reverse("support:ledger"), {"customer": customer_with_history.pk})
     assert response.context["result"]["events"] == 4
     assert b"The ledger verifies" in response.content
+
+
+def test_access_export_includes_the_messages_senders_reported(officer_client, customer_with_history):
+    MessageRecord.objects.create(
+        customer=customer_with_history,
+        sender="esp",
+        message_id="m-1",
+        channel="sms",
+        topic="offers",
+        sent_at=timezone.now(),
+    )
+    response = officer_client.get(reverse("support:access_export", args=[customer_with_history.pk]))
+    (message,) = json.loads(response.content)["messages_received"]
+    assert (message["sender"], message["message_id"], message["topic"]) == ("esp", "m-1", "offers")
