@@ -8,6 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
@@ -239,11 +240,18 @@ def _in_force(choices: dict, purpose: str, rules: CatalogRules, at: datetime) ->
 
 
 def channel_permissions(choices: dict, rules: CatalogRules, at: datetime, code: str) -> dict:
-    """One channel's entry of the permission document; ``decide`` reads exactly this for one message."""
+    """One channel's entry of the permission document."""
+    return _channel_entry(choices, rules, at, code, rules.topics)
+
+
+def _channel_entry(choices: dict, rules: CatalogRules, at: datetime, code: str, slugs) -> dict:
+    """The channel's entry with its topic lists taken over ``slugs`` only: all topics for the document, the
+    one topic asked about for ``decide`` (so a decision checks three purposes, not every topic)."""
     frequency = (_in_force(choices, "frequency", rules, at) or {}).get("value") or {}
     allowed = _in_force(choices, f"channel:{code}", rules, at) is not None
     topics, topic_frequency = [], {}
-    for slug, topic in rules.topics.items():
+    for slug in slugs:
+        topic = rules.topics[slug]
         chosen = _in_force(choices, f"topic:{slug}", rules, at) if allowed and not topic.required else None
         if chosen and code in chosen["value"]["channels"]:
             topics.append(slug)
@@ -254,8 +262,10 @@ def channel_permissions(choices: dict, rules: CatalogRules, at: datetime, code: 
         "topics": topics,
         "required_topics": [
             slug
-            for slug, topic in rules.topics.items()
-            if topic.required and code in topic.channels and _carries_required_topic(choices, slug, code)
+            for slug in slugs
+            if rules.topics[slug].required
+            and code in rules.topics[slug].channels
+            and _carries_required_topic(choices, slug, code)
         ],
         "frequency": frequency.get("digest") or rules.defaults.get("frequency"),
         "topic_frequency": topic_frequency,
@@ -300,9 +310,10 @@ class Reason(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rule the decision checked: which, on which purpose's ledger entry it rests, and how it came out."""
+class Step(NamedTuple):
+    """One rule the decision checked: which, on which purpose's ledger entry it rests, and how it came out.
+
+    A named tuple, not a dataclass: a batch of 10,000 decisions makes 70,000 of them."""
 
     rule: str
     purpose: str | None
@@ -356,7 +367,8 @@ def decide(
     frequency and the weekly cap (``sent_this_week``: marketing messages since ``week_start``). ``reachable``:
     Candor has an address for the channel. The first rule that fails gives the reason.
     """
-    permissions = channel_permissions(choices, rules, at, channel)
+    # The document's entry for the channel, narrowed to this topic by the very function that builds it.
+    permissions = _channel_entry(choices, rules, at, channel, (topic,))
     tz = customer_timezone(choices)
     channel_purpose, topic_purpose = f"channel:{channel}", f"topic:{topic}"
     if rules.topics[topic].required:

@@ -2,6 +2,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from apps.catalog.models import NoticeText, NoticeVersion
@@ -152,10 +153,7 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
     time comes from the ledger: ``explain_decision``.
     """
     rules = catalog_rules()
-    rows = Customer.objects.filter(external_id__in={request.external_id for request in requests}).values_list(
-        "external_id", "id", "email", "phone", "erased_at", "consent_snapshot__choices"
-    )
-    customers = {row[0]: row[1:] for row in rows}
+    customers = _customers_and_choices({request.external_id for request in requests})
     capped = {
         customer_id: customer_timezone(choices)
         for customer_id, _, _, _, choices in customers.values()
@@ -198,6 +196,30 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
             )
         )
     return answers
+
+
+# One array parameter instead of an IN list of 10,000 placeholders, which psycopg spent longer composing than
+# PostgreSQL spent answering.
+_CUSTOMERS_AND_CHOICES = (
+    "SELECT c.external_id, c.id, c.email, c.phone, c.erased_at, s.choices FROM customers_customer c "
+    "LEFT JOIN consent_snapshot s ON s.customer_id = c.id WHERE c.external_id = ANY(%s)"
+)
+
+
+def _customers_and_choices(external_ids: set[str]) -> dict[str, tuple]:
+    """Per external id: surrogate id, email, phone, erased_at and the snapshot's choices (None if none)."""
+    if connection.vendor != "postgresql":
+        rows = Customer.objects.filter(external_id__in=external_ids).values_list(
+            "external_id", "id", "email", "phone", "erased_at", "consent_snapshot__choices"
+        )
+        return {row[0]: row[1:] for row in rows}
+    choices_field = Snapshot._meta.get_field("choices")
+    with connection.cursor() as cursor:
+        cursor.execute(_CUSTOMERS_AND_CHOICES, [list(external_ids)])
+        return {
+            external_id: (pk, email, phone, erased_at, choices_field.from_db_value(choices, None, connection))
+            for external_id, pk, email, phone, erased_at, choices in cursor.fetchall()
+        }
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,5 @@
+from django.db import connection
+
 from .models import Customer, MessageRecord
 
 
@@ -28,10 +30,22 @@ def masked_phone(phone: str) -> str:
 def message_times(customer_ids, *, since, until, exclude_topics=()) -> dict[int, list]:
     """Per customer, when the messages reported between ``since`` and ``until`` were sent (what caps count)."""
     times: dict[int, list] = {}
-    records = MessageRecord.objects.filter(
-        customer_id__in=customer_ids, sent_at__gte=since, sent_at__lt=until
-    ).exclude(topic__in=exclude_topics)
-    for customer_id, sent_at in records.values_list("customer_id", "sent_at"):
+    if connection.vendor == "postgresql":
+        # Array parameters: a batch of decisions asks about thousands of customers at once.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT customer_id, sent_at FROM customers_messagerecord WHERE customer_id = ANY(%s) "
+                "AND sent_at >= %s AND sent_at < %s AND NOT (topic = ANY(%s))",
+                [list(customer_ids), since, until, list(exclude_topics)],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = (
+            MessageRecord.objects.filter(customer_id__in=customer_ids, sent_at__gte=since, sent_at__lt=until)
+            .exclude(topic__in=exclude_topics)
+            .values_list("customer_id", "sent_at")
+        )
+    for customer_id, sent_at in rows:
         times.setdefault(customer_id, []).append(sent_at)
     return times
 
