@@ -489,14 +489,13 @@ def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo, after: datetime |
 
 
 def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """``wall`` does not exist in ``tz`` (the clocks jump over it): the instant of the jump, to the second."""
-    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)  # read with the offset after the jump: before it
-    high = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)  # with the offset before the jump: after it
-    low, high = min(low, high), max(low, high)
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if middle.astimezone(tz).replace(tzinfo=None) >= wall:
+    """``wall`` does not exist in ``tz`` (the clocks jump over it): the instant of the jump (whole seconds)."""
+    readings = (wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1))
+    low, high = sorted(int(reading) for reading in readings)  # one offset reads it before the jump, one after
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
             high = middle
         else:
             low = middle
-    return high.replace(microsecond=0) if high.microsecond == 0 else high
+    return datetime.fromtimestamp(high, UTC)
