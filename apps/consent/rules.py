@@ -378,9 +378,7 @@ def decide(
         return _decision(steps, Reason.REQUIRED)
     steps = [
         _consent_step("channel", choices.get(channel_purpose), channel_purpose, permissions["allowed"]),
-        _consent_step(
-            "topic", choices.get(topic_purpose), topic_purpose, topic in permissions["topics"], channel
-        ),
+        _consent_step("topic", choices.get(topic_purpose), topic_purpose, topic in permissions["topics"]),
         Step("address", None, reachable, None if reachable else Reason.UNDELIVERABLE),
     ]
     paused_until = permissions["paused_until"]
@@ -439,11 +437,11 @@ def _decision(steps: list[Step], allowed_reason: Reason) -> Decision:
     failed = next((step for step in steps if not step.passed), None)
     if failed is None:
         return Decision(allow=True, reason=allowed_reason, steps=tuple(steps))
-    # A fixed-time end is only an end if no earlier rule also denies.
+    # The first rule that fails gives the reason, and (if it ends by itself) when it ends.
     return Decision(allow=False, reason=failed.reason, until=failed.until, steps=tuple(steps))
 
 
-def _consent_step(rule: str, entry: dict | None, purpose: str, passed: bool, channel: str = "") -> Step:
+def _consent_step(rule: str, entry: dict | None, purpose: str, passed: bool) -> Step:
     if passed:
         return Step(rule, purpose, True)
     state = entry["state"] if entry else None
@@ -485,7 +483,7 @@ def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo, after: datetime |
             return _clock_jump(wall, tz)
         if after is None or instant > after:
             return instant
-    return wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    raise ValueError(f"{wall} in {tz} is not later than {after}.")
 
 
 def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
