@@ -16,6 +16,8 @@ class ApiClient(models.Model):
         CONSENTS_WRITE = "consents:write", "Record consent"
         CUSTOMERS_WRITE = "customers:write", "Create and update customers"
         CATALOG_READ = "catalog:read", "Read the catalog"
+        LINKS_WRITE = "links:write", "Make preference and unsubscribe links for messages"
+        MESSAGES_WRITE = "messages:write", "Report messages sent"
 
     name = models.SlugField(max_length=100, unique=True, help_text="Recorded in the ledger as api:<name>.")
     key_prefix = models.CharField(max_length=16, help_text="The start of the key, to recognise it by.")

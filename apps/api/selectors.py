@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +24,7 @@ from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
+from apps.customers import links
 from apps.customers.models import Customer
 
 from .models import ApiClient
@@ -344,3 +345,54 @@ def catalog() -> Catalog:
         options=list(Option.objects.all()),
         notices=notices,
     )
+
+
+# --- for senders: per-message links -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageLinks:
+    external_id: str
+    page_url: str
+    page_expires_at: datetime
+    unsubscribe_url: str | None
+    unsubscribe_expires_at: datetime | None
+    headers: dict[str, str] | None
+
+
+def message_links(recipients: list[dict]) -> list[MessageLinks]:
+    """Per recipient (``external_id``, optional ``topic`` and ``channel``), the links a message carries.
+
+    The preference-page link, and for email the RFC 8058 one-click unsubscribe URL and headers, scoped to the
+    topic if one is given (else to email as a whole), all made by ``apps.customers.links``. Raises
+    ``ValidationError`` keyed ``<index>/external_id`` for an unknown or erased customer.
+    """
+    customers = Customer.objects.in_bulk(
+        {recipient["external_id"] for recipient in recipients}, field_name="external_id"
+    )
+    problems = {
+        f"{index}/external_id": ["No customer with this external id."]
+        for index, recipient in enumerate(recipients)
+        if recipient["external_id"] not in customers or customers[recipient["external_id"]].erased_at
+    }
+    if problems:
+        raise ValidationError(problems)
+    now = timezone.now()
+    page_expires = now + timedelta(seconds=links.max_age(links.PAGE))
+    unsubscribe_expires = now + timedelta(seconds=links.max_age(links.UNSUBSCRIBE))
+    answers = []
+    for recipient in recipients:
+        customer = customers[recipient["external_id"]]
+        by_email = recipient.get("channel", "email") == "email"
+        scope = f"topic:{recipient['topic']}" if recipient.get("topic") else "channel:email"
+        answers.append(
+            MessageLinks(
+                external_id=customer.external_id,
+                page_url=links.page_url(customer),
+                page_expires_at=page_expires,
+                unsubscribe_url=links.unsubscribe_url(customer, scope) if by_email else None,
+                unsubscribe_expires_at=unsubscribe_expires if by_email else None,
+                headers=links.list_unsubscribe_headers(customer, scope).as_dict() if by_email else None,
+            )
+        )
+    return answers

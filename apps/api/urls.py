@@ -10,6 +10,7 @@ from .views.permissions import (
     PermissionExportApi,
     PermissionsUpdatedSinceApi,
 )
+from .views.senders import DecisionsApi, ExplainApi, LinksApi, MessagesApi
 
 app_name = "api"
 
@@ -30,6 +31,10 @@ urlpatterns = [
     ),
     path("v1/customers/<str:external_id>/consents", CustomerConsentsApi.as_view(), name="customer-consents"),
     path("v1/consents:batch", BatchConsentsApi.as_view(), name="consents-batch"),
+    path("v1/customers/<str:external_id>/explain", ExplainApi.as_view(), name="customer-explain"),
+    path("v1/links", LinksApi.as_view(), name="links"),
+    path("v1/decisions", DecisionsApi.as_view(), name="decisions"),
+    path("v1/messages", MessagesApi.as_view(), name="messages"),
     path("v1/permissions", PermissionsUpdatedSinceApi.as_view(), name="permissions"),
     path("v1/permissions/changes", PermissionChangesApi.as_view(), name="permission-changes"),
     path("v1/permissions/export", PermissionExportApi.as_view(), name="permission-export"),

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from .models import BenefitKind, Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 
 
 @admin.register(Channel)
@@ -38,6 +38,11 @@ class TopicAdmin(admin.ModelAdmin):
 class OptionAdmin(admin.ModelAdmin):
     list_display = ["set", "code", "label", "rank", "is_default"]
     list_filter = ["set"]
+
+
+@admin.register(BenefitKind)
+class BenefitKindAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "purpose"]
 
 
 class NoticeTextInline(admin.StackedInline):

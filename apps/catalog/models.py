@@ -163,6 +163,27 @@ class Option(models.Model):
             )
 
 
+class BenefitKind(models.Model):
+    """What a customer gets in one message, in a few words ("back in stock in your size"): senders name it when
+    they report a message, and the customer's page counts what they received for what they shared."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    label = models.JSONField(help_text='Per language, e.g. {"en": "back in stock in your size"}.')
+    unit_one = models.JSONField(help_text='Per language, one of them: {"en": "alert", "de": "Hinweis"}.')
+    unit_other = models.JSONField(help_text='Per language, several: {"en": "alerts", "de": "Hinweise"}.')
+    purpose = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="What the customer shared to get it (e.g. location); blank: the message's topic.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
 class Notice(models.Model):
     purpose = models.CharField(max_length=80, unique=True)
     title = models.JSONField(help_text="Per language.")

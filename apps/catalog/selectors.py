@@ -1,8 +1,8 @@
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from .models import CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
+from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
 
 FIXED_PURPOSES = ("frequency", "location", "personalization")
 
@@ -48,12 +48,21 @@ class CatalogRules:
         """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
         return max(
             (
-                version.number
-                for version in self.published.values()
-                if version.purpose == purpose and version.material and version.published_at <= at
+                number
+                for published_at, number in self._material_versions.get(purpose, ())
+                if published_at <= at
             ),
             default=0,
         )
+
+    @cached_property
+    def _material_versions(self) -> dict[str, tuple[tuple[datetime, int], ...]]:
+        # Per purpose, so a decision batch does not scan every published version for every purpose it checks.
+        by_purpose: dict[str, list[tuple[datetime, int]]] = {}
+        for version in self.published.values():
+            if version.material:
+                by_purpose.setdefault(version.purpose, []).append((version.published_at, version.number))
+        return {purpose: tuple(versions) for purpose, versions in by_purpose.items()}
 
 
 def catalog_revision_token() -> str | None:
@@ -134,3 +143,7 @@ def current_notice_version(purpose: str) -> NoticeVersion | None:
         .order_by("-number")
         .first()
     )
+
+
+def benefit_kinds() -> dict[str, BenefitKind]:
+    return {kind.code: kind for kind in BenefitKind.objects.all()}

@@ -90,8 +90,8 @@ class ConsentEvent(models.Model):
         """When the choice took effect: captured elsewhere earlier, or else when it was recorded."""
         return self.captured_at or self.recorded_at
 
-    def canonical_bytes(self) -> bytes:
-        """The exact bytes the hash covers: every recorded field and the previous hash, in a fixed form.
+    def canonical_body(self) -> dict:
+        """Every recorded field and the previous hash: the object whose canonical bytes the hash covers.
 
         ``captured_at`` is a key only when set, so events recorded before it existed keep their hashes.
         """
@@ -112,7 +112,13 @@ class ConsentEvent(models.Model):
         }
         if self.captured_at is not None:
             body["captured_at"] = self.captured_at.isoformat()
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        return body
+
+    def canonical_bytes(self) -> bytes:
+        """The exact bytes the hash covers: the canonical body in a fixed form (docs/ledger.md)."""
+        return json.dumps(
+            self.canonical_body(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode()
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical_bytes()).hexdigest()

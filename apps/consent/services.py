@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,10 +15,16 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
-from apps.catalog.selectors import catalog_rules
+from apps.catalog.selectors import benefit_kinds, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
-from apps.customers.models import Customer
-from apps.customers.services import add_evidence_note, customer_upsert, erase_identity, hourly_limit_reached
+from apps.customers.models import Customer, MessageRecord
+from apps.customers.services import (
+    add_evidence_note,
+    customer_upsert,
+    erase_identity,
+    hourly_limit_reached,
+    message_records_add,
+)
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
@@ -663,3 +669,79 @@ def take_ledger_checkpoint(*, now: datetime | None = None) -> LedgerCheckpoint:
         )
         store.store_moved_heads(checkpoint.pk)
     return checkpoint
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A sender's report of one message: to whom, on which channel, about which topic, and what it brought."""
+
+    external_id: str
+    channel: str
+    topic: str
+    message_id: str
+    sent_at: datetime
+    benefit: str = ""
+
+
+# Senders' clocks drift a little; a report further ahead than this is a mistake, not a send.
+MESSAGE_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
+    """Keep what a sender reports it sent, once per message id; returns the message ids that were new.
+
+    All or nothing: a message to an unknown or erased customer, on a channel the topic may not use, with an
+    unknown benefit kind, sent in the future, or repeating an id within the batch raises ``ValidationError``
+    keyed ``<index>/<field>`` and nothing is kept. Message records are not consent: they count towards the
+    weekly cap and show the customer what they got, and are erased with the customer.
+    """
+    rules = catalog_rules()
+    kinds = benefit_kinds()
+    customers = {
+        external_id: (pk, erased_at)
+        for external_id, pk, erased_at in Customer.objects.filter(
+            external_id__in={message.external_id for message in messages}
+        ).values_list("external_id", "pk", "erased_at")
+    }
+    latest = timezone.now() + MESSAGE_CLOCK_SKEW
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for index, message in enumerate(messages):
+        customer = customers.get(message.external_id)
+        problems = {
+            "external_id": "No customer with this external id." if customer is None else None,
+            "channel": None if message.channel in rules.channels else f"Unknown channel {message.channel!r}.",
+            "topic": None if message.topic in rules.topics else f"Unknown topic {message.topic!r}.",
+            "benefit": None
+            if not message.benefit or message.benefit in kinds
+            else f"Unknown benefit kind {message.benefit!r}.",
+            "sent_at": None if message.sent_at <= latest else "Must not be in the future.",
+            "message_id": "The same message id appears twice in one batch."
+            if message.message_id in seen
+            else None,
+        }
+        if customer is not None and customer[1] is not None:
+            problems["external_id"] = "This customer was erased; nothing more is recorded for them."
+        topic = rules.topics.get(message.topic)
+        if topic is not None and problems["channel"] is None and message.channel not in topic.channels:
+            problems["channel"] = f"The topic {message.topic} does not use {message.channel}."
+        seen.add(message.message_id)
+        for field, problem in problems.items():
+            if problem:
+                errors[f"{index}/{field}"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+    return message_records_add(
+        records=[
+            MessageRecord(
+                customer_id=customers[message.external_id][0],
+                sender=sender,
+                message_id=message.message_id,
+                channel=message.channel,
+                topic=message.topic,
+                benefit=message.benefit,
+                sent_at=message.sent_at,
+            )
+            for message in messages
+        ]
+    )

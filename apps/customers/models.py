@@ -100,3 +100,30 @@ class CustomerSession(models.Model):
 
     def __str__(self):
         return f"session of {self.customer_id}"
+
+
+class MessageRecord(models.Model):
+    """A sender's report of one message it sent the customer, and for which purpose. No content.
+
+    Not part of the ledger: it feeds the weekly cap and the customer's "what you got back", and is deleted
+    with the customer's identity on erasure. Channel, topic and benefit are catalog codes (this app does not
+    import the catalog).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="message_records")
+    sender = models.CharField(max_length=100, help_text="The API client that reported it.")
+    message_id = models.CharField(max_length=200, help_text="The sender's own id for the message.")
+    channel = models.CharField(max_length=20)
+    topic = models.CharField(max_length=50)
+    benefit = models.CharField(max_length=50, blank=True, help_text="A benefit kind's code, or blank.")
+    sent_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "message_id"], name="message_record_unique_per_sender")
+        ]
+        indexes = [models.Index(fields=["customer", "sent_at"], name="message_record_customer_sent")]
+
+    def __str__(self):
+        return f"{self.sender}:{self.message_id}"

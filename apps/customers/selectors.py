@@ -1,4 +1,6 @@
-from .models import Customer, EvidenceNote
+from django.db import connection
+
+from .models import Customer, EvidenceNote, MessageRecord
 
 
 def customer_by_email_or_id(value: str) -> Customer | None:
@@ -32,3 +34,31 @@ def evidence_note_texts(note_ids) -> dict[int, str]:
     """The text of each evidence note by id, ``[erased]`` for one blanked by erasure."""
     notes = EvidenceNote.objects.filter(pk__in={note_id for note_id in note_ids if note_id is not None})
     return {note.pk: ERASED if note.erased_at else note.text for note in notes}
+
+
+def message_times(customer_ids, *, since, until, exclude_topics=()) -> dict[int, list]:
+    """Per customer, when the messages reported between ``since`` and ``until`` were sent (what caps count)."""
+    times: dict[int, list] = {}
+    if connection.vendor == "postgresql":
+        # Array parameters: a batch of decisions asks about thousands of customers at once.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT customer_id, sent_at FROM customers_messagerecord WHERE customer_id = ANY(%s) "
+                "AND sent_at >= %s AND sent_at < %s AND NOT (topic = ANY(%s))",
+                [list(customer_ids), since, until, list(exclude_topics)],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = (
+            MessageRecord.objects.filter(customer_id__in=customer_ids, sent_at__gte=since, sent_at__lt=until)
+            .exclude(topic__in=exclude_topics)
+            .values_list("customer_id", "sent_at")
+        )
+    for customer_id, sent_at in rows:
+        times.setdefault(customer_id, []).append(sent_at)
+    return times
+
+
+def messages_received(customer: Customer, *, since) -> list[MessageRecord]:
+    """The messages reported for the customer since ``since``, newest first: what they got back."""
+    return list(MessageRecord.objects.filter(customer=customer, sent_at__gte=since).order_by("-sent_at"))

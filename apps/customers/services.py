@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Customer, CustomerSession, EvidenceNote, new_link_key
+from .models import Customer, CustomerSession, EvidenceNote, MessageRecord, new_link_key
 
 # Every cache entry about one customer is named here, so that erasure can forget them all.
 CACHE_NAMES = ("sms-code", "sms-sent", "email-confirmation-sent")
@@ -138,10 +138,11 @@ def mark_email_undeliverable(*, customer: Customer, at) -> None:
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
-    Their login account (it holds their email) is deleted, their link key replaced, which revokes every
-    link sent to them, the free text of their evidence notes blanked, their sessions ended (a code login's
-    session holds the address) and their cache entries forgotten. The external id is the brand's own pseudonymous key: it lets the
-    brand's systems match the erasure. Call it through ``apps.consent.services.erase_customer``, which first withdraws what the
+    Their login account (it holds their email) is deleted, so are the records of messages sent to them, their
+    link key is replaced, which revokes every link sent to them, the free text of their evidence notes blanked,
+    their sessions ended (a code login's session holds the address) and their cache entries forgotten. The
+    external id is the brand's own pseudonymous key: it lets the brand's systems match the erasure. Call it
+    through ``apps.consent.services.erase_customer``, which first withdraws what the
     customer allowed.
     """
     login_account = customer.user_id
@@ -156,9 +157,27 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         erased_at=at,
     )
     EvidenceNote.objects.filter(customer=customer).update(text="", erased_at=at)
+    MessageRecord.objects.filter(customer_id=customer.pk).delete()
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
     end_sessions(customer=customer)
     cache.delete_many([customer_cache_key(customer, name) for name in CACHE_NAMES])
     customer.refresh_from_db()
     return customer
+
+
+def message_records_add(*, records: list[MessageRecord]) -> set[str]:
+    """Store the reported messages, each once per sender and message id; returns the ids that were new.
+
+    A retry of a whole batch, or a batch that repeats an earlier message, adds nothing for what is known.
+    """
+    senders = {record.sender for record in records}
+    known = set(
+        MessageRecord.objects.filter(
+            sender__in=senders, message_id__in=[record.message_id for record in records]
+        ).values_list("sender", "message_id")
+    )
+    new = [record for record in records if (record.sender, record.message_id) not in known]
+    # A concurrent report of the same message loses quietly on the unique constraint: it is recorded once.
+    MessageRecord.objects.bulk_create(new, ignore_conflicts=True)
+    return {record.message_id for record in new}

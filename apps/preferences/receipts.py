@@ -7,7 +7,7 @@ from apps.consent.rules import State
 from apps.customers.models import Customer
 
 from .leaving import LEAVE_REASON_LABELS
-from .selectors import TEXT_FIELD_KEYS, current_notices, notice_view
+from .selectors import RECEIVED_DAYS, TEXT_FIELD_KEYS, current_notices, notice_view, received_in_return
 
 
 def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
@@ -116,6 +116,15 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
             "text": {key: getattr(shown, key) for key in TEXT_FIELD_KEYS},
         },
         "ledger": {"sequence": event.sequence, "prevHash": event.prev_hash, "hash": event.hash},
+        # The value exchange after the fact: what the customer got for this purpose (not part of the ledger).
+        "valueReceived": {
+            "days": RECEIVED_DAYS,
+            "lines": [
+                line.text
+                for line in received_in_return(customer, event.language)
+                if event.purpose in (line.purpose, f"channel:{line.channel}")
+            ],
+        },
     }
 
 

@@ -5,16 +5,19 @@ replaying the ledger; the timeline and receipts read the ledger itself.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
-from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import State, is_in_force
 from apps.customers.models import Customer
-from apps.customers.selectors import masked_email, masked_phone
+from apps.customers.selectors import masked_email, masked_phone, messages_received
 
 ON_STATES = (State.GIVEN, State.REQUESTED)
 FIXED_SECTIONS = ("frequency", "location", "personalization")
@@ -343,3 +346,79 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
             )
         )
     return result
+
+
+# --- what the customer got back -------------------------------------------------------------------------------
+
+RECEIVED_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a customer received in return for one thing they allowed or shared, in the last 90 days."""
+
+    purpose: str
+    channel: str
+    count: int
+    last: date
+    text: str
+
+
+def received_in_return(customer: Customer, language: str) -> list[Received]:
+    """Per purpose (and channel, for topics) what the customer got for it, from the senders' message reports.
+
+    A message counts for what its benefit kind says the customer shared (e.g. location), else for its topic.
+    """
+    since = timezone.now() - timedelta(days=RECEIVED_DAYS)
+    messages = messages_received(customer, since=since)
+    if not messages:
+        return []
+    kinds = benefit_kinds()
+    groups: dict[tuple[str, str], list] = {}
+    for message in messages:  # newest first
+        kind = kinds.get(message.benefit)
+        purpose = kind.purpose if kind and kind.purpose else f"topic:{message.topic}"
+        channel = message.channel if purpose.startswith("topic:") else ""
+        groups.setdefault((purpose, channel), []).append((message, kind))
+    location = (snapshot_choices(customer).get("location") or {}).get("value") or {}
+    levels = {option.code: option.label for option in _options(language)[Option.Set.LOCATION]}
+    # What each line names: channels and topics by label, other purposes by their notice's title.
+    names = {
+        **{purpose: notice.title for purpose, notice in current_notices(language).items()},
+        **{channel.purpose: translated(channel.label, language) for channel in Channel.objects.all()},
+        **{topic.purpose: translated(topic.label, language) for topic in Topic.objects.all()},
+        "location-level": levels.get(location.get("level", ""), ""),
+    }
+    with translation.override(language):
+        return [
+            _received_line(purpose, channel, items, language, names)
+            for (purpose, channel), items in groups.items()
+        ]
+
+
+def _received_line(purpose: str, channel: str, items: list, language: str, names: dict) -> Received:
+    count, last = len(items), items[0][0].sent_at.astimezone(timezone.get_current_timezone()).date()
+    kinds = {kind for _message, kind in items}
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    if kind is not None:
+        unit = translated(kind.unit_one if count == 1 else kind.unit_other, language)
+    else:
+        unit = ngettext("message", "messages", count)
+    facts = {"count": count, "unit": unit, "date": date_format(last, "j M")}
+    if purpose.startswith("topic:"):
+        text = _("You allowed %(channel)s about %(topic)s: %(count)s %(unit)s, the last on %(date)s.") % {
+            **facts,
+            "channel": names.get(f"channel:{channel}", channel),
+            "topic": names.get(purpose, purpose),
+        }
+    elif purpose == "location":
+        text = _("You shared your location (%(level)s): %(count)s %(unit)s, the last on %(date)s.") % {
+            **facts,
+            "level": names["location-level"],
+        }
+    else:
+        text = _("You allowed %(purpose)s: %(count)s %(unit)s, the last on %(date)s.") % {
+            **facts,
+            "purpose": names.get(purpose, purpose),
+        }
+    return Received(purpose=purpose, channel=channel, count=count, last=last, text=text)

@@ -25,6 +25,7 @@ class StaffAccess(models.Model):
         SEARCH_RESULT = "search_result", "Was shown in search results"
         REFUSED_CHANGE = "refused_change", "Tried to record a change that was refused"
         ADMIN_VIEW = "admin_view", "Opened in the admin"
+        EXPLAIN = "explain", "Read why a message may or may not be sent"
 
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(

@@ -18,7 +18,7 @@ from apps.catalog.selectors import CatalogRules, catalog_rules
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
-from apps.customers.models import Customer
+from apps.customers.models import Customer, MessageRecord
 from apps.customers.selectors import ERASED, evidence_note_texts
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 
@@ -491,6 +491,17 @@ def everything_held(customer: Customer) -> dict:
             for delivery in Delivery.objects.filter(customer=customer)
             .select_related("destination")
             .order_by("id")
+        ],
+        "messages_received": [
+            {
+                "sender": record.sender,
+                "message_id": record.message_id,
+                "channel": record.channel,
+                "topic": record.topic,
+                "benefit": record.benefit,
+                "sent_at": record.sent_at.isoformat(),
+            }
+            for record in MessageRecord.objects.filter(customer=customer).order_by("sent_at", "id")
         ],
         "staff_access": [
             {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}

@@ -6,6 +6,7 @@ from .views import (
     customer,
     deliveries,
     enrol,
+    explain,
     ledger,
     proof,
     requests,
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", search.search, name="search"),
     path("customers/<int:customer_id>/", customer.glance, name="customer"),
     path("customers/<int:customer_id>/timeline/", timeline.timeline, name="timeline"),
+    path("customers/<int:customer_id>/explain/", explain.explain, name="explain"),
     path("customers/<int:customer_id>/change/", change.change, name="change"),
     path("customers/<int:customer_id>/deliveries/", deliveries.deliveries, name="deliveries"),
     path(

@@ -18,6 +18,8 @@ OPERATIONS = {
     "consents:write": ("post", "/api/v1/customers/{external_id}/consents", "consent"),
     "customers:write": ("put", "/api/v1/customers/{external_id}", {"email": "new@example.com"}),
     "catalog:read": ("get", "/api/v1/catalog", None),
+    "links:write": ("post", "/api/v1/links", "links"),
+    "messages:write": ("post", "/api/v1/messages", "message"),
 }
 
 
@@ -30,6 +32,20 @@ def call(http, scope, customer):
                     "purpose": "channel:sms",
                     "state": "given",
                     "notice_version": make_choice("channel:sms").notice_version_id,
+                }
+            ]
+        }
+    elif body == "links":
+        body = {"recipients": [{"external_id": customer.external_id}]}
+    elif body == "message":
+        body = {
+            "messages": [
+                {
+                    "external_id": customer.external_id,
+                    "channel": "email",
+                    "topic": "news",
+                    "message_id": "m-1",
+                    "sent_at": "2026-01-01T00:00:00Z",
                 }
             ]
         }

@@ -9,9 +9,10 @@ from urllib.request import urlopen
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
-from apps.consent.services import publish_notice_version, record_choices
+from apps.consent.services import SentMessage, publish_notice_version, record_choices, record_messages
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
 
@@ -38,6 +39,11 @@ def customer(demo_catalog):
         ],
         source="import",
         actor="import:test",
+    )
+    # A sender reported a message, so the page shows what the customer got back.
+    record_messages(
+        sender="esp",
+        messages=[SentMessage(customer.external_id, "email", "new-arrivals", "m-1", timezone.now())],
     )
     return customer
 

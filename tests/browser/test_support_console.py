@@ -142,6 +142,7 @@ def test_axe_finds_no_violations_on_the_staff_pages(browser, live_server, custom
         "deliveries": reverse("support:deliveries", args=[customer.pk]),
         "proof": reverse("support:proof", args=[customer.pk]),
         "erase": reverse("support:erase", args=[customer.pk]),
+        "may we send": reverse("support:explain", args=[customer.pk]) + "?channel=sms&topic=offers",
         "access log": reverse("support:access_log"),
         "ledger": reverse("support:ledger"),
     }

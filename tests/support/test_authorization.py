@@ -23,6 +23,7 @@ PAGES = {
     "timeline": (True, {AGENT, OFFICER}, {"GET"}),
     "change": (True, {AGENT}, {"GET", "POST"}),
     "deliveries": (True, {AGENT, OFFICER}, {"GET"}),
+    "explain": (True, {AGENT, OFFICER}, {"GET"}),
     "retry_delivery": (True, {AGENT}, {"POST"}),
     "proof": (True, {OFFICER}, {"GET"}),
     "proof_json": (True, {OFFICER}, {"GET"}),

@@ -8,10 +8,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils.timezone import now
 
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.services import erase_customer
-from apps.customers.models import Customer
+from apps.customers.models import Customer, MessageRecord
 from apps.customers.services import ensure_login_account
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
@@ -51,6 +52,15 @@ def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, cu
     login_account = ensure_login_account(customer=customer)  # the customer signed in by email code once
     DestinationFactory(identifiers=["external_id", "email", "phone"])
     fan_out_outbox()
+    # A sender reported a message to them, under a message id that happens to carry the address.
+    MessageRecord.objects.create(
+        customer=customer,
+        sender="esp",
+        message_id=f"<{EMAIL}.1>",
+        channel="sms",
+        topic="offers",
+        sent_at=now(),
+    )
     agent_client = sign_in(client, agent)
     agent_client.get(reverse("support:search"), {"q": EMAIL})
     agent_client.get(reverse("support:search"), {"q": PHONE})
@@ -76,6 +86,7 @@ def test_erasure_leaves_no_personal_data_in_any_table(client, agent, officer, cu
     assert rows_containing(NAME) == []
     customer.refresh_from_db()
     assert customer.erased_at is not None
+    assert not MessageRecord.objects.filter(customer=customer).exists()
     assert customer.user is None
     assert not get_user_model().objects.filter(pk=login_account.pk).exists()
     assert (customer.email, customer.phone, customer.name) == ("", "", "")

@@ -6,10 +6,11 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
 from apps.consent.services import evidence_hash, record_choices
-from apps.customers.models import EvidenceNote
+from apps.customers.models import EvidenceNote, MessageRecord
 from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
 from tests.delivery.factories import DestinationFactory
@@ -322,3 +323,17 @@ def test_an_agent_can_record_when_the_customer_actually_asked(agent_client, cust
     )
     event = ConsentEvent.objects.filter(customer=customer_with_history).latest("sequence")
     assert event.captured_at.isoformat() == "2026-01-05T09:30:00+00:00"
+
+
+def test_access_export_includes_the_messages_senders_reported(officer_client, customer_with_history):
+    MessageRecord.objects.create(
+        customer=customer_with_history,
+        sender="esp",
+        message_id="m-1",
+        channel="sms",
+        topic="offers",
+        sent_at=timezone.now(),
+    )
+    response = officer_client.get(reverse("support:access_export", args=[customer_with_history.pk]))
+    (message,) = json.loads(response.content)["messages_received"]
+    assert (message["sender"], message["message_id"], message["topic"]) == ("esp", "m-1", "offers")

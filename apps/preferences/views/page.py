@@ -14,7 +14,7 @@ from apps.customers.selectors import masked_email, masked_phone
 
 from .. import leaving, services
 from ..access import customer_required
-from ..selectors import current_notices, preference_page
+from ..selectors import current_notices, preference_page, received_in_return
 
 FLASH_KEY = "preferences_flash"
 UNDO_KEY = "preferences_undo"
@@ -93,6 +93,7 @@ def page(request):
     if request.method == "GET":
         status = request.session.pop(FLASH_KEY, None)
         context = _context(request, status=status, gpc=gpc)
+        context["received"] = received_in_return(request.customer, request.LANGUAGE_CODE)
         return render(request, "preferences/page.html", context)
 
     section = request.POST.get("section", "")
