@@ -160,6 +160,7 @@ class PreferencePage:
     personalization_options: list[OptionView]
     reasks: list[Reask] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
+    location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
 
 
 def snapshot_choices(customer: Customer) -> dict:
@@ -265,6 +266,9 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         quiet_timezone=quiet.get("timezone") or ("Europe/Berlin" if language == "de" else "Europe/London"),
         paused=bool(paused_until) and date.fromisoformat(paused_until) >= now.date(),
     )
+    frequency.update(
+        pause_choice="keep" if frequency["paused"] else "", paused_until_input=paused_until or ""
+    )
 
     location_entry = choices.get("location")
     location = {"level": "off", "expires_at": None}
@@ -343,3 +347,22 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
             )
         )
     return result
+
+
+def keep_typed(page: PreferencePage, section: str, data) -> None:
+    """After a refused save, show the section as the customer filled it in, not as stored: no input is lost."""
+    if section == "frequency":
+        page.frequency.update(
+            digest=data.get("digest", page.frequency["digest"]),
+            weekly_cap=data.get("weekly_cap", ""),
+            pause_choice=data.get("pause", ""),
+            paused_until_input=data.get("paused_until", ""),
+            quiet_start=data.get("quiet_start", ""),
+            quiet_end=data.get("quiet_end", ""),
+            quiet_timezone=data.get("quiet_timezone", page.frequency["quiet_timezone"]),
+        )
+    elif section == "location":
+        page.location = {**page.location, "level": data.get("level", page.location["level"])}
+        page.location_days = data.get("location_days", "")
+    elif section == "personalization":
+        page.personalization = data.get("depth", page.personalization)

@@ -40,7 +40,7 @@ def test_double_opt_in_by_the_emailed_link(live_server, page, demo_catalog):
     page.goto(link(live_server, customer))
     page.locator("#channel-email").check()
     expect(page.locator("#status")).to_contain_text("We sent a confirmation link to m***@example.com")
-    expect(page.locator("#channels")).to_contain_text("Waiting for your confirmation")
+    expect(page.locator("#channels")).to_contain_text("waiting for you to confirm")
     assert ConsentEvent.objects.get(customer=customer).state == "requested"
     [message] = mail.outbox
     confirm_path = re.search(r"https?://[^/]+(/confirm-email/\S+)", message.body).group(1)

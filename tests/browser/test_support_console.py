@@ -193,3 +193,43 @@ def test_a_new_staff_member_sets_up_totp_before_seeing_any_customer(browser, liv
     page.wait_for_url(re.compile(rf"/support/customers/{customer.pk}/"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ada Lovelace")
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_back_after_opening_a_customer_from_htmx_search_results_shows_the_whole_search_page(
+    browser, live_server, customer, width
+):
+    page = new_page(browser)
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server)
+    page.get_by_label("Email, phone, external id, or part of a name or email").fill("lovel")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"q=lovel"))  # htmx pushed the results' address
+    page.get_by_role("link", name=customer.external_id).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ada Lovelace")
+
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find a customer")
+    expect(page.get_by_role("link", name=customer.external_id)).to_be_visible()
+    assert page.title() == "Find a customer · Candor support"
+    assert page.locator("head link[rel=stylesheet]").count() == 2
+    page.context.close()
+
+
+def test_views_that_answer_htmx_with_a_fragment_say_so_in_vary(browser, live_server, customer):
+    page = new_page(browser)
+    sign_in(page, live_server)
+    for path in (
+        reverse("support:search") + "?q=lovel",
+        reverse("support:timeline", args=[customer.pk]),
+    ):
+        full = page.request.get(live_server.url + path)
+        fragment = page.request.get(live_server.url + path, headers={"HX-Request": "true"})
+        restore = page.request.get(
+            live_server.url + path, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+        )
+        assert "HX-Request" in full.headers["vary"]
+        assert "<head>" in full.text()
+        assert "<head>" not in fragment.text()
+        assert "<head>" in restore.text()  # htmx restoring history after Back gets the whole page
+    page.context.close()

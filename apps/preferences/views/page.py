@@ -14,7 +14,7 @@ from apps.customers.selectors import masked_email, masked_phone
 
 from .. import leaving, services
 from ..access import customer_required
-from ..selectors import current_notices, preference_page
+from ..selectors import current_notices, keep_typed, preference_page
 
 FLASH_KEY = "preferences_flash"
 UNDO_KEY = "preferences_undo"
@@ -23,6 +23,8 @@ SECTIONS_TEMPLATE = "preferences/partials/sections.html"
 
 def _context(request, *, errors=None, status=None, gpc=None, section="", rules=None):
     page = preference_page(request.customer, request.LANGUAGE_CODE, rules)
+    if errors:
+        keep_typed(page, section, request.POST)
     titles = {purpose: notice.title for purpose, notice in page.notices.items()}
     return {
         "error_section": section,
@@ -32,7 +34,7 @@ def _context(request, *, errors=None, status=None, gpc=None, section="", rules=N
         "status": status,
         "gpc": gpc or [],
         "gpc_signal": request.headers.get("Sec-GPC") == "1",
-        "sms_pending": services.sms_verification_pending(request.customer),
+        "sms_pending_to": masked_phone(services.sms_code_pending_for(request.customer) or ""),
     }
 
 
@@ -107,6 +109,13 @@ def page(request):
         elif action == "verify_sms":
             section = "channels"
             saved = services.verify_sms_code(visit=request.visit, code=request.POST.get("code", ""))
+        elif action == "resend_sms":
+            section = "channels"
+            saved = services.resend_sms_code(visit=request.visit)
+        elif action == "cancel_sms":
+            section = "channels"
+            services.cancel_sms_code(request.customer)
+            saved = services.Saved()
         elif action == "resend_email":
             section = "channels"
             services.send_email_confirmation(request.customer, request.LANGUAGE_CODE)
