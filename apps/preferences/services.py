@@ -63,6 +63,11 @@ class Saved:
         return bool(self.recorded and self.recorded.events)
 
 
+def section_of(purpose: str) -> str:
+    """The page section that shows ``purpose``."""
+    return {"channel": "channels", "topic": "topics"}.get(purpose.split(":", 1)[0], purpose)
+
+
 def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, evidence=None) -> Recorded:
     return record_choices(
         customer=visit.customer,
@@ -429,7 +434,10 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str =
         settings.SMS_CODE_TIMEOUT,
     )
     with translation.override(visit.language):
-        text = _("Your Candor Outfitters code is %(code)s. It confirms you want our texts.") % {"code": code}
+        text = _("Your %(brand)s code is %(code)s. It confirms you want our texts.") % {
+            "brand": settings.BRAND["name"],
+            "code": code,
+        }
     import_string(settings.SMS_BACKEND)().send(to=phone, text=text)
     return phone
 
