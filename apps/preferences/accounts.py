@@ -5,8 +5,11 @@ we create their (passwordless) account and link it. The answer is the same wheth
 not (``ACCOUNT_PREVENT_ENUMERATION``), and requests are rate limited per address and per IP.
 """
 
+from urllib.parse import urljoin
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import RequestLoginCodeForm
+from django.conf import settings
 
 from apps.customers.selectors import customer_by_email_or_id
 from apps.customers.services import ensure_login_account
@@ -15,6 +18,12 @@ from apps.customers.services import ensure_login_account
 class CustomerAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         return False
+
+    def send_mail(self, template_prefix, email, context):
+        """Our emails carry the brand; allauth renders the subject without the request's context processors."""
+        brand = settings.BRAND
+        logo = urljoin(settings.SITE_URL, brand["logo_url"]) if brand["logo_url"] else ""
+        return super().send_mail(template_prefix, email, {**context, "brand": brand, "brand_logo_src": logo})
 
 
 class RequestCustomerCodeForm(RequestLoginCodeForm):

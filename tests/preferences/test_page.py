@@ -206,3 +206,21 @@ def test_changing_the_location_level_keeps_a_time_box_unless_a_new_one_is_chosen
     first, second = events(customer)
     assert second.value == {"level": "region"}
     assert second.expires_at == first.expires_at
+
+
+def test_the_brand_on_the_page_comes_from_settings(signed_in, settings):
+    settings.BRAND = {
+        **settings.BRAND,
+        "name": "Bergwerk Outdoor",
+        "accent_colour": "#7a2e0e",
+        "support_email": "hilfe@bergwerk.example",
+        "imprint_url": "https://bergwerk.example/impressum",
+    }
+    html = signed_in.get(PAGE).content.decode()
+    assert "<title>Your choices · Bergwerk Outdoor</title>" in html
+    assert 'href="mailto:hilfe@bergwerk.example"' in html
+    assert 'href="https://bergwerk.example/impressum"' in html
+    assert "Candor Outfitters" not in html
+    css = signed_in.get(reverse("preferences:brand_css"))
+    assert css["Content-Type"].startswith("text/css")
+    assert "--accent: #7a2e0e;" in css.content.decode()
