@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -13,6 +14,7 @@ from tests.factories import CustomerFactory
 
 from .conftest import new_context_page, open_section
 
+axe = Axe()
 LABELS = {
     "en": {"saved": "Saved", "past": "The pause must end in the future."},
     "de": {"saved": "Gespeichert", "past": "Die Pause muss in der Zukunft enden."},
@@ -46,6 +48,7 @@ def test_quiet_hours_and_a_pause_date_typed_with_javascript_on_are_both_saved(
 
     expect(page.locator("#quiet-start")).to_have_value("22:00")
     expect(page.locator("#quiet-end")).to_have_value("07:00")
+    assert axe.run(page).response["violations"] == []
     assert len(posts) == 2  # one save per completed pair, none for a half
     [quiet, pause] = frequency_events(customer)
     assert quiet.value["quiet_hours"]["start"] == "22:00"
@@ -79,6 +82,7 @@ def test_a_refused_pause_date_keeps_what_the_customer_typed_and_says_why(
     expect(page.locator("#pause")).to_have_value("until")
     expect(page.locator("#paused-until")).to_have_value(yesterday)
     expect(page.locator("#weekly-cap")).to_have_value("3")
+    assert axe.run(page).response["violations"] == []
     assert [event.value.get("paused_until") for event in frequency_events(customer)] == [None]
     page.context.close()
 

@@ -181,3 +181,16 @@ def test_the_check_itself_finds_english_on_an_english_page(client, german_custom
         labels = english_labels()
     html = client.get(reverse("preferences:page")).content.decode()
     assert "Your choices" in english_in(html, labels, language="en")
+
+
+def test_german_says_abmelden_only_for_signing_out_and_abbestellen_for_unsubscribing(client, german_customer):
+    pages = german_pages(client, german_customer)
+    for name in ("page", "leave", "history"):
+        chunks = visible_text(pages[name], "de")
+        assert chunks.count("Abmelden") == 1, name  # the sign-out button
+        assert name == "history" or "Alles abbestellen" in chunks, name
+    with translation.override("de"):
+        unsubscribing = [
+            translation.gettext(m) for m in ("Unsubscribe", "Unsubscribe from everything", "Leave")
+        ]
+    assert not [words for words in unsubscribing if "bmeld" in words]
