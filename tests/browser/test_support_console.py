@@ -225,6 +225,7 @@ def test_views_that_answer_htmx_with_a_fragment_say_so_in_vary(browser, live_ser
     for path in (
         reverse("support:search") + "?q=lovel",
         reverse("support:timeline", args=[customer.pk]),
+        reverse("support:deliveries", args=[customer.pk]),
     ):
         full = page.request.get(live_server.url + path)
         fragment = page.request.get(live_server.url + path, headers={"HX-Request": "true"})
