@@ -63,6 +63,7 @@ benchmarks: install services
 	$(TEST_ENV) $(BIN)/python benchmarks/write_path.py
 	$(TEST_ENV) $(BIN)/python benchmarks/push.py
 	$(TEST_ENV) $(BIN)/python benchmarks/save.py
+	$(TEST_ENV) $(BIN)/python benchmarks/page_weight.py
 
 # The REST API under gunicorn with a million customers (seeded once into <TEST_DB>_bench_api; a few minutes).
 benchmark-api: install services

@@ -10,9 +10,12 @@ an allauth email row may name (customers have no email management: ``config/urls
 pages). A code login binds the session to the customer's link key as a signed link does (``access``).
 """
 
+from urllib.parse import urljoin
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import RequestLoginCodeForm
 from allauth.core import context
+from django.conf import settings
 
 from apps.customers.models import Customer
 from apps.customers.selectors import customer_by_email_or_id
@@ -30,6 +33,12 @@ class CustomerAccountAdapter(DefaultAccountAdapter):
         customer = Customer.objects.filter(user=user, erased_at__isnull=True).first()
         if customer is not None:
             hold_customer(request, customer)
+
+    def send_mail(self, template_prefix, email, context):
+        """Our emails carry the brand; allauth renders the subject without the request's context processors."""
+        brand = settings.BRAND
+        logo = urljoin(settings.SITE_URL, brand["logo_url"]) if brand["logo_url"] else ""
+        return super().send_mail(template_prefix, email, {**context, "brand": brand, "brand_logo_src": logo})
 
 
 class RequestCustomerCodeForm(RequestLoginCodeForm):

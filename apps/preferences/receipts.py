@@ -1,6 +1,7 @@
 """The customer's own history: the timeline of their ledger, and a consent receipt for any one event."""
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import State
@@ -9,13 +10,35 @@ from apps.customers.models import Customer
 from .leaving import LEAVE_REASON_LABELS
 from .selectors import RECEIVED_DAYS, TEXT_FIELD_KEYS, current_notices, notice_view, received_in_return
 
+# The customer's words for states and sources (the ledger's own labels are the staff's, in English).
+STATE_LABELS = {
+    State.REQUESTED: _("Waiting for you to confirm"),
+    State.GIVEN: _("Yes"),
+    State.REFUSED: _("No"),
+    State.WITHDRAWN: _("Switched off"),
+    State.EXPIRED: _("Ended by itself (time limit)"),
+    State.INVALIDATED: _("Asked again after we changed the wording"),
+}
+SOURCE_LABELS = {
+    ConsentEvent.Source.WEB: _("on this page"),
+    ConsentEvent.Source.EMAIL_LINK: _("by a link in an email"),
+    ConsentEvent.Source.ONE_CLICK_UNSUBSCRIBE: _("by the unsubscribe link in an email"),
+    ConsentEvent.Source.GPC: _("by your browser's privacy signal (GPC)"),
+    ConsentEvent.Source.SMS_KEYWORD: _("by a text message (such as STOP)"),
+    ConsentEvent.Source.API: _("in one of our other systems"),
+    ConsentEvent.Source.SUPPORT_AGENT: _("by our support team, as you asked"),
+    ConsentEvent.Source.IMPORT: _("taken over from our earlier system"),
+    ConsentEvent.Source.SYSTEM: _("automatically"),
+}
+
 
 def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
-    """The customer's own events, newest first, with the notice title for each purpose."""
+    """The customer's own events, newest first, with the notice title and the wording they were shown."""
     titles = {notice.purpose: notice.title for notice in current_notices(language).values()}
     events = (
         ConsentEvent.objects.filter(customer=customer)
-        .select_related("notice_version")
+        .select_related("notice_version__notice")
+        .prefetch_related("notice_version__texts")
         .order_by("-sequence")[:limit]
     )
     return [
@@ -24,13 +47,14 @@ def timeline(customer: Customer, language: str, limit: int = 200) -> list[dict]:
             "purpose": event.purpose,
             "title": titles.get(event.purpose, event.purpose),
             "state": event.state,
-            "state_label": State(event.state).label,
+            "state_label": STATE_LABELS.get(event.state, event.state),
             "value": event.value,
             "source": event.source,
-            "source_label": ConsentEvent.Source(event.source).label,
+            "source_label": SOURCE_LABELS.get(event.source, event.source),
             "recorded_at": event.recorded_at,
             "expires_at": event.expires_at,
-            "notice_number": event.notice_version.number,
+            "wording": notice_view(event.notice_version, event.language),
+            "language": event.language,
             "reason": LEAVE_REASON_LABELS.get(reason := (event.evidence or {}).get("reason", ""), reason),
         }
         for event in events

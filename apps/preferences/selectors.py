@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
@@ -133,6 +133,16 @@ class OptionView:
     code: str
     label: str
     description: str
+    today: str = ""  # what the option uses today, where the catalog's wording promises more than exists yet
+
+
+# "From my interests" promises interests the customer tells us; until the page can ask for them, say what it uses.
+OPTIONS_TODAY = {
+    ("personalization", "interests"): gettext_lazy(
+        "Today that means the topics you pick above and how often you want them; a place to tell us more "
+        "about your interests is still to come."
+    ),
+}
 
 
 @dataclass
@@ -163,6 +173,7 @@ class PreferencePage:
     personalization_options: list[OptionView]
     reasks: list[Reask] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
+    location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
 
 
 def snapshot_choices(customer: Customer) -> dict:
@@ -181,7 +192,10 @@ def _options(language: str) -> dict[str, list[OptionView]]:
     for option in Option.objects.order_by("set", "rank"):
         sets[option.set].append(
             OptionView(
-                option.code, translated(option.label, language), translated(option.description, language)
+                option.code,
+                translated(option.label, language),
+                translated(option.description, language),
+                str(OPTIONS_TODAY.get((option.set, option.code), "")),
             )
         )
     return sets
@@ -267,6 +281,9 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         quiet_end=quiet.get("end", ""),
         quiet_timezone=quiet.get("timezone") or ("Europe/Berlin" if language == "de" else "Europe/London"),
         paused=bool(paused_until) and date.fromisoformat(paused_until) >= now.date(),
+    )
+    frequency.update(
+        pause_choice="keep" if frequency["paused"] else "", paused_until_input=paused_until or ""
     )
 
     location_entry = choices.get("location")
@@ -422,3 +439,127 @@ def _received_line(purpose: str, channel: str, items: list, language: str, names
             "purpose": names.get(purpose, purpose),
         }
     return Received(purpose=purpose, channel=channel, count=count, last=last, text=text)
+
+
+def keep_typed(page: PreferencePage, section: str, data) -> None:
+    """After a refused save, show the section as the customer filled it in, not as stored: no input is lost."""
+    if section == "frequency":
+        page.frequency.update(
+            digest=data.get("digest", page.frequency["digest"]),
+            weekly_cap=data.get("weekly_cap", ""),
+            pause_choice=data.get("pause", ""),
+            paused_until_input=data.get("paused_until", ""),
+            quiet_start=data.get("quiet_start", ""),
+            quiet_end=data.get("quiet_end", ""),
+            quiet_timezone=data.get("quiet_timezone", page.frequency["quiet_timezone"]),
+        )
+    elif section == "location":
+        page.location = {**page.location, "level": data.get("level", page.location["level"])}
+        page.location_days = data.get("location_days", "")
+    elif section == "personalization":
+        page.personalization = data.get("depth", page.personalization)
+
+
+@dataclass
+class LeaveOverview:
+    """What "unsubscribe from everything" keeps and what it ends, said before the customer chooses."""
+
+    stays_on: list[tuple[str, str]]  # required topic, why it stays
+    channels: list[str]  # channels that reach the customer now and would stop
+    topics: list[str]
+    location: str  # the sharing level that would end ("" when off)
+    personalization: str  # the depth that would end ("" when none)
+
+
+def leave_overview(customer: Customer, language: str) -> LeaveOverview:
+    page = preference_page(customer, language)
+    labels = {
+        (key, option.code): option.label
+        for key, options in (("location", page.location_options), ("depth", page.personalization_options))
+        for option in options
+    }
+    return LeaveOverview(
+        stays_on=[(topic.label, topic.required_reason) for topic in page.topics if topic.required],
+        channels=[row.label for row in page.channels if row.on],
+        topics=[
+            topic.label
+            for topic in page.topics
+            if not topic.required and any(channel.checked for channel in topic.channels)
+        ],
+        location=""
+        if page.location["level"] == "off"
+        else labels.get(("location", page.location["level"]), ""),
+        personalization=""
+        if page.personalization == "none"
+        else labels.get(("depth", page.personalization), ""),
+    )
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    section: str  # the anchor of the section it summarises
+    label: str
+    text: str
+
+
+def page_summary(page: PreferencePage) -> tuple[list[SummaryItem], dict[str, str]]:
+    """The page in one screen: one line per channel and per setting, and one line per folded section."""
+    digest = {option.code: option.label for option in page.frequency_options}.get(
+        page.frequency["digest"], ""
+    )
+    location = {option.code: option.label for option in page.location_options}.get(page.location["level"], "")
+    depth = {option.code: option.label for option in page.personalization_options}.get(
+        page.personalization, ""
+    )
+    items = []
+    for row in page.channels:
+        topics = sum(
+            1
+            for topic in page.topics
+            for channel in topic.channels
+            if channel.code == row.code and channel.checked
+        )
+        if row.pending:
+            text = _("waiting for you to confirm")
+        elif not row.on:
+            text = _("off")
+        else:
+            text = ngettext("%(digest)s, %(count)s topic", "%(digest)s, %(count)s topics", topics) % {
+                "digest": digest,
+                "count": topics,
+            }
+        items.append(SummaryItem("channels", row.label, text))
+    paused = page.frequency["paused"]
+    if paused:
+        items.append(
+            SummaryItem(
+                "frequency", _("Pause"), _("until %(date)s") % {"date": page.frequency["paused_until"]}
+            )
+        )
+    items.append(
+        SummaryItem(
+            "location",
+            page.notices["location"].title if "location" in page.notices else _("Location"),
+            location,
+        )
+    )
+    if "personalization" in page.notices:
+        items.append(SummaryItem("personalization", page.notices["personalization"].title, depth))
+    on = [row.label for row in page.channels if row.on or row.pending]
+    chosen = [topic.label for topic in page.topics if any(channel.checked for channel in topic.channels)]
+    frequency = [digest]
+    if paused:
+        frequency.append(_("paused until %(date)s") % {"date": page.frequency["paused_until"]})
+    if page.frequency["quiet_start"] and page.frequency["quiet_end"]:
+        frequency.append(
+            _("quiet hours %(start)s to %(end)s")
+            % {"start": page.frequency["quiet_start"], "end": page.frequency["quiet_end"]}
+        )
+    sections = {
+        "channels": ", ".join(on) or _("nothing switched on"),
+        "topics": ", ".join(chosen) or _("no topics"),
+        "frequency": "; ".join(frequency),
+        "location": location,
+        "personalization": depth,
+    }
+    return items, sections

@@ -60,6 +60,11 @@ class Saved:
         return bool(self.recorded and self.recorded.events)
 
 
+def section_of(purpose: str) -> str:
+    """The page section that shows ``purpose``."""
+    return {"channel": "channels", "topic": "topics"}.get(purpose.split(":", 1)[0], purpose)
+
+
 def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, evidence=None) -> Recorded:
     return record_choices(
         customer=visit.customer,
@@ -111,7 +116,8 @@ def section_choices(section: str, data, choices: dict, rules: CatalogRules, now:
 
 
 def _channel_choices(data, choices, rules, now) -> list[Choice]:
-    wanted = set(data.getlist("channel"))
+    # A channel waiting for its confirmation is carried as a hidden field; "drop" is its Cancel button.
+    wanted = set(data.getlist("channel")) - set(data.getlist("drop"))
     result = []
     for code in rules.channels:
         purpose = f"channel:{code}"
@@ -412,7 +418,10 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str =
         settings.SMS_CODE_TIMEOUT,
     )
     with translation.override(visit.language):
-        text = _("Your Candor Outfitters code is %(code)s. It confirms you want our texts.") % {"code": code}
+        text = _("Your %(brand)s code is %(code)s. It confirms you want our texts.") % {
+            "brand": settings.BRAND["name"],
+            "code": code,
+        }
     import_string(settings.SMS_BACKEND)().send(to=phone, text=text)
     return phone
 
@@ -425,8 +434,26 @@ def start_sms_with_number(*, visit: Visit, data, rules: CatalogRules | None = No
     return Saved(sms_code_sent=True, sms_sent_to=phone)
 
 
-def sms_verification_pending(customer: Customer) -> bool:
-    return cache.get(_sms_cache_key(customer)) is not None
+def sms_code_pending_for(customer: Customer) -> str | None:
+    """The number a code is out for and not yet entered (None when there is none)."""
+    pending = cache.get(_sms_cache_key(customer))
+    return None if pending is None else pending.get("phone") or customer.phone
+
+
+def resend_sms_code(*, visit: Visit) -> Saved:
+    """A new code to the number the last one went to (the hourly limit counts it)."""
+    pending = cache.get(_sms_cache_key(visit.customer))
+    if pending is None:
+        raise ValidationError({"channel:sms": [_("The code has expired. Switch text messages on again.")]})
+    sent_to = start_sms_verification(
+        visit=visit, notice_version_id=pending["notice_version"], phone=pending.get("phone", "")
+    )
+    return Saved(sms_code_sent=True, sms_sent_to=sent_to)
+
+
+def cancel_sms_code(customer: Customer) -> None:
+    """Forget the code that is out: texts stay off, and a typed number is not kept."""
+    cache.delete(_sms_cache_key(customer))
 
 
 def verify_sms_code(*, visit: Visit, code: str) -> Saved:

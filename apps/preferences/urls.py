@@ -1,13 +1,14 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from .views import access, email, history, page, unsubscribe
+from .views import access, brand, email, history, page, unsubscribe
 
 app_name = "preferences"
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("start/", access.start, name="start"),
+    path("brand.css", brand.brand_css, name="brand_css"),
     path("p/<str:token>/", access.link, name="link"),
     path("preferences/", page.page, name="page"),
     path("preferences/undo/", page.undo, name="undo"),

@@ -5,6 +5,7 @@ Production and the test suite set DATABASE_URL and REDIS_URL; config.settings.pr
 Any variable may instead be read from a file named by NAME_FILE (Docker and Kubernetes secrets).
 """
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -116,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "csp.context_processors.nonce",
+                "apps.preferences.context_processors.brand",
             ],
         },
     },
@@ -318,6 +320,22 @@ CONSENT_RECEIPT_CONTROLLER = {
     "policy_url": env.str("PRIVACY_POLICY_URL", default="https://candor.localhost/privacy"),
     "jurisdiction": env.str("CONTROLLER_JURISDICTION", default="EU"),
 }
+# The brand on the customer's pages and emails: configuration, not template text. Colours go into CSS custom
+# properties (/brand.css), so they must be plain hex colours; the logo is served from our own origin (the CSP
+# allows no other images), e.g. a file under STATIC_ROOT.
+BRAND = {
+    "name": env.str("BRAND_NAME", default="Candor Outfitters"),
+    "accent_colour": env.str("BRAND_ACCENT_COLOUR", default="#0b5cad"),
+    "ink_colour": env.str("BRAND_INK_COLOUR", default="#1d2327"),
+    "logo_url": env.str("BRAND_LOGO_URL", default=""),
+    "support_email": env.str("BRAND_SUPPORT_EMAIL", default="help@candor.localhost"),
+    "support_url": env.str("BRAND_SUPPORT_URL", default=""),
+    "privacy_url": CONSENT_RECEIPT_CONTROLLER["policy_url"],
+    "imprint_url": env.str("BRAND_IMPRINT_URL", default="https://candor.localhost/imprint"),
+}
+for _key in ("accent_colour", "ink_colour"):
+    if not re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", BRAND[_key]):
+        raise ImproperlyConfigured(f"BRAND_{_key.upper()} must be a hex colour such as #0b5cad.")
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"  # the login code itself proves the address

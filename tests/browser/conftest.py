@@ -55,3 +55,16 @@ def _sms_to_memory(settings):
     settings.SMS_BACKEND = "apps.preferences.sms.LocmemSmsBackend"
     sms.outbox.clear()
     cache.clear()  # codes and rate-limit counters live in the cache (this run's own Redis database)
+
+
+def open_section(page, name):
+    """Sections start folded to their summary: open one the way a customer does, by its summary."""
+    if page.locator(f"#{name} > details:not([open])").count():
+        page.locator(f"#{name} > details > summary").click()
+
+
+def new_context_page(browser, *, width=1280, javascript=True):
+    context = browser.new_context(viewport={"width": width, "height": 800}, java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page

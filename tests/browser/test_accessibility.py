@@ -16,6 +16,8 @@ from apps.consent.services import SentMessage, publish_notice_version, record_ch
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
 
+from .conftest import open_section
+
 axe = Axe()
 
 
@@ -94,6 +96,7 @@ def test_axe_finds_no_violations_on_the_re_ask_and_after_a_save(live_server, pag
         )
     publish_notice_version(version=version)
     sign_in(live_server, page, customer)
+    open_section(page, "channels")
     page.locator("#channel-push").check()
     page.locator("#status").get_by_role("button", name="Undo").wait_for()
     assert page.locator("#reasks").is_visible()
@@ -131,6 +134,7 @@ def test_a_strict_csp_is_sent_and_nothing_on_the_page_breaks_it(live_server, pag
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
     assert "script-src 'self'" in policy
+    open_section(page, "channels")
     page.locator("#channel-push").check()
     page.locator("#status").get_by_text("Saved").wait_for()
     assert [e for e in errors if "Content Security Policy" in e] == []

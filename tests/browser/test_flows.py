@@ -12,6 +12,8 @@ from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.links import UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
 
+from .conftest import open_section
+
 
 def link(live_server, customer):
     return live_server.url + reverse("preferences:link", args=[make_token(customer)])
@@ -22,6 +24,7 @@ def test_the_german_page_for_a_german_customer(live_server, page, demo_catalog):
     page.goto(link(live_server, customer))
     expect(page.locator("html")).to_have_attribute("lang", "de")
     expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Auswahl")
+    open_section(page, "channels")
     expect(page.locator("#channels")).to_contain_text("Dürfen wir Ihnen E-Mails")
     page.locator("#channel-push").check()
     expect(page.locator("#status")).to_contain_text("Gespeichert: App-Benachrichtigungen")
@@ -38,9 +41,10 @@ def test_switching_the_language_on_the_page(live_server, page, demo_catalog):
 def test_double_opt_in_by_the_emailed_link(live_server, page, demo_catalog):
     customer = CustomerFactory(email="mia@example.com")
     page.goto(link(live_server, customer))
+    open_section(page, "channels")
     page.locator("#channel-email").check()
     expect(page.locator("#status")).to_contain_text("We sent a confirmation link to m***@example.com")
-    expect(page.locator("#channels")).to_contain_text("Waiting for your confirmation")
+    expect(page.locator("#channels")).to_contain_text("waiting for you to confirm")
     assert ConsentEvent.objects.get(customer=customer).state == "requested"
     [message] = mail.outbox
     confirm_path = re.search(r"https?://[^/]+(/confirm-email/\S+)", message.body).group(1)
@@ -102,6 +106,7 @@ def test_a_material_change_asks_again(live_server, page, demo_catalog):
     reask = page.locator("#reasks")
     expect(reask).to_contain_text("We now use your store visits too.")
     expect(reask.locator("ins")).to_contain_text("Also your store visits.")
+    open_section(page, "personalization")
     expect(page.locator("#depth-none")).to_be_checked()  # off until answered
     reask.get_by_role("button", name="Yes, keep it on").click()
     expect(page.locator("#reasks")).to_have_count(0)

@@ -9,6 +9,8 @@ from apps.customers.links import make_token
 from apps.preferences import sms
 from tests.factories import CustomerFactory
 
+from .conftest import open_section
+
 axe = Axe()
 
 
@@ -20,6 +22,7 @@ def test_a_customer_without_a_number_enters_one_verifies_it_and_gets_texts(live_
     customer = CustomerFactory(email="ava@example.com", phone="")
     page.goto(live_server.url + reverse("preferences:link", args=[make_token(customer)]))
     channels, status = page.locator("#channels"), page.locator("#status")
+    open_section(page, "channels")
 
     page.get_by_label("Your mobile number for texts").fill("0170 1234567")
     channels.get_by_role("button", name="Text me a code").click()

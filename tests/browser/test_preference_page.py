@@ -6,6 +6,8 @@ from apps.consent.models import ConsentEvent
 from apps.customers.links import make_token
 from tests.factories import CustomerFactory
 
+from .conftest import open_section
+
 
 def link(live_server, customer):
     return live_server.url + reverse("preferences:link", args=[make_token(customer)])
@@ -17,18 +19,25 @@ def test_a_customer_changes_every_kind_of_preference_and_finds_it_kept(live_serv
     expect(page.get_by_role("heading", level=1)).to_have_text("Your choices")
     status = page.locator("#status")
 
+    open_section(page, "channels")
     page.get_by_label("App notifications").first.check()
     expect(status).to_contain_text("Saved: App notifications")
+    open_section(page, "topics")
     page.locator("#topic-new-arrivals-push").check()
     expect(status).to_contain_text("Saved: New arrivals")
+    open_section(page, "frequency")
     page.get_by_label("Daily digest").check()
     expect(status).to_contain_text("Saved")
+    open_section(page, "location")
     page.locator("#level-region").check()
     expect(status).to_contain_text("Saved: Your location")
+    open_section(page, "personalization")
     page.locator("#depth-interests").check()
     expect(status).to_contain_text("Saved: Tailored suggestions")
 
     page.reload()
+    for section in ("channels", "topics", "frequency", "location", "personalization"):
+        open_section(page, section)
     expect(page.locator("#channel-push")).to_be_checked()
     expect(page.locator("#topic-new-arrivals-push")).to_be_checked()
     expect(page.locator("#digest-daily")).to_be_checked()
@@ -52,6 +61,7 @@ def test_a_customer_changes_every_kind_of_preference_and_finds_it_kept(live_serv
 def test_undo_takes_back_the_last_change(live_server, page, demo_catalog):
     customer = CustomerFactory()
     page.goto(link(live_server, customer))
+    open_section(page, "channels")
     page.locator("#channel-push").check()
     page.get_by_role("button", name="Undo").click()
     expect(page.locator("#status")).to_contain_text("Undone.")
@@ -65,6 +75,7 @@ def test_the_page_works_without_javascript(live_server, browser, demo_catalog):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(link(live_server, customer))
+    open_section(page, "channels")
     page.locator("#channel-postal").check()
     page.locator("#channels").get_by_role("button", name="Save").click()
     expect(page.locator("#status")).to_contain_text("Saved: Post")
@@ -77,6 +88,7 @@ def test_the_page_works_without_javascript(live_server, browser, demo_catalog):
 def test_keyboard_only_use_saves_a_choice(live_server, page, demo_catalog):
     customer = CustomerFactory()
     page.goto(link(live_server, customer))
+    open_section(page, "channels")
     page.locator("#channel-phone").focus()
     page.keyboard.press("Space")
     expect(page.locator("#status")).to_contain_text("Saved: Phone call")
@@ -86,5 +98,6 @@ def test_keyboard_only_use_saves_a_choice(live_server, page, demo_catalog):
 def test_required_topic_is_locked(live_server, page, demo_catalog):
     customer = CustomerFactory()
     page.goto(link(live_server, customer))
+    open_section(page, "topics")
     expect(page.locator("#topic-order-updates-email")).to_be_disabled()
     expect(page.locator("#topic-order-updates")).to_contain_text("It carries no advertising.")

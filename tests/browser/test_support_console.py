@@ -5,11 +5,14 @@ Chromium itself is the session's ``browser`` from ``tests/browser/conftest.py``.
 """
 
 import re
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
+from django.utils import dateformat
 from playwright.sync_api import expect
 
 from apps.consent.models import ConsentEvent
@@ -195,4 +198,91 @@ def test_a_new_staff_member_enrols_by_invitation_before_seeing_any_customer(brow
     page.wait_for_url(re.compile(r"/support/"))
     page.goto(live_server.url + reverse("support:customer", args=[customer.pk]))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ada Lovelace")
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_back_after_opening_a_customer_from_htmx_search_results_shows_the_whole_search_page(
+    browser, live_server, customer, width
+):
+    page = new_page(browser)
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server)
+    page.get_by_label("Email, phone, external id, or part of a name or email").fill("lovel")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"q=lovel"))  # htmx pushed the results' address
+    page.get_by_role("link", name=customer.external_id).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ada Lovelace")
+
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find a customer")
+    expect(page.get_by_role("link", name=customer.external_id)).to_be_visible()
+    assert page.title() == "Find a customer · Candor support"
+    assert page.locator("head link[rel=stylesheet]").count() == 2
+    page.context.close()
+
+
+def test_views_that_answer_htmx_with_a_fragment_say_so_in_vary(browser, live_server, customer):
+    page = new_page(browser)
+    sign_in(page, live_server)
+    for path in (
+        reverse("support:search") + "?q=lovel",
+        reverse("support:timeline", args=[customer.pk]),
+        reverse("support:deliveries", args=[customer.pk]),
+    ):
+        full = page.request.get(live_server.url + path)
+        fragment = page.request.get(live_server.url + path, headers={"HX-Request": "true"})
+        restore = page.request.get(
+            live_server.url + path, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+        )
+        assert "HX-Request" in full.headers["vary"]
+        assert "<head>" in full.text()
+        assert "<head>" not in fragment.text()
+        assert "<head>" in restore.text()  # htmx restoring history after Back gets the whole page
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_an_agent_reads_times_in_their_own_zone_with_the_exact_value_on_hover_and_in_exports(
+    browser, live_server, customer, width
+):
+    context = browser.new_context(viewport={"width": width, "height": 800}, timezone_id="America/New_York")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_server, role="officer")
+    page.goto(live_server.url + reverse("support:timeline", args=[customer.pk]))
+
+    event = ConsentEvent.objects.filter(customer=customer).latest("sequence")
+    local = event.recorded_at.astimezone(ZoneInfo("America/New_York"))
+    shown = page.locator("li.event time").first
+    expect(shown).to_have_text(dateformat.format(local, "j M Y, H:i:s T"))  # e.g. "30 Nov 2026, 16:05:09 EST"
+    expect(shown).to_have_attribute("title", f"{local.isoformat(timespec='microseconds')} (America/New_York)")
+    expect(shown).to_have_attribute("datetime", event.recorded_at.astimezone(UTC).isoformat())
+    proof = page.request.get(live_server.url + reverse("support:proof_json", args=[customer.pk])).json()
+    assert proof["events"][-1]["event_time"] == event.recorded_at.isoformat()  # exact, with its offset
+    context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_every_console_page_fits_the_width_and_tables_stack_into_rows_on_a_phone(
+    browser, live_server, customer, width
+):
+    page = new_page(browser)
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server, role="officer")
+    for path in (
+        reverse("support:search") + "?q=lovel",
+        reverse("support:customer", args=[customer.pk]),
+        reverse("support:timeline", args=[customer.pk]),
+        reverse("support:proof", args=[customer.pk]),
+        reverse("support:access_log"),
+    ):
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        row = page.locator("table.data tbody tr").first
+        assert row.evaluate("row => getComputedStyle(row).display") == (
+            "block" if width == 360 else "table-row"
+        )
+        assert violations(page) == [], path
     page.context.close()

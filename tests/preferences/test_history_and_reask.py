@@ -18,7 +18,15 @@ def test_the_timeline_lists_the_customers_own_events_newest_first(signed_in, cus
     signed_in.post(PAGE, {"section": "personalization", "depth": "interests", **nv("personalization")})
     html = signed_in.get(reverse("preferences:history")).content.decode()
     assert html.index("personalization") < html.index("channel:push")
-    assert "Preference page" in html
+    assert "on this page" in html
+
+
+def test_the_timeline_shows_the_wording_the_customer_saw_not_a_version_number(signed_in, customer):
+    signed_in.post(PAGE, {"section": "channels", "channel": ["push"], **nv(*CHANNELS)})
+    html = signed_in.get(reverse("preferences:history")).content.decode()
+    assert "<summary>The wording you saw</summary>" in html
+    assert "[en] What you get." in html
+    assert "version 1" not in html
 
 
 def test_a_receipt_carries_the_consent_record_fields(signed_in, customer):

@@ -216,3 +216,21 @@ def test_the_evidence_hash_is_of_the_client_address_a_trusted_proxy_saw(signed_i
     signed_in.post(PAGE, data, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7")
     [event] = events(customer)
     assert event.evidence["ip_hash"] == evidence_hash("203.0.113.7")
+
+
+def test_the_brand_on_the_page_comes_from_settings(signed_in, settings):
+    settings.BRAND = {
+        **settings.BRAND,
+        "name": "Bergwerk Outdoor",
+        "accent_colour": "#7a2e0e",
+        "support_email": "hilfe@bergwerk.example",
+        "imprint_url": "https://bergwerk.example/impressum",
+    }
+    html = signed_in.get(PAGE).content.decode()
+    assert "<title>Your choices · Bergwerk Outdoor</title>" in html
+    assert 'href="mailto:hilfe@bergwerk.example"' in html
+    assert 'href="https://bergwerk.example/impressum"' in html
+    assert "Candor Outfitters" not in html
+    css = signed_in.get(reverse("preferences:brand_css"))
+    assert css["Content-Type"].startswith("text/css")
+    assert "--accent: #7a2e0e;" in css.content.decode()

@@ -159,3 +159,34 @@ def test_erasure_ends_the_code_login_session_that_holds_the_address(client, cust
     erase_customer(customer=customer, source="support_agent", actor="staff:1")
     assert not Session.objects.filter(session_key=session_key).exists()
     assert client.get(reverse("preferences:page")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "greeting"),
+    [
+        ("en", "Your sign-in code for Bergwerk Outdoor", "Here is your sign-in code."),
+        ("de", "Ihr Anmeldecode für Bergwerk Outdoor", "Hier ist Ihr Anmeldecode."),
+    ],
+)
+def test_the_code_email_carries_the_configured_brand_in_text_and_html(
+    client, customer, settings, language, subject, greeting
+):
+    settings.BRAND = {
+        **settings.BRAND,
+        "name": "Bergwerk Outdoor",
+        "accent_colour": "#7a2e0e",
+        "logo_url": "/static/bergwerk.svg",
+        "support_email": "hilfe@bergwerk.example",
+    }
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    request_code(client, customer.email)
+    [message] = mail.outbox
+    [(html, kind)] = message.alternatives
+    assert (message.subject, kind) == (subject, "text/html")
+    for body in (message.body, html):
+        assert greeting in body
+        assert "hilfe@bergwerk.example" in body
+        assert re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", body)
+        assert "Candor" not in body
+    assert "#7a2e0e" in html
+    assert f'src="{settings.SITE_URL}static/bergwerk.svg"' in html

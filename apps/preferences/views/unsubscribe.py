@@ -11,7 +11,7 @@ from apps.customers.selectors import masked_email
 
 from .. import leaving
 from ..access import customer_required, language_for, visit_for
-from ..selectors import current_notices
+from ..selectors import current_notices, leave_overview
 
 
 @csrf_exempt  # the mail provider posts without a session; the signed token is the authority
@@ -60,4 +60,5 @@ def leave(request):
         elif action == "everything":
             leaving.unsubscribe_everything(visit=request.visit, reason=request.POST.get("reason", ""))
             context["done"] = "everything"
+    context["overview"] = leave_overview(request.customer, request.LANGUAGE_CODE)
     return render(request, "preferences/leave.html", context)

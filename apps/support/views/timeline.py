@@ -1,11 +1,14 @@
 from django.shortcuts import render
+from django.views.decorators.vary import vary_on_headers
 
 from ..access import customer_page
 from ..models import StaffAccess
 from ..selectors import consent_timeline, timeline_filters
+from .fragments import partial_answer
 
 
 @customer_page("view_customer_data", StaffAccess.What.TIMELINE)
+@vary_on_headers("HX-Request")
 def timeline(request, customer):
     purpose, source = request.GET.get("purpose", ""), request.GET.get("source", "")
     context = {
@@ -15,5 +18,5 @@ def timeline(request, customer):
         "purpose": purpose,
         "source": source,
     }
-    template = "support/timeline.html#events" if request.htmx else "support/timeline.html"
+    template = "support/timeline.html#events" if partial_answer(request) else "support/timeline.html"
     return render(request, template, context)
