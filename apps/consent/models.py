@@ -50,6 +50,13 @@ class ConsentEvent(models.Model):
         SUPPORT_AGENT = "support_agent", "Support agent"
         IMPORT = "import", "Import"
         SYSTEM = "system", "System"
+        # Inbound sources: a provider reporting back what the customer did there (apps/inbound).
+        TWILIO = "twilio", "Text reply (Twilio)"
+        SENDGRID = "sendgrid", "SendGrid"
+        POSTMARK = "postmark", "Postmark"
+        MAILCHIMP = "mailchimp", "Mailchimp"
+        BRAZE = "braze", "Braze"
+        INBOUND_WEBHOOK = "inbound_webhook", "Inbound webhook"
 
     # No index of its own: the unique (customer, sequence) constraint's index serves every lookup by customer,
     # and each index is one more write per change.

@@ -123,7 +123,9 @@ def _validate_context(*, choices, source, actor, language, evidence) -> None:
     if source not in ConsentEvent.Source.values:
         errors["source"] = f"Unknown source {source!r}."
     if not ACTOR_PATTERN.match(actor or ""):
-        errors["actor"] = "Actor must be customer, system, staff:<id>, api:<client> or import:<batch>."
+        errors["actor"] = (
+            "Actor must be customer, system, staff:<id>, api:<client>, import:<batch> or inbound:<source>."
+        )
     if language not in dict(settings.LANGUAGES):
         errors["language"] = f"Unsupported language {language!r}."
     if evidence is not None and not isinstance(evidence, dict):

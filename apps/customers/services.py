@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Customer, new_link_key
+from .models import Customer, HeldMessage, new_link_key
 
 
 def customer_upsert(
@@ -83,5 +83,27 @@ def erase_identity(*, customer: Customer, at) -> Customer:
     )
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
+    HeldMessage.objects.filter(customer_id=customer.pk).update(body="")
     customer.refresh_from_db()
     return customer
+
+
+def hold_message(*, customer: Customer, channel: str, body: str, origin: str, received_at, deadline_at):
+    """Keep a message staff must read before anything is recorded (``HeldMessage``)."""
+    return HeldMessage.objects.create(
+        customer=customer,
+        channel=channel,
+        body=body,
+        origin=origin,
+        received_at=received_at,
+        deadline_at=deadline_at,
+    )
+
+
+def resolve_held_message(*, message: HeldMessage, staff, resolution: str) -> bool:
+    """Mark a held message decided; returns False if someone else decided it first."""
+    return bool(
+        HeldMessage.objects.filter(pk=message.pk, resolved_at=None).update(
+            resolved_at=timezone.now(), resolved_by=staff, resolution=resolution
+        )
+    )

@@ -46,6 +46,7 @@ LOCAL_APPS = [
     "apps.preferences",
     "apps.support",
     "apps.api",
+    "apps.inbound",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -188,6 +189,15 @@ DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
+# A revocation is sent to every destination from this queue, ahead of routine changes (workers take it too).
+DELIVERY_PRIORITY_QUEUE = env.str("DELIVERY_PRIORITY_QUEUE", default="delivery-priority")
+
+# Inbound sources (apps/inbound): when a revocation reported back must be honoured, per channel: <hours>h or
+# <business days>bd. Gmail's and Yahoo's bulk-sender rules ask 48 h for email; CAN-SPAM and the FCC's TCPA rule
+# give ten business days. A channel not named gets the ten business days.
+INBOUND_DEADLINES = env.dict("INBOUND_DEADLINES", default={"email": "48h", "sms": "10bd", "push": "48h"})
+# A signed timestamp older than this (SendGrid; Standard Webhooks checks its own) is refused as a replay.
+INBOUND_SIGNATURE_TOLERANCE_SECONDS = env.int("INBOUND_SIGNATURE_TOLERANCE_SECONDS", default=300)
 
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.
