@@ -118,13 +118,32 @@ class NoticeVersion(models.Model):
     change_summary = models.JSONField(default=dict, blank=True, help_text="Per language: what changed.")
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     text_hash = models.CharField(max_length=64, blank=True, editable=False)
+    legacy_source = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="For consent captured before Candor: the source system whose sign-up wording this version "
+        "holds (number 0, never shown as the current version).",
+    )
 
     class Meta:
         ordering = ["notice", "-number"]
-        constraints = [models.UniqueConstraint(fields=["notice", "number"], name="notice_version_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notice", "number"],
+                condition=models.Q(legacy_source=""),
+                name="notice_version_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["notice", "legacy_source"],
+                condition=~models.Q(legacy_source=""),
+                name="legacy_notice_version_unique",
+            ),
+        ]
         indexes = [models.Index(fields=["notice", "published_at"], name="notice_version_published")]
 
     def __str__(self):
+        if self.legacy_source:
+            return f"{self.notice.purpose} legacy ({self.legacy_source})"
         return f"{self.notice.purpose} v{self.number}"
 
     def save(self, *args, **kwargs):

@@ -1,4 +1,4 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -20,6 +20,7 @@ class PublishedVersion:
     number: int
     material: bool
     published_at: datetime
+    legacy_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,12 @@ def _load_catalog_rules() -> CatalogRules:
         if is_default:
             defaults[option_set] = code
     notices = list(Notice.objects.values_list("purpose", "honours_gpc"))
-    published = {
-        row[0]: PublishedVersion(*row)
-        for row in NoticeVersion.objects.filter(published_at__isnull=False).values_list(
-            "id", "notice__purpose", "number", "material", "published_at"
-        )
-    }
+    rows = NoticeVersion.objects.filter(published_at__isnull=False).values_list(
+        "id", "notice__purpose", "number", "material", "published_at", "legacy_source"
+    )
+    published = {row[0]: PublishedVersion(*row) for row in rows}
+    for version in [v for v in published.values() if v.legacy_source]:
+        published[version.id] = replace(version, number=_legacy_stand_in(version, published.values()))
     return CatalogRules(
         double_opt_in_channels=frozenset(code for code, doi, _ in channels if doi),
         quiet_hours_channels=frozenset(code for code, _, quiet in channels if quiet),
@@ -106,6 +107,21 @@ def _load_catalog_rules() -> CatalogRules:
         gpc_purposes=frozenset(purpose for purpose, gpc in notices if gpc),
         noticed_purposes=frozenset(purpose for purpose, _ in notices),
         published=published,
+    )
+
+
+def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
+    """A legacy version stands in for the version that was current when the operator entered it: consent under
+    it stays in force until a material version published after it (as under that version)."""
+    return max(
+        (
+            version.number
+            for version in versions
+            if version.purpose == legacy.purpose
+            and not version.legacy_source
+            and version.published_at <= legacy.published_at
+        ),
+        default=0,
     )
 
 

@@ -73,6 +73,12 @@ class ConsentEvent(models.Model):
     actor = models.CharField(max_length=120)
     evidence = models.JSONField(default=dict, blank=True)
     recorded_at = models.DateTimeField()
+    captured_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the customer actually made the choice, if before it was recorded (an import, a late API "
+        "write); empty: when it was recorded.",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
@@ -86,8 +92,16 @@ class ConsentEvent(models.Model):
     def __str__(self):
         return f"{self.customer_id}#{self.sequence} {self.purpose} {self.state}"
 
+    @property
+    def effective_at(self):
+        """When the choice took effect: captured elsewhere earlier, or else when it was recorded."""
+        return self.captured_at or self.recorded_at
+
     def canonical_bytes(self) -> bytes:
-        """The exact bytes the hash covers: every recorded field and the previous hash, in a fixed form."""
+        """The exact bytes the hash covers: every recorded field and the previous hash, in a fixed form.
+
+        ``captured_at`` is a key only when set, so events recorded before it existed keep their hashes.
+        """
         body = {
             "customer": self.customer_id,
             "sequence": self.sequence,
@@ -103,6 +117,8 @@ class ConsentEvent(models.Model):
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "prev_hash": self.prev_hash,
         }
+        if self.captured_at is not None:
+            body["captured_at"] = self.captured_at.isoformat()
         return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
     def compute_hash(self) -> str:

@@ -156,13 +156,38 @@ def _unknown_keys(value: dict, known: set[str]) -> list[str]:
     return [f"Unknown field(s): {', '.join(unknown)}."] if unknown else []
 
 
-def effective_state(choice: Choice, current: dict | None, rules: CatalogRules, source: str) -> str:
-    """The state to record: a first ``given`` on a double opt-in channel waits for confirmation."""
+@dataclass(frozen=True)
+class Confirmation:
+    """Proof that the customer already confirmed the address elsewhere (the source system's double opt-in)."""
+
+    confirmed_at: datetime
+    ip_address: str | None = None
+
+
+def captured_time_problems(at: datetime | None, now: datetime, floor: datetime, what: str) -> list[str]:
+    """A time the customer acted elsewhere: with a time zone, not in the future, not before the configured floor."""
+    if at is None:
+        return []
+    if at.tzinfo is None:
+        return [f"{what} needs a time zone offset."]
+    if at > now:
+        return [f"{what} is in the future."]
+    if at < floor:
+        return [f"{what} is before {floor.isoformat()}, the earliest time this installation accepts."]
+    return []
+
+
+def effective_state(
+    choice: Choice, current: dict | None, rules: CatalogRules, source: str, confirmed: bool = False
+) -> str:
+    """The state to record: a first ``given`` on a double opt-in channel waits for confirmation, unless the
+    source proves the address or the change carries proof of a confirmation already made elsewhere."""
     channel = choice.purpose.removeprefix("channel:")
     needs_confirmation = (
         choice.state == State.GIVEN
         and channel in rules.double_opt_in_channels
         and source not in ADDRESS_PROOF_SOURCES
+        and not confirmed
         and (current or {}).get("state") != State.GIVEN
     )
     return State.REQUESTED if needs_confirmation else choice.state
@@ -187,8 +212,42 @@ def system_change_applies(choice: Choice, current: dict | None, rules: CatalogRu
     return True
 
 
-def apply_event(choices: dict, event: ConsentEvent) -> None:
-    """Fold one ledger event into the snapshot's choices (in place)."""
+def entry_effective_at(entry: dict) -> datetime:
+    """When the snapshot entry's choice took effect."""
+    return datetime.fromisoformat(entry.get("captured_at") or entry["recorded_at"])
+
+
+def takes_effect(event: ConsentEvent, current: dict | None, rules: CatalogRules) -> bool:
+    """Whether the event changes its purpose's current choice, or is kept as history only.
+
+    An event never overrides a later choice for the same purpose: one that took effect (was captured) before the
+    current choice is history. Unsubscribes stay put: consent given or asked for where the customer had
+    withdrawn or refused counts only if strictly newer and under a notice version no material change had
+    superseded when it was recorded. Judged from the ledger and the catalog's publication history alone, so a
+    replay decides exactly as the write path did.
+    """
+    if current is None:
+        return True
+    at, current_at = event.effective_at, entry_effective_at(current)
+    if at < current_at:
+        return False
+    if event.state in (State.GIVEN, State.REQUESTED) and current["state"] in (State.WITHDRAWN, State.REFUSED):
+        version = rules.published.get(event.notice_version_id)
+        # A tie goes to the customer's earlier withdrawal, unless the event was recorded live (no captured
+        # time): then sequence order is the order the customer acted in.
+        newer = at > current_at or event.captured_at is None
+        return (
+            newer
+            and version is not None
+            and version.number >= rules.material_floor(event.purpose, event.recorded_at)
+        )
+    return True
+
+
+def apply_event(choices: dict, event: ConsentEvent, rules: CatalogRules) -> bool:
+    """Fold one ledger event into the snapshot's choices (in place); returns whether it took effect."""
+    if not takes_effect(event, choices.get(event.purpose), rules):
+        return False
     choices[event.purpose] = {
         "state": event.state,
         "value": event.value,
@@ -199,6 +258,9 @@ def apply_event(choices: dict, event: ConsentEvent) -> None:
         "recorded_at": event.recorded_at.isoformat(),
         "expires_at": event.expires_at.isoformat() if event.expires_at else None,
     }
+    if event.captured_at is not None:  # only then, so snapshots from before captured times do not drift
+        choices[event.purpose]["captured_at"] = event.captured_at.isoformat()
+    return True
 
 
 def next_expiry(choices: dict) -> datetime | None:

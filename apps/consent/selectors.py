@@ -2,7 +2,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
@@ -12,11 +12,12 @@ from .models import GENESIS_HASH, ConsentEvent, PermissionDocument, Snapshot
 from .rules import apply_event, derive_permissions, derived_from, next_expiry
 
 
-def replay_choices(events) -> dict:
+def replay_choices(events, rules=None) -> dict:
     """The snapshot's choices as the given events (in sequence order) make them."""
+    rules = rules or catalog_rules()
     choices: dict = {}
     for event in events:
-        apply_event(choices, event)
+        apply_event(choices, event, rules)
     return choices
 
 
@@ -26,7 +27,13 @@ def superseded_consents(*, version: NoticeVersion) -> QuerySet[Snapshot]:
     material one."""
     if not (version.material and version.is_published):
         return Snapshot.objects.none()
-    older = NoticeVersion.objects.filter(notice_id=version.notice_id, number__lt=version.number)
+    # Legacy versions (number 0) stand in for the version current when they were entered: only those entered
+    # before this one was published are older than it.
+    older = NoticeVersion.objects.filter(
+        Q(legacy_source="", number__lt=version.number)
+        | (~Q(legacy_source="") & Q(published_at__lt=version.published_at)),
+        notice_id=version.notice_id,
+    )
     purpose = version.notice.purpose
     return Snapshot.objects.filter(
         **{
@@ -61,13 +68,16 @@ class PointInTimeAnswer:
 def permission_document_at(customer: Customer, at: datetime) -> PointInTimeAnswer:
     """What this customer's permissions were at ``at``, worked out from the ledger alone.
 
-    Notice currency and time-boxed expiry are judged as of ``at``; the catalog's channels and topics are
-    today's (a topic that no longer exists is not reported).
+    Each event counts from when it took effect (its captured time, if it was captured before it was recorded),
+    so an import answers for the years before it. Notice currency and time-boxed expiry are judged as of
+    ``at``; the catalog's channels and topics are today's (a topic that no longer exists is not reported).
     """
-    events = ConsentEvent.objects.filter(customer=customer, recorded_at__lte=at).order_by("sequence")
-    choices = replay_choices(events)
+    took_effect = Q(captured_at__lte=at) | Q(captured_at__isnull=True, recorded_at__lte=at)
+    events = ConsentEvent.objects.filter(took_effect, customer=customer).order_by("sequence")
+    rules = catalog_rules()
+    choices = replay_choices(events, rules)
     return PointInTimeAnswer(
-        at=at, body=derive_permissions(choices, catalog_rules(), at), derived_from=derived_from(choices)
+        at=at, body=derive_permissions(choices, rules, at), derived_from=derived_from(choices)
     )
 
 

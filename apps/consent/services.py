@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
-from apps.catalog.models import NoticeVersion
+from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.selectors import catalog_rules
+from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
 from apps.customers.services import customer_upsert, erase_identity
 
@@ -21,8 +26,10 @@ from .models import ConsentEvent, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
+    Confirmation,
     State,
     apply_event,
+    captured_time_problems,
     derive_permissions,
     derived_from,
     effective_state,
@@ -38,6 +45,16 @@ class Recorded:
     events: list[ConsentEvent]
     document: PermissionDocument
     document_changed: bool
+    # Recorded as history, but changing nothing: a later choice for the same purpose stands.
+    history_only: tuple[ConsentEvent, ...] = ()
+
+    @property
+    def awaits_email_confirmation(self) -> bool:
+        return any(
+            event.purpose == "channel:email" and event.state == State.REQUESTED
+            for event in self.events
+            if event not in self.history_only
+        )
 
 
 def evidence_hash(value: str) -> str:
@@ -55,6 +72,8 @@ def record_choices(
     evidence: dict | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
+    captured_at: datetime | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Recorded:
     """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
 
@@ -63,6 +82,12 @@ def record_choices(
     who was erased, but the system's own (expiry, invalidation). When the permission document changes,
     its next version and an outbox row are written with it; the delivery side picks the outbox row up after
     commit.
+
+    ``captured_at`` is when the customer made the choice elsewhere (at checkout, in an old system), if earlier
+    than now: the event keeps it beside its recording time, and a choice captured before a later one for the
+    same purpose is kept as history only (``rules.takes_effect``). ``confirmation`` is proof that the customer
+    already confirmed the address elsewhere: double opt-in consent is then ``given`` at once, and the ledger
+    keeps the confirmation's time and (as a keyed hash) its IP address.
     """
     _validate_context(choices=choices, source=source, actor=actor, language=language, evidence=evidence)
     evidence = dict(evidence or {})
@@ -70,6 +95,10 @@ def record_choices(
         evidence["ip_hash"] = evidence_hash(ip_address)
     if user_agent:
         evidence["user_agent_hash"] = evidence_hash(user_agent)
+    if confirmation is not None:
+        evidence["confirmed_at"] = confirmation.confirmed_at.isoformat()
+        if confirmation.ip_address:
+            evidence["confirmation_ip_hash"] = evidence_hash(confirmation.ip_address)
 
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
@@ -82,8 +111,9 @@ def record_choices(
         # and a notice published meanwhile is seen.
         now = timezone.now()
         rules = catalog_rules(locked.catalog_token)
+        _validate_capture(choices, rules, now, source, captured_at, confirmation)
         validate_choices(choices, rules, now, source)
-        events = []
+        events, history_only = [], []
         for choice in choices:
             if not system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now):
                 continue
@@ -91,7 +121,9 @@ def record_choices(
                 customer_id=customer.pk,
                 sequence=snapshot.last_sequence + 1,
                 purpose=choice.purpose,
-                state=effective_state(choice, snapshot.choices.get(choice.purpose), rules, source),
+                state=effective_state(
+                    choice, snapshot.choices.get(choice.purpose), rules, source, confirmation is not None
+                ),
                 value=choice.value or None,
                 notice_version_id=choice.notice_version_id,
                 language=language,
@@ -99,6 +131,7 @@ def record_choices(
                 actor=actor,
                 evidence=evidence,
                 recorded_at=now,
+                captured_at=captured_at,
                 expires_at=choice.expires_at,
                 prev_hash=snapshot.last_hash,
             )
@@ -109,11 +142,72 @@ def record_choices(
             return Recorded(events=[], document=snapshot.document, document_changed=False)
         store.append_events(events)
         for event in events:
-            apply_event(snapshot.choices, event)
+            if not apply_event(snapshot.choices, event, rules):
+                history_only.append(event)
         snapshot.next_expiry_at = next_expiry(snapshot.choices)
         document = _next_document(snapshot, rules, now)
         _save(snapshot, document, now)
-    return Recorded(events=events, document=snapshot.document, document_changed=document is not None)
+    return Recorded(
+        events=events,
+        document=snapshot.document,
+        document_changed=document is not None,
+        history_only=tuple(history_only),
+    )
+
+
+def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:
+    """Captured times within bounds; proof of a confirmation only beside consent that needs one."""
+    floor = settings.CONSENT_CAPTURED_AT_FLOOR
+    errors = {}
+    problems = captured_time_problems(captured_at, now, floor, "captured_at")
+    if captured_at is not None and source == ConsentEvent.Source.SYSTEM:
+        problems.append("The system's own changes happen now; they take no captured_at.")
+    if problems:
+        errors["captured_at"] = problems
+    if confirmation is not None:
+        problems = captured_time_problems(confirmation.confirmed_at, now, floor, "confirmed_at")
+        if not any(
+            choice.state == State.GIVEN
+            and choice.purpose.removeprefix("channel:") in rules.double_opt_in_channels
+            for choice in choices
+        ):
+            problems.append(
+                "A confirmation proves an address: give it with consent to a double opt-in channel."
+            )
+        if problems:
+            errors["confirmation"] = problems
+    if errors:
+        raise ValidationError(errors)
+
+
+def send_email_confirmation(customer: Customer, language: str) -> bool:
+    """Send the double opt-in mail, in ``language``, once the change that asked for it has committed.
+
+    Every door that records email consent as ``requested`` calls this (page, API, console, imports). At most
+    ``EMAIL_CONFIRMATIONS_PER_DAY`` per customer: a mail that confirms nothing new annoys whoever holds the
+    address. Returns whether a mail goes out.
+    """
+    if not customer.email:
+        return False
+    sent_key = f"consent:email-confirmations:{customer.pk}"
+    cache.add(sent_key, 0, 24 * 3600)
+    if cache.incr(sent_key) > settings.EMAIL_CONFIRMATIONS_PER_DAY:
+        return False
+    with translation.override(language):
+        subject = gettext("Please confirm your email address")
+        body = render_to_string(
+            "consent/email/confirm_email.txt",
+            {
+                "customer": customer,
+                "confirm_url": confirm_email_url(customer),
+                "page_url": page_url(customer),
+            },
+        )
+    address = customer.email
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+    )
+    return True
 
 
 def _validate_context(*, choices, source, actor, language, evidence) -> None:
@@ -181,6 +275,39 @@ def mark_notice_version_published(*, version: NoticeVersion) -> None:
         raise ValidationError(f"{version} is already published.")
     with transaction.atomic():
         version.mark_published()
+
+
+def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str, dict]) -> NoticeVersion:
+    """Publish the wording a source system showed before Candor (what its sign-up form said), for consent
+    imported from it, so proof always shows a wording. ``texts`` maps a language to the four notice fields.
+
+    A legacy version is numbered 0, is never offered as the current version, and is not material: consent
+    under it stays in force until a material version published after it. One per purpose and source.
+    """
+    notice = Notice.objects.filter(purpose=purpose).first()
+    errors = {}
+    if notice is None:
+        errors["purpose"] = f"No notice for {purpose!r}."
+    if not source or len(source) > 40 or not source.replace("-", "").replace("_", "").isalnum():
+        errors["source"] = "Name the source system with letters, digits, - or _ (up to 40)."
+    if "en" not in texts:
+        errors["texts"] = "Give at least the English wording."
+    for language, fields in texts.items():
+        missing = [f for f in NoticeText.TEXT_FIELDS if not str(fields.get(f, "")).strip()]
+        if language not in dict(settings.LANGUAGES) or missing:
+            errors[f"texts.{language}"] = f"Unsupported language, or missing {', '.join(missing)}."
+    if notice and NoticeVersion.objects.filter(notice=notice, legacy_source=source).exists():
+        errors["source"] = f"{purpose} already has a legacy version for {source}; published wording is final."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        version = NoticeVersion.objects.create(notice=notice, number=0, legacy_source=source)
+        for language, fields in texts.items():
+            NoticeText.objects.create(
+                version=version, language=language, **{f: fields[f].strip() for f in NoticeText.TEXT_FIELDS}
+            )
+        version.mark_published()
+    return version
 
 
 def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None = None) -> int:

@@ -26,9 +26,9 @@ SELECT (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at,
 """
 _INSERT_EVENTS = (
     "INSERT INTO consent_consentevent (customer_id, sequence, purpose, state, value, notice_version_id, "
-    "language, source, actor, evidence, recorded_at, expires_at, prev_hash, hash) VALUES "
+    "language, source, actor, evidence, recorded_at, captured_at, expires_at, prev_hash, hash) VALUES "
 )
-_EVENT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_EVENT_PLACEHOLDERS = "(" + ", ".join(["%s"] * 15) + ")"
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,7 @@ def _event_row(event: ConsentEvent) -> list:
         event.actor,
         _to_json(event.evidence),
         _to_datetime(event.recorded_at),
+        _to_datetime(event.captured_at),
         _to_datetime(event.expires_at),
         event.prev_hash,
         event.hash,

@@ -41,6 +41,11 @@ class Customer(models.Model):
     phone_verified_at = models.DateTimeField(
         null=True, blank=True, help_text="When the customer proved they receive texts at this number."
     )
+    email_undeliverable_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Since when mail to this address bounces or was cleaned (a deliverability flag, not a consent).",
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -63,6 +63,12 @@ def mark_phone_verified(*, customer: Customer) -> None:
     customer.save(update_fields=["phone_verified_at"])
 
 
+def mark_email_undeliverable(*, customer: Customer, at) -> None:
+    """Note that the address bounced or was cleaned (by a sender or an old platform): no consent changes."""
+    customer.email_undeliverable_at = at
+    customer.save(update_fields=["email_undeliverable_at"])
+
+
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
@@ -77,6 +83,7 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         phone="",
         name="",
         phone_verified_at=None,
+        email_undeliverable_at=None,
         user=None,
         link_key=new_link_key(),
         erased_at=at,

@@ -21,7 +21,7 @@ from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
 from apps.consent.services import record_choices
 from apps.customers.models import Customer
-from apps.customers.services import hold_message
+from apps.customers.services import hold_message, mark_email_undeliverable
 from apps.delivery.adapters.webhook import new_secret
 from apps.delivery.tasks import push_now
 
@@ -178,6 +178,7 @@ def _outcome(source, report, customer, channel, topics, event) -> tuple[str, int
     if customer is None:
         return Outcome.UNKNOWN_CUSTOMER, None
     if report.action == Action.BOUNCE:
+        mark_email_undeliverable(customer=customer, at=report.occurred_at)
         return Outcome.FLAGGED, None
     deadline = revocation_deadline(event.received_at, deadline_spec(channel))
     if report.action == Action.REVIEW:
@@ -201,41 +202,31 @@ def _outcome(source, report, customer, channel, topics, event) -> tuple[str, int
         )
     if not choices:
         return Outcome.UNCHANGED, None
-    fresh = [
-        choice for choice in choices if not _newer_choice(current.get(choice.purpose), report.occurred_at)
-    ]
-    if not fresh:
-        return Outcome.STALE, None
     evidence = {
         "inbound_source": source.name,
         "provider_event": report.kind,
         "provider_event_id": report.event_id,
-        "provider_time": report.occurred_at.isoformat(),
         "received_at": event.received_at.isoformat(),
     }
     if report.action in REVOCATIONS:
         evidence["deadline_at"] = deadline.isoformat()
     recorded = record_choices(
         customer=customer,
-        choices=fresh,
+        choices=choices,
         source=LEDGER_SOURCE[source.kind],
         actor=source.actor,
         language=customer.locale,
         evidence=evidence,
+        # When the customer acted, by the provider's clock (never ahead of ours): a report older than the
+        # customer's newer choice for the purpose is kept as history only (``rules.takes_effect``).
+        captured_at=min(report.occurred_at, event.received_at),
     )
-    event.recorded_at = recorded.events[0].recorded_at if recorded.events else None
+    event.recorded_at = recorded.events[0].recorded_at
     event.ledger_events = [e.pk for e in recorded.events]
-    if not recorded.events:
-        return Outcome.UNCHANGED, None
-    return (
-        Outcome.RECORDED,
-        customer.pk if report.action in REVOCATIONS and recorded.document_changed else None,
-    )
-
-
-def _newer_choice(entry: dict | None, occurred_at: datetime) -> bool:
-    """The customer chose anew for this purpose after the provider's event: the late event is history only."""
-    return bool(entry) and datetime.fromisoformat(entry["recorded_at"]) > occurred_at
+    if len(recorded.history_only) == len(recorded.events):
+        return Outcome.STALE, None
+    revoked = report.action in REVOCATIONS and recorded.document_changed
+    return Outcome.RECORDED, customer.pk if revoked else None
 
 
 def deadline_spec(channel: str) -> str:

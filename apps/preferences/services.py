@@ -13,9 +13,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
@@ -24,8 +22,7 @@ from django.utils.translation import gettext as _
 from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State
-from apps.consent.services import Recorded, change_identity, record_choices
-from apps.customers.links import confirm_email_url, page_url
+from apps.consent.services import Recorded, change_identity, record_choices, send_email_confirmation
 from apps.customers.models import Customer
 from apps.customers.services import clean_phone, mark_phone_verified
 
@@ -251,9 +248,8 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     saved.recorded = record(visit, choices, evidence={"section": section})
     saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
     saved.purposes = [event.purpose for event in saved.recorded.events]
-    if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in saved.recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+    if saved.recorded.awaits_email_confirmation:
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
@@ -286,9 +282,8 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     before = snapshot_choices(visit.customer)
     recorded = record(visit, [choice], evidence={"section": "reask"})
     saved = Saved(recorded=recorded, before={purpose: before.get(purpose)}, purposes=[purpose])
-    if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+    if recorded.awaits_email_confirmation:
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
@@ -325,32 +320,12 @@ def undo(*, visit: Visit, before: dict) -> Saved:
     recorded = record(visit, choices, evidence={"section": "undo"})
     saved = Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
     # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): send it.
-    if any(e.purpose == "channel:email" and e.state == State.REQUESTED for e in recorded.events):
-        send_email_confirmation(visit.customer, visit.language)
-        saved.email_confirmation_sent = True
+    if recorded.awaits_email_confirmation:
+        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
     return saved
 
 
 # ---- double opt-in ---------------------------------------------------------------------------------------
-
-
-def send_email_confirmation(customer: Customer, language: str) -> None:
-    """Send the double opt-in email after the change that asked for it has committed."""
-    if not customer.email:
-        return
-    with translation.override(language):
-        subject = _("Please confirm your email address")
-        body = render_to_string(
-            "preferences/email/confirm_email.txt",
-            {
-                "customer": customer,
-                "confirm_url": confirm_email_url(customer),
-                "page_url": page_url(customer),
-            },
-        )
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email], fail_silently=False)
-    )
 
 
 def confirm_email(*, visit: Visit) -> str:

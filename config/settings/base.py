@@ -4,6 +4,7 @@ With nothing set, Candor runs embedded: SQLite under var/, tasks in-process afte
 Production and the test suite set DATABASE_URL and REDIS_URL; config.settings.production adds the hardening.
 """
 
+from datetime import datetime
 from pathlib import Path
 
 import environ
@@ -46,6 +47,7 @@ LOCAL_APPS = [
     "apps.preferences",
     "apps.support",
     "apps.api",
+    "apps.imports",
     "apps.inbound",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -189,6 +191,15 @@ DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
+# The earliest captured time (consent captured elsewhere, an import's opt-in or confirmation) accepted: older
+# claims are more likely a broken export than a real consent.
+CONSENT_CAPTURED_AT_FLOOR = datetime.fromisoformat(
+    env.str("CONSENT_CAPTURED_AT_FLOOR", default="2000-01-01T00:00:00+00:00")
+)
+if CONSENT_CAPTURED_AT_FLOOR.tzinfo is None:
+    raise ValueError("CONSENT_CAPTURED_AT_FLOOR needs a time zone offset, e.g. 2010-01-01T00:00:00+00:00.")
+# Double opt-in mails Candor sends itself (page, API, console, imports): at most this many per customer a day.
+EMAIL_CONFIRMATIONS_PER_DAY = env.int("EMAIL_CONFIRMATIONS_PER_DAY", default=3)
 # A revocation is sent to every destination from this queue, ahead of routine changes (workers take it too).
 DELIVERY_PRIORITY_QUEUE = env.str("DELIVERY_PRIORITY_QUEUE", default="delivery-priority")
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('customers', '0004_held_messages'),
+        ('customers', '0005_held_messages'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0004_drop_indexes_the_unique_constraints_cover'),
+        ('consent', '0005_consent_event_captured_at'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0003_customer_phone_verified_at_and_user'),
+        ('customers', '0004_customer_email_undeliverable'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
