@@ -22,7 +22,7 @@ from apps.customers.models import Customer
 from apps.customers.services import customer_upsert, erase_identity
 
 from . import store
-from .models import ConsentEvent, PermissionDocument, Snapshot
+from .models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
@@ -465,3 +465,34 @@ def erase_customer(*, customer: Customer, source: str, actor: str, evidence: dic
 def _is_required_topic(purpose: str, rules) -> bool:
     topic = rules.topics.get(purpose.removeprefix("topic:")) if purpose.startswith("topic:") else None
     return bool(topic and topic.required)
+
+
+def record_inbound_report(
+    *, report: InboundReport, choices: list[Choice] | None = None
+) -> tuple[InboundReport, Recorded | None]:
+    """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
+    transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
+    nothing. The choices go through ``record_choices`` with the provider as source, ``inbound:<source>`` as
+    actor and the provider's event time as captured time, so a report older than the customer's newer choice
+    for a purpose is history only (outcome ``stale``)."""
+    recorded = None
+    with transaction.atomic():
+        if choices:
+            recorded = record_choices(
+                customer=report.customer,
+                choices=choices,
+                source=report.provider,
+                actor=f"inbound:{report.source_name}",
+                language=report.customer.locale,
+                captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
+            )
+            report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
+            report.ledger_events = [event.pk for event in recorded.events]
+            if len(recorded.history_only) == len(recorded.events):
+                report.outcome = (
+                    InboundReport.Outcome.STALE if recorded.events else InboundReport.Outcome.UNCHANGED
+                )
+            else:
+                report.outcome = InboundReport.Outcome.RECORDED
+        report.save()
+    return report, recorded

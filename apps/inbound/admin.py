@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
 
+from apps.consent.models import InboundReport
+
 from . import services
-from .models import InboundEvent, InboundSource
+from .models import InboundSource
 
 
 class InboundSourceForm(forms.ModelForm):
@@ -32,10 +34,10 @@ class InboundSourceAdmin(admin.ModelAdmin):
             services.set_signing_key(source=obj, signing_key=form.cleaned_data["new_secret"])
 
 
-@admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["event_id", "source", "kind", "outcome", "customer", "received_at", "recorded_at"]
-    list_filter = ["source", "outcome"]
+@admin.register(InboundReport)
+class InboundReportAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "source_name", "kind", "outcome", "customer", "received_at", "recorded_at"]
+    list_filter = ["source_name", "outcome"]
     search_fields = ["event_id"]
 
     def has_add_permission(self, request):

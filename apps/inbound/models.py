@@ -1,13 +1,11 @@
-"""Inbound sources (providers that report a customer's unsubscribe, complaint or STOP back to Candor) and the
-events they sent, kept by the provider's event id so a retried delivery is recorded once.
+"""Inbound sources: providers that report a customer's unsubscribe, complaint or STOP back to Candor.
 
-No personal data here: an event names the customer by surrogate key, never by address, number or message text
-(a text nobody could classify waits for staff in ``apps.customers.models.HeldMessage``, which erasure blanks).
+What each report did is kept on the core floor (``apps.consent.models.InboundReport``), where the support console
+and the delivery metrics read it too; a text nobody could classify waits for staff in
+``apps.customers.models.HeldMessage``, which erasure blanks.
 """
 
 from django.db import models
-
-from apps.customers.models import Customer
 
 
 class InboundSource(models.Model):
@@ -57,41 +55,3 @@ class InboundSource(models.Model):
     @property
     def actor(self) -> str:
         return f"inbound:{self.name}"
-
-
-class InboundEvent(models.Model):
-    """One provider event as received, and what became of it."""
-
-    class Outcome(models.TextChoices):
-        RECORDED = "recorded", "Recorded in the ledger"
-        UNCHANGED = "unchanged", "Already so: nothing to record"
-        STALE = "stale", "Older than the customer's newer choice: history only"
-        ECHO = "echo", "Echo of a change Candor pushed"
-        REVIEW = "review", "Waiting for staff review"
-        UNKNOWN_CUSTOMER = "unknown_customer", "No customer with that address or number"
-        FLAGGED = "flagged", "Deliverability flag (bounce), not consent"
-        ANSWERED = "answered", "Answered (HELP)"
-        IGNORED = "ignored", "Not about consent"
-
-    source = models.ForeignKey(InboundSource, on_delete=models.PROTECT, related_name="events")
-    event_id = models.CharField(max_length=200, help_text="The provider's id: sg_event_id, MessageSid, …")
-    kind = models.CharField(
-        max_length=40, help_text="The provider's event type, e.g. group_unsubscribe, STOP."
-    )
-    customer = models.ForeignKey(Customer, null=True, on_delete=models.PROTECT, related_name="+")
-    channel = models.CharField(max_length=20, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    occurred_at = models.DateTimeField(help_text="When the customer acted, by the provider's clock.")
-    received_at = models.DateTimeField()
-    recorded_at = models.DateTimeField(null=True, blank=True, help_text="When the ledger took it.")
-    ledger_events = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["source", "event_id"], name="inbound_event_once_per_source"),
-        ]
-        indexes = [models.Index(fields=["received_at"], name="inbound_event_received")]
-
-    def __str__(self):
-        return f"{self.source_id}:{self.event_id} {self.outcome}"

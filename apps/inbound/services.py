@@ -17,19 +17,19 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from apps.catalog.selectors import catalog_rules
-from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.models import ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
-from apps.consent.services import record_choices
+from apps.consent.services import record_inbound_report
 from apps.customers.models import Customer
 from apps.customers.services import hold_message, mark_email_undeliverable
 from apps.delivery.adapters.webhook import new_secret
 from apps.delivery.tasks import push_now
 
-from .models import InboundEvent, InboundSource
+from .models import InboundSource
 from .providers import Action, Report, secret_hash
 
 Kind = InboundSource.Kind
-Outcome = InboundEvent.Outcome
+Outcome = InboundReport.Outcome
 
 DEFAULT_CHANNEL = {Kind.TWILIO: "sms"}
 LEDGER_SOURCE = {
@@ -136,61 +136,60 @@ def handle_reports(*, source: InboundSource, reports: list[Report], received_at:
 
 
 def handle_report(*, source: InboundSource, report: Report, received_at: datetime) -> Handled:
-    known = InboundEvent.objects.filter(source=source, event_id=report.event_id).values_list(
-        "outcome", flat=True
-    )
-    if outcome := known.first():
+    known = InboundReport.objects.filter(source_name=source.name, event_id=report.event_id)
+    if outcome := known.values_list("outcome", flat=True).first():
         return Handled(report, outcome, duplicate=True)
     try:
-        with transaction.atomic():
-            outcome, revoked_customer = _apply(source, report, received_at)
-    except IntegrityError:  # the same event, handled meanwhile by a concurrent delivery of it
-        return Handled(report, known.first() or Outcome.UNCHANGED, duplicate=True)
-    if revoked_customer:
-        transaction.on_commit(lambda: push_now(revoked_customer))
-    return Handled(report, outcome)
+        kept, recorded = _keep(source, report, received_at)
+    except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
+        return Handled(report, known.values_list("outcome", flat=True).first() or Outcome.UNCHANGED, True)
+    if kept.revocation and recorded is not None and recorded.document_changed:
+        customer_id = kept.customer_id
+        transaction.on_commit(lambda: push_now(customer_id))
+    return Handled(report, kept.outcome)
 
 
-def _apply(source: InboundSource, report: Report, received_at: datetime) -> tuple[str, int | None]:
+def _keep(source: InboundSource, report: Report, received_at: datetime):
     customer = find_customer(report)
     channel, topics = _target(source, report)
-    event = InboundEvent(
-        source=source,
+    kept = InboundReport(
+        source_name=source.name,
+        provider=LEDGER_SOURCE[source.kind],
         event_id=report.event_id,
         kind=report.kind[:40],
         customer=customer,
         channel=channel,
+        revocation=report.action in REVOCATIONS,
         occurred_at=report.occurred_at,
         received_at=received_at,
     )
-    event.outcome, revoked = _outcome(source, report, customer, channel, topics, event)
-    event.save()
-    return event.outcome, revoked
+    if kept.revocation or report.action == Action.REVIEW:
+        kept.deadline_at = revocation_deadline(received_at, deadline_spec(channel))
+    kept.outcome, choices = _decide(source, report, customer, channel, topics, kept)
+    return record_inbound_report(report=kept, choices=choices)
 
 
-def _outcome(source, report, customer, channel, topics, event) -> tuple[str, int | None]:
-    if report.action == Action.ECHO:
-        return Outcome.ECHO, None
-    if report.action == Action.IGNORE:
-        return Outcome.IGNORED, None
-    if report.action == Action.HELP:
-        return Outcome.ANSWERED, None
+def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]:
+    """What the report means: an outcome, and the choices to record if any."""
+    if report.action in (Action.ECHO, Action.IGNORE, Action.HELP):
+        return {Action.ECHO: Outcome.ECHO, Action.IGNORE: Outcome.IGNORED, Action.HELP: Outcome.ANSWERED}[
+            report.action
+        ], []
     if customer is None:
-        return Outcome.UNKNOWN_CUSTOMER, None
+        return Outcome.UNKNOWN_CUSTOMER, []
     if report.action == Action.BOUNCE:
         mark_email_undeliverable(customer=customer, at=report.occurred_at)
-        return Outcome.FLAGGED, None
-    deadline = revocation_deadline(event.received_at, deadline_spec(channel))
+        return Outcome.FLAGGED, []
     if report.action == Action.REVIEW:
         hold_message(
             customer=customer,
             channel=channel,
             body=report.body,
             origin=source.actor,
-            received_at=event.received_at,
-            deadline_at=deadline,
+            received_at=kept.received_at,
+            deadline_at=kept.deadline_at,
         )
-        return Outcome.REVIEW, None
+        return Outcome.REVIEW, []
     snapshot = Snapshot.objects.filter(customer=customer).first()
     current = snapshot.choices if snapshot else {}
     rules = catalog_rules()
@@ -200,33 +199,7 @@ def _outcome(source, report, customer, channel, topics, event) -> tuple[str, int
         choices = withdrawal_choices(
             current, rules, channel, () if report.action == Action.COMPLAINT else topics
         )
-    if not choices:
-        return Outcome.UNCHANGED, None
-    evidence = {
-        "inbound_source": source.name,
-        "provider_event": report.kind,
-        "provider_event_id": report.event_id,
-        "received_at": event.received_at.isoformat(),
-    }
-    if report.action in REVOCATIONS:
-        evidence["deadline_at"] = deadline.isoformat()
-    recorded = record_choices(
-        customer=customer,
-        choices=choices,
-        source=LEDGER_SOURCE[source.kind],
-        actor=source.actor,
-        language=customer.locale,
-        evidence=evidence,
-        # When the customer acted, by the provider's clock (never ahead of ours): a report older than the
-        # customer's newer choice for the purpose is kept as history only (``rules.takes_effect``).
-        captured_at=min(report.occurred_at, event.received_at),
-    )
-    event.recorded_at = recorded.events[0].recorded_at
-    event.ledger_events = [e.pk for e in recorded.events]
-    if len(recorded.history_only) == len(recorded.events):
-        return Outcome.STALE, None
-    revoked = report.action in REVOCATIONS and recorded.document_changed
-    return Outcome.RECORDED, customer.pk if revoked else None
+    return Outcome.UNCHANGED, choices
 
 
 def deadline_spec(channel: str) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.inbound.models import InboundEvent
+from apps.consent.models import InboundReport
 from apps.inbound.services import add_inbound_source
 
 from .conftest import allowed, ledger, standard_webhooks_post
@@ -57,7 +57,7 @@ def test_postmark_refuses_a_wrong_password(client, customer, postmark):
     response = postmark_post(client, postmark, subscription_change(customer.email), password="guess")
 
     assert response.status_code == 401
-    assert not InboundEvent.objects.exists()
+    assert not InboundReport.objects.exists()
 
 
 def test_a_recipients_unsubscribe_from_a_stream_stops_its_topic(client, customer, postmark):
@@ -152,7 +152,7 @@ def test_an_echo_of_candors_own_unsubscribe_records_nothing(client, customer, ma
     client.post(f"/inbound/mailchimp/{mailchimp.secret}/", later)
 
     assert len(ledger(customer)) == before
-    assert InboundEvent.objects.filter(outcome="unchanged").count() == 1
+    assert InboundReport.objects.filter(outcome="unchanged").count() == 1
 
 
 # Braze ----------------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_a_change_made_through_brazes_rest_api_is_an_echo_and_records_nothing(cl
     braze_post(client, braze, [state_change(customer, source="REST API")])
 
     assert not ledger(customer, source="braze")
-    assert InboundEvent.objects.get().outcome == "echo"
+    assert InboundReport.objects.get().outcome == "echo"
 
 
 # Generic (Standard Webhooks) ------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from apps.consent.models import InboundReport
 from apps.consent.services import record_choices
-from apps.inbound.models import InboundEvent
 from tests.factories import make_choice
 
 from .conftest import allowed, ledger, sendgrid_event, sendgrid_post
@@ -50,7 +50,7 @@ def test_a_batch_with_duplicates_records_each_event_once(client, customer, sendg
 
     assert response.json() == {"received": 2, "duplicates": 1}
     assert len(ledger(customer, source="sendgrid")) == 1
-    assert InboundEvent.objects.count() == 1
+    assert InboundReport.objects.count() == 1
 
 
 def test_a_forged_signature_is_refused_and_records_nothing(client, customer, sendgrid):
@@ -88,7 +88,7 @@ def test_a_late_unsubscribe_never_overrides_the_customers_newer_choice(
     sendgrid_post(client, sendgrid_key, [sendgrid_event("unsubscribe", customer.email, at=clicked)])
 
     assert allowed(customer, "email")["allowed"]
-    assert InboundEvent.objects.get().outcome == "stale"
+    assert InboundReport.objects.get().outcome == "stale"
 
 
 def test_out_of_order_resubscribe_and_unsubscribe_end_unsubscribed(client, customer, sendgrid, sendgrid_key):
@@ -109,4 +109,4 @@ def test_a_hard_bounce_is_not_a_consent(client, customer, sendgrid, sendgrid_key
 
     assert allowed(customer, "email")["allowed"]
     assert not ledger(customer, source="sendgrid")
-    assert InboundEvent.objects.get().outcome == "flagged"
+    assert InboundReport.objects.get().outcome == "flagged"

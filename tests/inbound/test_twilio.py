@@ -1,8 +1,7 @@
 import pytest
 
-from apps.consent.models import ConsentEvent
+from apps.consent.models import ConsentEvent, InboundReport
 from apps.customers.models import HeldMessage
-from apps.inbound.models import InboundEvent
 
 from .conftest import allowed, ledger, twilio_post
 
@@ -20,15 +19,19 @@ def test_a_signed_stop_withdraws_texts_and_confirms_once_without_marketing(clien
     assert (event.purpose, event.state, event.actor) == ("channel:sms", "withdrawn", "inbound:texts")
 
 
-def test_the_ledger_keeps_the_receipt_time_and_deadline_not_the_text_or_number(client, customer, twilio):
+def test_the_receipt_keeps_receipt_time_and_deadline_and_the_ledger_no_text_or_number(
+    client, customer, twilio
+):
     twilio_post(client, twilio, Body="please stop texting me", MessageSid="SM" + "a" * 32)
 
     [event] = ledger(customer, source="twilio")
-    assert event.evidence["provider_event_id"] == "SM" + "a" * 32
-    assert {"received_at", "deadline_at"} <= set(event.evidence)
-    assert event.captured_at is not None
-    assert "texting" not in str(event.evidence)
-    assert customer.phone not in str(event.evidence)
+    report = InboundReport.objects.get(event_id="SM" + "a" * 32)
+    assert report.ledger_events == [event.pk]
+    assert report.received_at <= report.recorded_at == event.recorded_at
+    assert (report.deadline_at - report.received_at).days >= 12  # ten business days
+    assert event.captured_at == report.occurred_at
+    assert "texting" not in str(event.canonical_bytes())
+    assert customer.phone not in str(event.canonical_bytes())
 
 
 def test_a_forged_signature_is_refused_and_records_nothing(client, customer, twilio):
@@ -36,7 +39,7 @@ def test_a_forged_signature_is_refused_and_records_nothing(client, customer, twi
 
     assert response.status_code == 401
     assert allowed(customer, "sms")["allowed"]
-    assert not InboundEvent.objects.exists()
+    assert not InboundReport.objects.exists()
 
 
 def test_a_request_without_signature_is_refused(client, customer, twilio):
@@ -99,7 +102,7 @@ def test_a_stop_from_an_unknown_number_is_confirmed_and_kept_without_a_customer(
     response = twilio_post(client, twilio, Body="STOP", From="+15550000000")
 
     assert b"<Message>" in response.content
-    assert InboundEvent.objects.get().outcome == "unknown_customer"
+    assert InboundReport.objects.get().outcome == "unknown_customer"
 
 
 def test_an_unknown_source_is_not_found(client, catalog):
