@@ -209,6 +209,8 @@ DELIVERY_PRIORITY_QUEUE = env.str("DELIVERY_PRIORITY_QUEUE", default="delivery-p
 INBOUND_DEADLINES = env.dict("INBOUND_DEADLINES", default={"email": "48h", "sms": "10bd", "push": "48h"})
 # A signed timestamp older than this (SendGrid; Standard Webhooks checks its own) is refused as a replay.
 INBOUND_SIGNATURE_TOLERANCE_SECONDS = env.int("INBOUND_SIGNATURE_TOLERANCE_SECONDS", default=300)
+# /delivery/metrics reports on the revocations received over this many days.
+INBOUND_METRICS_DAYS = env.int("INBOUND_METRICS_DAYS", default=7)
 
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.
