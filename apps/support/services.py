@@ -10,9 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.consent.models import ConsentEvent
+from apps.catalog.selectors import catalog_rules
+from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import withdrawal_choices
 from apps.consent.services import Recorded, erase_customer, evidence_hash, record_choices
-from apps.customers.models import Customer
+from apps.customers.models import Customer, HeldMessage
+from apps.customers.services import resolve_held_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
 
@@ -23,6 +26,7 @@ HOW_ASKED = {
     "letter": "By letter",
     "email": "By email",
     "in_person": "In person",
+    "text": "By text message",
 }
 NOTE_MAX_LENGTH = 500
 # The note is kept in the ledger for good, which no erasure may touch: it must not name or reach the customer.
@@ -135,3 +139,30 @@ def retry_delivery(*, staff, customer: Customer, delivery_id: int) -> bool:
             detail=f"delivery={delivery_id}",
         )
     return True
+
+
+REVOCATION, NOT_REVOCATION = "revocation", "not_revocation"
+
+
+def decide_held_message(*, staff, message: HeldMessage, decision: str) -> Recorded | None:
+    """One click on a held text: read as a revocation, it stops the channel's marketing through the on-behalf
+    flow (the agent as actor, "by text message"); otherwise it is only marked decided. Returns what was
+    recorded, if anything. A message someone else decided meanwhile changes nothing."""
+    if decision not in (REVOCATION, NOT_REVOCATION):
+        raise ValidationError({"decision": "Decide revocation or not_revocation."})
+    with transaction.atomic():
+        if not resolve_held_message(message=message, staff=staff, resolution=decision):
+            return None
+        if decision == NOT_REVOCATION:
+            return None
+        snapshot = Snapshot.objects.filter(customer_id=message.customer_id).first()
+        choices = withdrawal_choices(snapshot.choices if snapshot else {}, catalog_rules(), message.channel)
+        if not choices:
+            return None
+        return record_change_on_behalf(
+            staff=staff,
+            customer=message.customer,
+            choices=choices,
+            how_asked="text",
+            note=f"The customer's text (held message {message.pk}) read by staff as a request to stop.",
+        )

@@ -8,6 +8,7 @@ from .views import (
     ledger,
     proof,
     requests,
+    review,
     search,
     sign_in,
     timeline,
@@ -33,4 +34,6 @@ urlpatterns = [
     path("customers/<int:customer_id>/erase/", requests.erase, name="erase"),
     path("access-log/", access_log.access_log, name="access_log"),
     path("ledger/", ledger.verify, name="ledger"),
+    path("review/", review.queue, name="review"),
+    path("review/<int:message_id>/", review.decide, name="review_decide"),
 ]
