@@ -30,6 +30,10 @@ def customer_upsert(
     customer.full_clean()
     if customer.phone != old_phone:
         customer.phone_verified_at = None
+    if customer.email != old_email:
+        customer.email_undeliverable_at = (
+            None  # the bounce was the old address's; the new one must be confirmed
+        )
     old_login_account = customer.user_id if customer.email != old_email else None
     if old_login_account:
         customer.user = None

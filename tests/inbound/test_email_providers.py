@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from apps.consent.models import InboundReport
+from apps.consent.services import change_identity
 from apps.inbound.services import add_inbound_source
 
 from .conftest import allowed, ledger, standard_webhooks_post
@@ -239,3 +240,15 @@ def test_a_generic_post_signed_with_another_secret_is_refused(client, customer, 
 
     assert response.status_code == 401
     assert allowed(customer, "email")["allowed"]
+
+
+def test_a_new_address_clears_the_deliverability_flag_of_the_old_one(client, customer, mailchimp):
+    client.post(
+        f"/inbound/mailchimp/{mailchimp.secret}/", mailchimp_fields("cleaned", customer.email, reason="hard")
+    )
+
+    change_identity(external_id=customer.external_id, email="new@example.com", source="web", actor="customer")
+
+    customer.refresh_from_db()
+    assert customer.email_undeliverable_at is None
+    assert customer.consent_snapshot.choices["channel:email"]["state"] == "requested"
