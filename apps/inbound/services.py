@@ -190,8 +190,10 @@ def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]
             deadline_at=kept.deadline_at,
         )
         return Outcome.REVIEW, []
-    snapshot = Snapshot.objects.filter(customer=customer).first()
-    current = snapshot.choices if snapshot else {}
+    try:
+        current = customer.consent_snapshot.choices  # read with the customer (find_customer)
+    except Snapshot.DoesNotExist:
+        current = {}
     rules = catalog_rules()
     if report.action == Action.REGRANT:
         choices = regrant_choices(current, rules, channel, topics)
@@ -220,13 +222,13 @@ def find_customer(report: Report) -> Customer | None:
     """By the brand's id if the provider knows it, else by address or number; never an erased customer."""
     live = Customer.objects.filter(erased_at=None)
     if report.external_id:
-        return live.filter(external_id=report.external_id).first()
+        return live.filter(external_id=report.external_id).select_related("consent_snapshot").first()
     wanted = Q()
     if report.email:
         wanted |= Q(email=report.email.strip().lower())
     if report.phone:
         wanted |= Q(phone=report.phone.strip())
-    return live.filter(wanted).order_by("id").first() if wanted else None
+    return live.filter(wanted).select_related("consent_snapshot").order_by("id").first() if wanted else None
 
 
 # Replies to texts -------------------------------------------------------------------------------------------
