@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from apps.consent.models import InboundReport
 
@@ -18,6 +19,15 @@ class InboundSourceForm(forms.ModelForm):
     class Meta:
         model = InboundSource
         fields = ["name", "kind", "channel", "scopes", "username", "public_key", "help_text", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if "scopes" in data and data.get("channel"):
+            try:
+                services.check_scopes(data["scopes"], data["channel"])
+            except ValidationError as error:
+                self.add_error("scopes", error.messages)
+        return data
 
 
 @admin.register(InboundSource)

@@ -68,7 +68,7 @@ def add_inbound_source(
         raise ValidationError({"kind": f"Unknown kind {kind!r}; use one of {', '.join(Kind.values)}."})
     rules = catalog_rules()
     channel = channel or DEFAULT_CHANNEL.get(kind, "email")
-    _check_scopes(scopes or {}, channel, rules)
+    check_scopes(scopes or {}, channel, rules)
     source = InboundSource(name=name, kind=kind, channel=channel, scopes=scopes or {}, public_key=public_key)
     secret = ""
     if kind == Kind.TWILIO:
@@ -91,7 +91,9 @@ def add_inbound_source(
     return NewSource(source=source, secret=secret)
 
 
-def _check_scopes(scopes: dict, channel: str, rules) -> None:
+def check_scopes(scopes: dict, channel: str, rules=None) -> None:
+    """Refuse a channel or a scope mapping the catalog cannot carry (``ValidationError`` on ``scopes``)."""
+    rules = rules or catalog_rules()
     errors = []
     if channel not in rules.channels:
         errors.append(f"Unknown channel {channel!r}.")

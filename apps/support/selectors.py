@@ -499,6 +499,15 @@ def everything_held(customer: Customer) -> dict:
             {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}
             for access in StaffAccess.objects.filter(customer=customer).order_by("at", "id")
         ],
+        "held_messages": [
+            {
+                "channel": message.channel,
+                "text": message.body,
+                "received_at": message.received_at.isoformat(),
+                "resolution": message.resolution or None,
+            }
+            for message in HeldMessage.objects.filter(customer=customer).order_by("id")
+        ],
     }
 
 

@@ -70,3 +70,21 @@ def test_the_admin_replaces_a_secret_without_showing_it(staff_client, catalog):
 
     source.refresh_from_db()
     assert source.secret_hash == secret_hash("fresh-token")
+
+
+def test_the_admin_refuses_a_scope_mapped_to_an_unknown_topic(staff_client, catalog):
+    call_command("add_inbound_source", "br", "--kind", "braze")
+    source = InboundSource.objects.get(name="br")
+    form = {
+        "name": "br",
+        "kind": "braze",
+        "channel": "email",
+        "scopes": '{"g": {"topics": ["nope"]}}',
+        "enabled": "on",
+    }
+
+    response = staff_client.post(f"/admin/inbound/inboundsource/{source.pk}/change/", form)
+
+    assert response.status_code == 200
+    source.refresh_from_db()
+    assert source.scopes == {}

@@ -90,3 +90,11 @@ def test_the_timeline_and_the_proof_show_when_each_destination_acknowledged_a_st
     assert revocation["acknowledged_by"][0]["destination"] == "crm"
     assert revocation["acknowledged_by"][0]["at"] is not None
     assert revocation["past_deadline"] is False
+
+
+def test_a_data_subject_access_export_includes_a_held_text(client, held, customer):
+    officer = sign_in(client, make_staff("officer"))
+
+    export = officer.get(f"/support/customers/{customer.pk}/access-export.json").json()
+
+    assert export["held_messages"][0]["text"] == "wrong number, who is this"
