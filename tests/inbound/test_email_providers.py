@@ -252,3 +252,17 @@ def test_a_new_address_clears_the_deliverability_flag_of_the_old_one(client, cus
     customer.refresh_from_db()
     assert customer.email_undeliverable_at is None
     assert customer.consent_snapshot.choices["channel:email"]["state"] == "requested"
+
+
+def test_a_generic_message_delivered_twice_is_recorded_once(client, customer, generic):
+    payload = {
+        "type": "unsubscribed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "customer": {"email": customer.email},
+    }
+
+    standard_webhooks_post(client, "/inbound/crm/", generic.secret, payload, msg_id="msg_twice")
+    again = standard_webhooks_post(client, "/inbound/crm/", generic.secret, payload, msg_id="msg_twice")
+
+    assert again.json() == {"received": 1, "duplicates": 1}
+    assert len(ledger(customer, source="inbound_webhook")) == 1

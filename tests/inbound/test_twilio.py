@@ -8,6 +8,7 @@ from .conftest import allowed, ledger, twilio_post
 pytestmark = pytest.mark.django_db(transaction=False)
 
 
+@pytest.mark.embedded
 def test_a_signed_stop_withdraws_texts_and_confirms_once_without_marketing(client, customer, twilio):
     response = twilio_post(client, twilio, Body="STOP")
 
