@@ -282,8 +282,14 @@ def is_in_force(entry: dict | None, purpose: str, rules: CatalogRules, at: datet
     return version is not None and version.number >= rules.material_floor(purpose, at)
 
 
-def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict:
-    """The permission document body: per channel what may be sent, plus location and personalization."""
+def derive_permissions(
+    choices: dict, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
+) -> dict:
+    """The permission document body: per channel what may be sent, plus location and personalization.
+
+    An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
+    a consent (the key is there only while the flag is, so other documents keep their exact shape).
+    """
 
     def in_force(purpose):
         entry = choices.get(purpose)
@@ -314,6 +320,8 @@ def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict
             "paused_until": frequency.get("paused_until"),
             "quiet_hours": frequency.get("quiet_hours") if code in rules.quiet_hours_channels else None,
         }
+    if email_undeliverable_at is not None and "email" in channels:
+        channels["email"]["undeliverable_since"] = email_undeliverable_at.isoformat()
     location = in_force("location")
     personalization = in_force("personalization")
     return {

@@ -19,7 +19,7 @@ from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer
-from apps.customers.services import customer_upsert, erase_identity
+from apps.customers.services import customer_upsert, erase_identity, mark_email_undeliverable
 
 from . import store
 from .models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
@@ -145,7 +145,7 @@ def record_choices(
             if not apply_event(snapshot.choices, event, rules):
                 history_only.append(event)
         snapshot.next_expiry_at = next_expiry(snapshot.choices)
-        document = _next_document(snapshot, rules, now)
+        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
         _save(snapshot, document, now)
     return Recorded(
         events=events,
@@ -230,9 +230,11 @@ def _validate_context(*, choices, source, actor, language, evidence) -> None:
         raise ValidationError(errors)
 
 
-def _next_document(snapshot: Snapshot, rules, now: datetime) -> PermissionDocument | None:
+def _next_document(
+    snapshot: Snapshot, rules, now: datetime, undeliverable: datetime | None = None
+) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
-    body = derive_permissions(snapshot.choices, rules, now)
+    body = derive_permissions(snapshot.choices, rules, now, undeliverable)
     current = snapshot.document
     if current is not None and current.body == body:
         return None
@@ -370,7 +372,7 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
         for field, value in replayed.items():
             setattr(snapshot, field, value)
         now = timezone.now()
-        document = _next_document(snapshot, rules, now)
+        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
         _save(snapshot, document, now)
     return drifted or document is not None
 
@@ -404,6 +406,8 @@ def change_identity(
                 actor=actor,
                 evidence={**(evidence or {}), "reason": "; ".join(reasons)},
             )
+        elif before.email_undeliverable_at and not customer.email_undeliverable_at:
+            rebuild_snapshot(customer=customer)  # the next document drops the old address's bounce flag
     return customer, created
 
 
@@ -496,3 +500,20 @@ def record_inbound_report(
                 report.outcome = InboundReport.Outcome.RECORDED
         report.save()
     return report, recorded
+
+
+def mark_address_undeliverable(*, customer: Customer, at: datetime) -> bool:
+    """A provider says mail to the customer's address bounces (hard) or was cleaned: keep the flag on the
+    customer and put it in the permission document (a new version if it was not there), so senders stop
+    trying. Not a consent: no ledger event. A new address clears it (``customer_upsert``). Returns whether
+    the document changed."""
+    with transaction.atomic():
+        locked = store.lock_customer(customer.pk)
+        if locked.erased or locked.email_undeliverable_at is not None:
+            return False
+        mark_email_undeliverable(customer=customer, at=at)
+        now = timezone.now()
+        rules = catalog_rules(locked.catalog_token)
+        document = _next_document(locked.snapshot, rules, now, at)
+        _save(locked.snapshot, document, now)
+    return document is not None

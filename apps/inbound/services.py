@@ -19,9 +19,9 @@ from django.db.models import Q
 from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
-from apps.consent.services import record_inbound_report
+from apps.consent.services import mark_address_undeliverable, record_inbound_report
 from apps.customers.models import Customer
-from apps.customers.services import hold_message, mark_email_undeliverable
+from apps.customers.services import hold_message
 from apps.delivery.adapters.webhook import new_secret
 from apps.delivery.tasks import push_now
 
@@ -180,7 +180,7 @@ def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]
     if customer is None:
         return Outcome.UNKNOWN_CUSTOMER, []
     if report.action == Action.BOUNCE:
-        mark_email_undeliverable(customer=customer, at=report.occurred_at)
+        mark_address_undeliverable(customer=customer, at=report.occurred_at)
         return Outcome.FLAGGED, []
     if report.action == Action.REVIEW:
         hold_message(

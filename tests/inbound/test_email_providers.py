@@ -10,6 +10,7 @@ import pytest
 from apps.consent.models import InboundReport
 from apps.consent.services import change_identity
 from apps.inbound.services import add_inbound_source
+from tests.factories import CustomerFactory
 
 from .conftest import allowed, ledger, standard_webhooks_post
 
@@ -138,7 +139,10 @@ def test_a_cleaned_address_is_a_deliverability_flag_not_a_consent(client, custom
 
     customer.refresh_from_db()
     assert customer.email_undeliverable_at is not None
-    assert allowed(customer, "email")["allowed"]
+    email = allowed(customer, "email")
+    assert email["allowed"]
+    assert email["undeliverable_since"] == customer.email_undeliverable_at.isoformat()
+    assert not ledger(customer, source="mailchimp")
 
 
 def test_an_echo_of_candors_own_unsubscribe_records_nothing(client, customer, mailchimp):
@@ -251,7 +255,20 @@ def test_a_new_address_clears_the_deliverability_flag_of_the_old_one(client, cus
 
     customer.refresh_from_db()
     assert customer.email_undeliverable_at is None
+    assert "undeliverable_since" not in allowed(customer, "email")
     assert customer.consent_snapshot.choices["channel:email"]["state"] == "requested"
+
+
+def test_a_new_address_clears_the_flag_from_the_document_without_email_consent(client, catalog, mailchimp):
+    customer = CustomerFactory(email="old@example.com")
+    client.post(
+        f"/inbound/mailchimp/{mailchimp.secret}/", mailchimp_fields("cleaned", customer.email, reason="hard")
+    )
+    assert "undeliverable_since" in allowed(customer, "email")
+
+    change_identity(external_id=customer.external_id, email="new@example.com", source="web", actor="customer")
+
+    assert "undeliverable_since" not in allowed(customer, "email")
 
 
 def test_a_generic_message_delivered_twice_is_recorded_once(client, customer, generic):
