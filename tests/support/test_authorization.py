@@ -4,10 +4,11 @@ import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.timezone import now
 
 from apps.consent.services import record_choices
 from apps.customers.links import PAGE, make_token
-from apps.customers.services import ensure_login_account
+from apps.customers.services import ensure_login_account, hold_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
 from tests.delivery.factories import DestinationFactory
@@ -30,6 +31,8 @@ PAGES = {
     "erase": (True, {OFFICER}, {"GET", "POST"}),
     "access_log": (False, {OFFICER}, {"GET"}),
     "ledger": (False, {OFFICER}, {"GET", "POST"}),
+    "review": (False, {AGENT}, {"GET"}),
+    "review_decide": (False, {AGENT}, {"POST"}),
 }
 
 
@@ -51,9 +54,18 @@ def urls(catalog):
     urls = {
         name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
         for name, (needs, _, _) in PAGES.items()
-        if name != "retry_delivery"
+        if name not in ("retry_delivery", "review_decide")
     }
     urls["retry_delivery"] = reverse("support:retry_delivery", args=[customer.pk, dead.pk])
+    held = hold_message(
+        customer=customer,
+        channel="sms",
+        body="wrong number",
+        origin="inbound:t",
+        received_at=now(),
+        deadline_at=now(),
+    )
+    urls["review_decide"] = reverse("support:review_decide", args=[held.pk])
     return urls
 
 
