@@ -108,3 +108,15 @@ def test_a_stop_from_an_unknown_number_is_confirmed_and_kept_without_a_customer(
 
 def test_an_unknown_source_is_not_found(client, catalog):
     assert client.post("/inbound/nobody/", {"Body": "STOP"}).status_code == 404
+
+
+def test_a_get_to_a_signed_source_is_not_allowed(client, twilio):
+    assert client.get(f"/inbound/{twilio.name}/").status_code == 405
+
+
+def test_a_disabled_source_is_not_found(client, customer, twilio):
+    twilio.enabled = False
+    twilio.save()
+
+    assert twilio_post(client, twilio, Body="STOP").status_code == 404
+    assert allowed(customer, "sms")["allowed"]
