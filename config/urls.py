@@ -24,5 +24,6 @@ urlpatterns = [
     path("api/", include("apps.api.urls")),
     path("support/", include("apps.support.urls")),
     path("delivery/", include("apps.delivery.urls")),
+    path("inbound/", include("apps.inbound.urls")),
     path("", include("apps.preferences.urls")),
 ]

@@ -18,6 +18,7 @@ HOW_ASKED = {
     "letter": "By letter",
     "email": "By email",
     "in_person": "In person",
+    "text": "By text message",
 }
 CAPTURED_VIA = (
     "web_form",

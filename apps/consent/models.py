@@ -50,6 +50,13 @@ class ConsentEvent(models.Model):
         SUPPORT_AGENT = "support_agent", "Support agent"
         IMPORT = "import", "Import"
         SYSTEM = "system", "System"
+        # Inbound sources: a provider reporting back what the customer did there (apps/inbound).
+        TWILIO = "twilio", "Text reply (Twilio)"
+        SENDGRID = "sendgrid", "SendGrid"
+        POSTMARK = "postmark", "Postmark"
+        MAILCHIMP = "mailchimp", "Mailchimp"
+        BRAZE = "braze", "Braze"
+        INBOUND_WEBHOOK = "inbound_webhook", "Inbound webhook"
 
     # No index of its own: the unique (customer, sequence) constraint's index serves every lookup by customer,
     # and each index is one more write per change.
@@ -229,3 +236,54 @@ class CheckpointHead(models.Model):
 
     def __str__(self):
         return f"{self.customer_id}#{self.sequence} in checkpoint {self.checkpoint_id}"
+
+
+class InboundReport(models.Model):
+    """One provider report of a customer's unsubscribe, complaint or STOP (``apps/inbound``), as received and
+    what became of it: the receipt that proves a revocation was honoured on time, beside the ledger events it
+    caused. Kept once per source and provider event id, so a retried delivery is recognised. No personal data:
+    the customer by surrogate key, never the address, number or message text."""
+
+    class Outcome(models.TextChoices):
+        RECORDED = "recorded", "Recorded in the ledger"
+        UNCHANGED = "unchanged", "Already so: nothing to record"
+        STALE = "stale", "Older than the customer's newer choice: history only"
+        ECHO = "echo", "Echo of a change Candor pushed"
+        REVIEW = "review", "Waiting for staff review"
+        UNKNOWN_CUSTOMER = "unknown_customer", "No customer with that address or number"
+        FLAGGED = "flagged", "Deliverability flag (bounce), not consent"
+        ANSWERED = "answered", "Answered (HELP)"
+        IGNORED = "ignored", "Not about consent"
+
+    source_name = models.CharField(max_length=60, help_text="The inbound source's name.")
+    provider = models.CharField(
+        max_length=24, help_text="The ledger source of what it records, e.g. sendgrid."
+    )
+    event_id = models.CharField(max_length=200, help_text="The provider's id: sg_event_id, MessageSid, …")
+    kind = models.CharField(
+        max_length=40, help_text="The provider's event type, e.g. group_unsubscribe, STOP."
+    )
+    customer = models.ForeignKey(Customer, null=True, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=20, blank=True)
+    revocation = models.BooleanField(default=False, help_text="An unsubscribe, complaint or STOP.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    occurred_at = models.DateTimeField(help_text="When the customer acted, by the provider's clock.")
+    received_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(null=True, blank=True, help_text="When the ledger took it.")
+    deadline_at = models.DateTimeField(null=True, blank=True, help_text="When the law wants it honoured.")
+    ledger_events = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_name", "event_id"], name="inbound_report_once_per_source"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], name="inbound_report_received"),
+            models.Index(fields=["customer", "received_at"], name="inbound_report_customer"),
+        ]
+
+    def __str__(self):
+        return f"{self.source_name}:{self.event_id} {self.outcome}"

@@ -23,7 +23,11 @@ CUSTOMER_STATES = frozenset({State.REQUESTED, State.GIVEN, State.REFUSED, State.
 SYSTEM_STATES = frozenset({State.EXPIRED, State.INVALIDATED})
 # Sources that prove the customer controls the address, so email consent counts without a further confirmation.
 ADDRESS_PROOF_SOURCES = frozenset({Source.EMAIL_LINK, Source.IMPORT})
-ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+)$")
+# Sources through which a provider reports a customer's own choice back (an unsubscribe, a STOP, a complaint).
+INBOUND_SOURCES = frozenset(
+    {Source.TWILIO, Source.SENDGRID, Source.POSTMARK, Source.MAILCHIMP, Source.BRAZE, Source.INBOUND_WEBHOOK}
+)
+ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbound:\S+)$")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
 
@@ -280,12 +284,21 @@ def is_in_force(entry: dict | None, purpose: str, rules: CatalogRules, at: datet
     return version is not None and version.number >= rules.material_floor(purpose, at)
 
 
-def derive_permissions(choices: dict, rules: CatalogRules, at: datetime) -> dict:
-    """The permission document body: per channel what may be sent, plus location and personalization."""
+def derive_permissions(
+    choices: dict, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
+) -> dict:
+    """The permission document body: per channel what may be sent, plus location and personalization.
+
+    An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
+    a consent (the key is there only while the flag is, so other documents keep their exact shape).
+    """
     location = _in_force(choices, "location", rules, at)
     personalization = _in_force(choices, "personalization", rules, at)
+    channels = {code: channel_permissions(choices, rules, at, code) for code in rules.channels}
+    if email_undeliverable_at is not None and "email" in channels:
+        channels["email"]["undeliverable_since"] = email_undeliverable_at.isoformat()
     return {
-        "channels": {code: channel_permissions(choices, rules, at, code) for code in rules.channels},
+        "channels": channels,
         "location": {
             "level": location["value"]["level"] if location else "off",
             "until": location["expires_at"] if location else None,
@@ -559,3 +572,83 @@ def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
         else:
             low = middle
     return datetime.fromtimestamp(high, UTC)
+
+
+# --- revocations reported back by a provider (apps/inbound) --------------------------------------------------
+
+
+def latest_version_id(purpose: str, rules: CatalogRules) -> int | None:
+    """The id of the newest published version of the purpose's notice."""
+    versions = [version for version in rules.published.values() if version.purpose == purpose]
+    return max(versions, key=lambda version: version.number).id if versions else None
+
+
+def withdrawal_choices(choices: dict, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+    """What stopping marketing on ``channel`` means for this snapshot: the channel itself when no topics are
+    named, else each named topic loses the channel (withdrawn when no channel is left). Required topics stay;
+    purposes that allow nothing on the channel already give nothing to withdraw."""
+    if not topics:
+        entry = choices.get(f"channel:{channel}")
+        if not entry or entry["state"] not in (State.GIVEN, State.REQUESTED):
+            return []
+        return [Choice(f"channel:{channel}", State.WITHDRAWN, latest_version_id(f"channel:{channel}", rules))]
+    result = []
+    for slug in topics:
+        purpose, topic = f"topic:{slug}", rules.topics.get(slug)
+        entry = choices.get(purpose)
+        if topic is None or topic.required or not entry or entry["state"] != State.GIVEN:
+            continue
+        value = entry["value"]
+        if channel not in value["channels"]:
+            continue
+        left = [code for code in value["channels"] if code != channel]
+        if left:
+            result.append(Choice(purpose, State.GIVEN, entry["notice_version"], {**value, "channels": left}))
+        else:
+            result.append(Choice(purpose, State.WITHDRAWN, latest_version_id(purpose, rules)))
+    return result
+
+
+def regrant_choices(choices: dict, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+    """A customer's own "start again" (START, a resubscribe): the channel, and each named topic on it, under
+    the current notices. A double opt-in channel still waits for the address to be confirmed."""
+    result = []
+    entry = choices.get(f"channel:{channel}")
+    if not entry or entry["state"] != State.GIVEN:
+        result.append(
+            Choice(f"channel:{channel}", State.GIVEN, latest_version_id(f"channel:{channel}", rules))
+        )
+    for slug in topics:
+        purpose, topic = f"topic:{slug}", rules.topics.get(slug)
+        if topic is None or topic.required or channel not in topic.channels:
+            continue
+        entry = choices.get(purpose)
+        if entry and entry["state"] == State.GIVEN:
+            if channel not in entry["value"]["channels"]:
+                value = {**entry["value"], "channels": [*entry["value"]["channels"], channel]}
+                result.append(Choice(purpose, State.GIVEN, entry["notice_version"], value))
+        else:
+            result.append(
+                Choice(purpose, State.GIVEN, latest_version_id(purpose, rules), {"channels": [channel]})
+            )
+    return result
+
+
+DEADLINE_PATTERN = re.compile(r"^(\d+)(h|bd)$")
+
+
+def revocation_deadline(received_at: datetime, spec: str) -> datetime:
+    """When a revocation received at ``received_at`` must be honoured: ``48h`` (hours, Gmail's bulk-sender rule)
+    or ``10bd`` (business days, Monday to Friday: CAN-SPAM and the FCC's TCPA rule)."""
+    match = DEADLINE_PATTERN.match(spec)
+    if not match:
+        raise ValueError(f"A deadline is <hours>h or <business days>bd, not {spec!r}.")
+    amount, unit = int(match[1]), match[2]
+    if unit == "h":
+        return received_at + timedelta(hours=amount)
+    at = received_at
+    while amount:
+        at += timedelta(days=1)
+        if at.weekday() < 5:
+            amount -= 1
+    return at

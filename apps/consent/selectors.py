@@ -439,3 +439,56 @@ def _wording(events: list[ConsentEvent]) -> dict[int, dict]:
                 **{field: getattr(text, field) for field in NoticeText.TEXT_FIELDS},
             }
     return wording
+
+
+# Actors whose change is the customer's own explicit action: themselves, a provider reporting what they did
+# there (START, a resubscribe), or staff recording what they asked for.
+EXPLICIT_ACTOR_PREFIXES = ("customer", "inbound:", "staff:")
+
+
+@dataclass(frozen=True)
+class Resubscription:
+    customer_id: int
+    external_id: str
+    purpose: str
+    withdrawn_sequence: int
+    event: ConsentEvent
+
+    @property
+    def explicit(self) -> bool:
+        return self.event.actor.startswith(EXPLICIT_ACTOR_PREFIXES)
+
+
+def resubscriptions(*, since: datetime) -> Iterator[Resubscription]:
+    """Every purpose that went from withdrawn (or refused) to given since ``since``, with the event that did it,
+    replayed by the ledger's own rules (a history-only event changes nothing). Per customer, in sequence order."""
+    rules = catalog_rules()
+    State = ConsentEvent.State
+    customers = (
+        ConsentEvent.objects.filter(recorded_at__gte=since, state=State.GIVEN)
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    events = (
+        ConsentEvent.objects.filter(customer_id__in=customers)
+        .select_related("customer")
+        .order_by("customer_id", "sequence")
+    )
+    choices, stopped, customer_id = {}, {}, None
+    for event in events.iterator(chunk_size=2000):
+        if event.customer_id != customer_id:
+            choices, stopped, customer_id = {}, {}, event.customer_id
+        if not apply_event(choices, event, rules):
+            continue
+        if event.state in (State.WITHDRAWN, State.REFUSED):
+            stopped[event.purpose] = event.sequence
+        elif event.state == State.GIVEN:
+            if event.purpose in stopped and event.recorded_at >= since:
+                yield Resubscription(
+                    event.customer_id,
+                    event.customer.external_id,
+                    event.purpose,
+                    stopped[event.purpose],
+                    event,
+                )
+            stopped.pop(event.purpose, None)

@@ -23,13 +23,14 @@ from apps.customers.services import (
     customer_upsert,
     erase_identity,
     hourly_limit_reached,
+    mark_email_undeliverable,
     message_records_add,
 )
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
 from .evidence import clean_evidence, clean_note
-from .models import ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
+from .models import ConsentEvent, InboundReport, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
@@ -126,7 +127,7 @@ def record_choices(
             return Recorded(events=[], document=snapshot.document, document_changed=False)
         store.append_events(events)
         history_only = _fold(snapshot, events, rules)
-        document = _next_document(snapshot, rules, now)
+        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
         _save(snapshot, document, now)
     return Recorded(
         events=events,
@@ -268,7 +269,9 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
                     continue
                 snapshot.last_sequence, snapshot.last_hash = events[-1].sequence, events[-1].hash
                 history_only = _fold(snapshot, events, rules)
-                document = _next_document(snapshot, rules, now)
+                document = _next_document(
+                    snapshot, rules, now, locked[change.customer_id].email_undeliverable_at
+                )
                 if document is not None:
                     documents.append(document)
                     snapshot.document = document
@@ -355,16 +358,20 @@ def _validate_context(*, choices, source, actor, language) -> None:
     if source not in ConsentEvent.Source.values:
         errors["source"] = f"Unknown source {source!r}."
     if not ACTOR_PATTERN.match(actor or ""):
-        errors["actor"] = "Actor must be customer, system, staff:<id>, api:<client> or import:<batch>."
+        errors["actor"] = (
+            "Actor must be customer, system, staff:<id>, api:<client>, import:<batch> or inbound:<source>."
+        )
     if language not in dict(settings.LANGUAGES):
         errors["language"] = f"Unsupported language {language!r}."
     if errors:
         raise ValidationError(errors)
 
 
-def _next_document(snapshot: Snapshot, rules, now: datetime) -> PermissionDocument | None:
+def _next_document(
+    snapshot: Snapshot, rules, now: datetime, undeliverable: datetime | None = None
+) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
-    body = derive_permissions(snapshot.choices, rules, now)
+    body = derive_permissions(snapshot.choices, rules, now, undeliverable)
     current = snapshot.document
     if current is not None and current.body == body:
         return None
@@ -508,7 +515,9 @@ def refresh_documents(*, after: int = 0, limit: int = 1000) -> int | None:
         with transaction.atomic():
             locked = store.lock_customer(customer_id)
             now = timezone.now()
-            document = _next_document(locked.snapshot, catalog_rules(locked.catalog_token), now)
+            document = _next_document(
+                locked.snapshot, catalog_rules(locked.catalog_token), now, locked.email_undeliverable_at
+            )
             if document is not None:
                 _save(locked.snapshot, document, now)
     return customer_ids[-1] if customer_ids else None
@@ -525,7 +534,7 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
         for field, value in replayed.items():
             setattr(snapshot, field, value)
         now = timezone.now()
-        document = _next_document(snapshot, rules, now)
+        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
         _save(snapshot, document, now)
     return drifted or document is not None
 
@@ -566,6 +575,8 @@ def change_identity(
                 evidence={**(evidence or {}), "reason": "; ".join(reasons)},
                 note=note,
             )
+        elif before.email_undeliverable_at and not customer.email_undeliverable_at:
+            rebuild_snapshot(customer=customer)  # the next document drops the old address's bounce flag
     return customer, created
 
 
@@ -745,3 +756,51 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
             for message in messages
         ]
     )
+
+
+def record_inbound_report(
+    *, report: InboundReport, choices: list[Choice] | None = None
+) -> tuple[InboundReport, Recorded | None]:
+    """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
+    transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
+    nothing. The choices go through ``record_choices`` with the provider as source, ``inbound:<source>`` as
+    actor and the provider's event time as captured time, so a report older than the customer's newer choice
+    for a purpose is history only (outcome ``stale``)."""
+    recorded = None
+    with transaction.atomic():
+        if choices:
+            recorded = record_choices(
+                customer=report.customer,
+                choices=choices,
+                source=report.provider,
+                actor=f"inbound:{report.source_name}",
+                language=report.customer.locale,
+                captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
+            )
+            report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
+            report.ledger_events = [event.pk for event in recorded.events]
+            if len(recorded.history_only) == len(recorded.events):
+                report.outcome = (
+                    InboundReport.Outcome.STALE if recorded.events else InboundReport.Outcome.UNCHANGED
+                )
+            else:
+                report.outcome = InboundReport.Outcome.RECORDED
+        report.save()
+    return report, recorded
+
+
+def mark_address_undeliverable(*, customer: Customer, at: datetime) -> bool:
+    """A provider says mail to the customer's address bounces (hard) or was cleaned: keep the flag on the
+    customer and put it in the permission document (a new version if it was not there), so senders stop
+    trying. Not a consent: no ledger event. A new address clears it (``customer_upsert``). Returns whether
+    the document changed."""
+    with transaction.atomic():
+        locked = store.lock_customer(customer.pk)
+        if locked.erased or locked.email_undeliverable_at is not None:
+            return False
+        mark_email_undeliverable(customer=customer, at=at)
+        now = timezone.now()
+        rules = catalog_rules(locked.catalog_token)
+        document = _next_document(locked.snapshot, rules, now, at)
+        _save(locked.snapshot, document, now)
+    return document is not None

@@ -17,7 +17,7 @@ from apps.customers.models import Customer
 from .models import ConsentEvent, PermissionDocument, Snapshot
 
 _LOADED = """
-       (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at,
+       (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at, c.email_undeliverable_at,
        s.customer_id, s.choices, s.last_sequence, s.last_hash, s.next_expiry_at, s.updated_at,
        d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid
   FROM customers_customer c
@@ -56,6 +56,7 @@ class Locked:
     snapshot: Snapshot
     catalog_token: str | None
     erased: bool
+    email_undeliverable_at: datetime | None = None  # a deliverability flag the document carries, not consent
 
 
 def lock_customer(customer_id: int) -> Locked:
@@ -97,12 +98,14 @@ def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
 
 
 def _locked(customer_id: int, row) -> Locked:
-    token, erased_at, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at, updated_at = row[
-        :8
-    ]
+    token, erased_at, undeliverable, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at = (
+        row[:8]
+    )
+    updated_at = row[8]
+    undeliverable = _datetime(undeliverable)
     if snapshot_customer is None:
         snapshot = Snapshot(customer_id=customer_id, choices={})
-        return Locked(snapshot=snapshot, catalog_token=token, erased=erased_at is not None)
+        return Locked(snapshot, token, erased_at is not None, undeliverable)
     snapshot = Snapshot.from_db(
         connection.alias,
         ["customer_id", "choices", "last_sequence", "last_hash", "next_expiry_at", "updated_at"],
@@ -115,7 +118,7 @@ def _locked(customer_id: int, row) -> Locked:
             _datetime(updated_at),
         ],
     )
-    document_id, version, body, derived_from, created_at, commit_xid = row[8:]
+    document_id, version, body, derived_from, created_at, commit_xid = row[9:]
     snapshot.document = (
         PermissionDocument.from_db(
             connection.alias,
@@ -133,7 +136,7 @@ def _locked(customer_id: int, row) -> Locked:
         if document_id
         else None
     )
-    return Locked(snapshot=snapshot, catalog_token=token, erased=erased_at is not None)
+    return Locked(snapshot, token, erased_at is not None, undeliverable)
 
 
 def append_events(events: list[ConsentEvent]) -> None:

@@ -127,3 +127,31 @@ class MessageRecord(models.Model):
 
     def __str__(self):
         return f"{self.sender}:{self.message_id}"
+
+
+class HeldMessage(models.Model):
+    """A customer's own words that no rule could read for sure (an SMS reply such as "not now thanks"), held
+    for staff to decide. Personal free text: never in the ledger, blanked when the customer is erased."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="held_messages")
+    channel = models.CharField(max_length=20)
+    body = models.TextField()
+    origin = models.CharField(max_length=80, help_text="Where it came from, e.g. inbound:twilio-main.")
+    received_at = models.DateTimeField()
+    deadline_at = models.DateTimeField(help_text="If it is a revocation, it must be honoured by then.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=20, blank=True, help_text="revocation or not_revocation.")
+
+    class Meta:
+        ordering = ["deadline_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["deadline_at"], condition=models.Q(resolved_at=None), name="held_message_open"
+            )
+        ]
+
+    def __str__(self):
+        return f"held message {self.pk} of {self.customer_id}"

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import Customer, CustomerSession, EvidenceNote, MessageRecord, new_link_key
+from .models import Customer, CustomerSession, EvidenceNote, HeldMessage, MessageRecord, new_link_key
 
 # Every cache entry about one customer is named here, so that erasure can forget them all.
 CACHE_NAMES = ("sms-code", "sms-sent", "email-confirmation-sent")
@@ -72,6 +72,10 @@ def customer_upsert(
     customer.full_clean()
     if customer.phone != old_phone:
         customer.phone_verified_at = None
+    if customer.email != old_email:
+        customer.email_undeliverable_at = (
+            None  # the bounce was the old address's; the new one must be confirmed
+        )
     old_login_account = customer.user_id if customer.email != old_email else None
     if old_login_account:
         customer.user = None
@@ -162,6 +166,7 @@ def erase_identity(*, customer: Customer, at) -> Customer:
         get_user_model().objects.filter(pk=login_account).delete()
     end_sessions(customer=customer)
     cache.delete_many([customer_cache_key(customer, name) for name in CACHE_NAMES])
+    HeldMessage.objects.filter(customer_id=customer.pk).update(body="")
     customer.refresh_from_db()
     return customer
 
@@ -181,3 +186,24 @@ def message_records_add(*, records: list[MessageRecord]) -> set[str]:
     # A concurrent report of the same message loses quietly on the unique constraint: it is recorded once.
     MessageRecord.objects.bulk_create(new, ignore_conflicts=True)
     return {record.message_id for record in new}
+
+
+def hold_message(*, customer: Customer, channel: str, body: str, origin: str, received_at, deadline_at):
+    """Keep a message staff must read before anything is recorded (``HeldMessage``)."""
+    return HeldMessage.objects.create(
+        customer=customer,
+        channel=channel,
+        body=body,
+        origin=origin,
+        received_at=received_at,
+        deadline_at=deadline_at,
+    )
+
+
+def resolve_held_message(*, message: HeldMessage, staff, resolution: str) -> bool:
+    """Mark a held message decided; returns False if someone else decided it first."""
+    return bool(
+        HeldMessage.objects.filter(pk=message.pk, resolved_at=None).update(
+            resolved_at=timezone.now(), resolved_by=staff, resolution=resolution
+        )
+    )

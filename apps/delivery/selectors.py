@@ -1,5 +1,6 @@
 """Reads of the delivery side: what is due, and how each destination is doing."""
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -8,7 +9,7 @@ from django.core.cache import cache
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from apps.consent.models import OutboxEntry
+from apps.consent.models import InboundReport, OutboxEntry, PermissionDocument
 
 from .models import Delivery, Destination
 
@@ -118,6 +119,37 @@ def prometheus_metrics(*, now: datetime | None = None) -> str:
         "Age of the oldest outbox row not yet fanned out.",
         [("", round((now - undispatched["oldest"]).total_seconds(), 3) if undispatched["oldest"] else 0)],
     )
+    revocations = revocation_metrics(now=now, window=timedelta(days=settings.INBOUND_METRICS_DAYS))
+    metric(
+        "candor_inbound_revocations_recorded",
+        "gauge",
+        f"Revocations reported back by providers and recorded, last {settings.INBOUND_METRICS_DAYS} days.",
+        [("", revocations["recorded"])],
+    )
+    metric(
+        "candor_inbound_receipt_to_ledger_p95_seconds",
+        "gauge",
+        "95th percentile from receiving a provider's revocation to its ledger event.",
+        [("", round(revocations["receipt_to_ledger_p95"], 3))],
+    )
+    metric(
+        "candor_inbound_receipt_to_acknowledged_p95_seconds",
+        "gauge",
+        "95th percentile from receiving a revocation to every destination acknowledging it.",
+        [("", round(revocations["receipt_to_acknowledged_p95"], 3))],
+    )
+    metric(
+        "candor_inbound_unacknowledged",
+        "gauge",
+        "Recorded revocations some destination has not acknowledged yet.",
+        [("", revocations["unacknowledged"])],
+    )
+    metric(
+        "candor_inbound_past_deadline",
+        "gauge",
+        "Revocations not acknowledged everywhere by their legal deadline (INBOUND_DEADLINES).",
+        [("", revocations["past_deadline"])],
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -128,3 +160,101 @@ def _label(value: str) -> str:
 def sandbox_arrivals(destination: Destination) -> list[dict]:
     """What the sandbox receiver verified and kept, newest first."""
     return cache.get(f"delivery:sandbox:{destination.pk}", [])
+
+
+# Revocations reported back by a provider: proof that each was honoured in time ---------------------------------
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    destination: str
+    acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RevocationProgress:
+    """Received, recorded, and acknowledged by each destination, against the deadline that applies."""
+
+    report: InboundReport
+    version: int | None  # the permission document that carried the revocation
+    acknowledgements: list[Acknowledgement]
+
+    @property
+    def all_acknowledged_at(self) -> datetime | None:
+        times = [ack.acknowledged_at for ack in self.acknowledgements]
+        if None in times:
+            return None
+        return max(times, default=self.report.recorded_at)
+
+    def past_deadline(self, now: datetime) -> bool:
+        deadline = self.report.deadline_at
+        done = self.all_acknowledged_at
+        return bool(deadline) and (done > deadline if done else now > deadline)
+
+
+def revocation_progress(reports) -> list[RevocationProgress]:
+    """For each recorded revocation: the document version that carried it (the newest written by its recording
+    time) and when each destination that existed then first acknowledged that version or a newer one."""
+    reports = [r for r in reports if r.revocation and r.outcome == InboundReport.Outcome.RECORDED]
+    if not reports:
+        return []
+    customers = {report.customer_id for report in reports}
+    documents: dict[int, list[tuple[datetime, int]]] = {}
+    for customer_id, created_at, version in (
+        PermissionDocument.objects.filter(customer_id__in=customers)
+        .order_by("version")
+        .values_list("customer_id", "created_at", "version")
+    ):
+        documents.setdefault(customer_id, []).append((created_at, version))
+    delivered: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
+    for destination_id, customer_id, version, at in Delivery.objects.filter(
+        customer_id__in=customers, status=Status.DELIVERED
+    ).values_list("destination_id", "customer_id", "version", "delivered_at"):
+        delivered.setdefault((destination_id, customer_id), []).append((version, at))
+    destinations = list(Destination.objects.filter(enabled=True).values_list("pk", "name", "created_at"))
+    progress = []
+    for report in reports:
+        version = max(
+            (v for at, v in documents.get(report.customer_id, []) if at <= report.recorded_at), default=None
+        )
+        acknowledgements = [
+            Acknowledgement(
+                name,
+                min(
+                    (at for v, at in delivered.get((pk, report.customer_id), []) if version and v >= version),
+                    default=None,
+                ),
+            )
+            for pk, name, created_at in destinations
+            if created_at <= report.recorded_at
+        ]
+        progress.append(RevocationProgress(report, version, acknowledgements))
+    return progress
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def revocation_metrics(*, now: datetime, window: timedelta) -> dict:
+    """p95 receipt → ledger and receipt → every destination acknowledged, and how many are past their deadline,
+    over the revocations received within ``window``."""
+    reports = InboundReport.objects.filter(revocation=True, received_at__gte=now - window)
+    progress = revocation_progress(reports)
+    to_ledger = [(p.report.recorded_at - p.report.received_at).total_seconds() for p in progress]
+    to_acked = [
+        (p.all_acknowledged_at - p.report.received_at).total_seconds()
+        for p in progress
+        if p.all_acknowledged_at
+    ]
+    return {
+        "recorded": len(progress),
+        "receipt_to_ledger_p95": percentile(to_ledger, 0.95),
+        "receipt_to_acknowledged_p95": percentile(to_acked, 0.95),
+        "unacknowledged": sum(p.all_acknowledged_at is None for p in progress),
+        "past_deadline": sum(p.past_deadline(now) for p in progress),
+    }

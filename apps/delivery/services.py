@@ -205,8 +205,9 @@ class SendReport:
     more: bool = False
 
 
-def send_due(*, destination_id: int) -> SendReport:
-    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results.
+def send_due(*, destination_id: int, customer_ids: list[int] | None = None) -> SendReport:
+    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results;
+    with ``customer_ids``, for those customers only (a revocation goes ahead of the routine backlog).
 
     Runs in one transaction holding the claimed cursors' row locks: if the process dies mid-way nothing is
     recorded, the deliveries stay pending and due, and the sweeper hands them out again (receivers dedupe by
@@ -226,12 +227,12 @@ def send_due(*, destination_id: int) -> SendReport:
             status=Status.PENDING,
             next_attempt_at__lte=now,
         )
-        cursors = list(
-            DeliveryCursor.objects.select_for_update(skip_locked=True)
-            .filter(destination_id=destination.pk)
-            .filter(Exists(due))
-            .order_by("id")[: destination.batch_size]
+        claimable = DeliveryCursor.objects.select_for_update(skip_locked=True).filter(
+            destination_id=destination.pk
         )
+        if customer_ids is not None:
+            claimable = claimable.filter(customer_id__in=customer_ids)
+        cursors = list(claimable.filter(Exists(due)).order_by("id")[: destination.batch_size])
         report.claimed = len(cursors)
         report.more = len(cursors) == destination.batch_size
         if not cursors:

@@ -37,12 +37,29 @@ def fan_out_outbox() -> int:
 
 
 @shared_task
-def send_deliveries(destination_id: int) -> int:
-    report = services.send_due(destination_id=destination_id)
-    if report.more:
+def send_deliveries(destination_id: int, customer_ids: list[int] | None = None) -> int:
+    report = services.send_due(destination_id=destination_id, customer_ids=customer_ids)
+    if report.more and customer_ids is None:
         queue = Destination.objects.filter(pk=destination_id).values_list("queue", flat=True).first()
         queue_sends(destination_id, queue or "", tasks=1)
     return report.delivered
+
+
+def push_now(customer_id: int) -> None:
+    """After commit of a revocation: its document goes to every destination from the priority queue, ahead of
+    routine changes (``DELIVERY_PRIORITY_QUEUE``). Never raises: the sweeper sends it anyway."""
+    try:
+        push_customer.apply_async((customer_id,), queue=settings.DELIVERY_PRIORITY_QUEUE, retry=False)
+    except Exception:
+        logger.warning("Could not queue the priority push; the sweeper will send it.", exc_info=True)
+
+
+@shared_task
+def push_customer(customer_id: int) -> None:
+    """Fan out now, then one send per destination for this customer alone, each on the priority queue."""
+    services.fan_out_outbox()
+    for pk in Destination.objects.filter(enabled=True).values_list("pk", flat=True):
+        send_deliveries.apply_async((pk, [customer_id]), queue=settings.DELIVERY_PRIORITY_QUEUE)
 
 
 @shared_task

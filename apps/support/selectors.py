@@ -6,7 +6,7 @@ Reads only; the staff access log is written by ``services.record_staff_access``.
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,12 +15,13 @@ from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, translated
 from apps.catalog.selectors import CatalogRules, catalog_rules
-from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
+from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
-from apps.customers.models import Customer, MessageRecord
+from apps.customers.models import Customer, HeldMessage, MessageRecord
 from apps.customers.selectors import ERASED, evidence_note_texts
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
+from apps.delivery.selectors import RevocationProgress, revocation_progress
 
 from .models import StaffAccess
 
@@ -274,6 +275,7 @@ class TimelineEntry:
     notice_number: int
     wording: NoticeText | None
     evidence: list[tuple[str, str]] = field(default_factory=list)
+    revocation: RevocationProgress | None = None  # a provider reported it: received, acknowledged, deadline
 
 
 def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "") -> list[TimelineEntry]:
@@ -288,6 +290,7 @@ def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "")
     wording = wording_for({(event.notice_version_id, event.language) for event in events})
     actors = actor_labels({event.actor for event in events})
     notes = evidence_note_texts(event.evidence.get("note_id") for event in events)
+    revocations = customer_revocations(customer)
     previous: dict[str, ConsentEvent] = {}
     entries = []
     for event in events:
@@ -308,6 +311,7 @@ def consent_timeline(customer: Customer, *, purpose: str = "", source: str = "")
                 notice_number=event.notice_version.number,
                 wording=wording.get((event.notice_version_id, event.language)),
                 evidence=_evidence_lines(event.evidence, notes),
+                revocation=revocations.get(event.pk),
             )
         )
     entries.reverse()
@@ -323,6 +327,16 @@ def _evidence_lines(evidence: dict, notes: dict[int, str]) -> list[tuple[str, st
         elif key != "note_hash":
             lines.append((key.replace("_", " "), value if isinstance(value, str) else json.dumps(value)))
     return lines
+
+
+def customer_revocations(customer: Customer) -> dict[int, RevocationProgress]:
+    """The customer's revocations reported back by providers, by the ledger events they caused."""
+    progress = revocation_progress(InboundReport.objects.filter(customer=customer, revocation=True))
+    return {event_id: item for item in progress for event_id in item.report.ledger_events}
+
+
+def _evidence_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def timeline_filters(customer: Customer) -> dict:
@@ -411,6 +425,11 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
             for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
         ],
         "events": [_proof_event(event, notes) for event in chosen],
+        "inbound_revocations": [
+            _proof_revocation(item, now)
+            for item in {id(p): p for p in customer_revocations(customer).values()}.values()
+            if not purpose or any(event.pk in item.report.ledger_events for event in chosen)
+        ],
         "ledger": {
             "hash_algorithm": "SHA-256 over the canonical JSON in each event's 'canonical' (docs/ledger.md)",
             "events_in_chain": len(events),
@@ -447,6 +466,59 @@ def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
     if "note_id" in event.evidence:
         proof["note"] = notes.get(event.evidence["note_id"], ERASED)
     return proof
+
+
+def _proof_revocation(item: RevocationProgress, now) -> dict:
+    report = item.report
+    done = item.all_acknowledged_at
+    return {
+        "inbound_source": report.source_name,
+        "provider": report.provider,
+        "provider_event_id": report.event_id,
+        "provider_event": report.kind,
+        "channel": report.channel,
+        "occurred_at": report.occurred_at.isoformat(),
+        "received_at": report.received_at.isoformat(),
+        "recorded_at": report.recorded_at.isoformat(),
+        "deadline_at": report.deadline_at.isoformat() if report.deadline_at else None,
+        "event_ids": report.ledger_events,
+        "permission_document_version": item.version,
+        "acknowledged_by": [
+            {
+                "destination": ack.destination,
+                "at": ack.acknowledged_at.isoformat() if ack.acknowledged_at else None,
+            }
+            for ack in item.acknowledgements
+        ],
+        "all_acknowledged_at": done.isoformat() if done else None,
+        "past_deadline": item.past_deadline(now),
+    }
+
+
+# --- the review queue: texts staff must read, revocations past their deadline ---------------------------------
+
+REVIEW_LOOKBACK_DAYS = 60
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    messages: list[HeldMessage]
+    overdue: list[RevocationProgress]
+
+
+def review_queue(*, now: datetime | None = None) -> ReviewQueue:
+    """Open held messages, soonest deadline first, and recorded revocations some destination has not
+    acknowledged by their deadline (received within ``REVIEW_LOOKBACK_DAYS``)."""
+    now = now or timezone.now()
+    reports = InboundReport.objects.filter(
+        revocation=True,
+        received_at__gte=now - timedelta(days=REVIEW_LOOKBACK_DAYS),
+        deadline_at__lt=now,
+    ).select_related("customer")
+    return ReviewQueue(
+        messages=list(HeldMessage.objects.filter(resolved_at=None).select_related("customer")),
+        overdue=[item for item in revocation_progress(reports) if item.past_deadline(now)],
+    )
 
 
 # --- data-subject access: everything held ---------------------------------------------------------------------
@@ -506,6 +578,15 @@ def everything_held(customer: Customer) -> dict:
         "staff_access": [
             {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}
             for access in StaffAccess.objects.filter(customer=customer).order_by("at", "id")
+        ],
+        "held_messages": [
+            {
+                "channel": message.channel,
+                "text": message.body,
+                "received_at": message.received_at.isoformat(),
+                "resolution": message.resolution or None,
+            }
+            for message in HeldMessage.objects.filter(customer=customer).order_by("id")
         ],
     }
 

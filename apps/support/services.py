@@ -16,8 +16,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.catalog.selectors import catalog_rules
 from apps.consent.evidence import HOW_ASKED
-from apps.consent.models import ConsentEvent
+from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import withdrawal_choices
 from apps.consent.services import (
     Recorded,
     erase_customer,
@@ -25,7 +27,8 @@ from apps.consent.services import (
     record_choices,
     send_email_confirmation,
 )
-from apps.customers.models import Customer
+from apps.customers.models import Customer, HeldMessage
+from apps.customers.services import resolve_held_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
 
@@ -215,3 +218,30 @@ def use_invite(*, invite: StaffInvite) -> bool:
             used_at=timezone.now()
         )
     )
+
+
+REVOCATION, NOT_REVOCATION = "revocation", "not_revocation"
+
+
+def decide_held_message(*, staff, message: HeldMessage, decision: str) -> Recorded | None:
+    """One click on a held text: read as a revocation, it stops the channel's marketing through the on-behalf
+    flow (the agent as actor, "by text message"); otherwise it is only marked decided. Returns what was
+    recorded, if anything. A message someone else decided meanwhile changes nothing."""
+    if decision not in (REVOCATION, NOT_REVOCATION):
+        raise ValidationError({"decision": "Decide revocation or not_revocation."})
+    with transaction.atomic():
+        if not resolve_held_message(message=message, staff=staff, resolution=decision):
+            return None
+        if decision == NOT_REVOCATION:
+            return None
+        snapshot = Snapshot.objects.filter(customer_id=message.customer_id).first()
+        choices = withdrawal_choices(snapshot.choices if snapshot else {}, catalog_rules(), message.channel)
+        if not choices:
+            return None
+        return record_change_on_behalf(
+            staff=staff,
+            customer=message.customer,
+            choices=choices,
+            how_asked="text",
+            note=f"The customer's text (held message {message.pk}) read by staff as a request to stop.",
+        )

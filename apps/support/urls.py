@@ -10,6 +10,7 @@ from .views import (
     ledger,
     proof,
     requests,
+    review,
     sandbox,
     search,
     sign_in,
@@ -40,4 +41,6 @@ urlpatterns = [
     path("ledger/", ledger.verify, name="ledger"),
     path("sandbox/", sandbox.sandbox, name="sandbox"),
     path("sandbox/<slug:name>/", sandbox.sandbox, name="sandbox_for"),
+    path("review/", review.queue, name="review"),
+    path("review/<int:message_id>/", review.decide, name="review_decide"),
 ]

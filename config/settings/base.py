@@ -64,6 +64,7 @@ LOCAL_APPS = [
     "apps.support",
     "apps.api",
     "apps.imports",
+    "apps.inbound",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -234,6 +235,17 @@ if CONSENT_CAPTURED_AT_FLOOR.tzinfo is None:
     raise ValueError("CONSENT_CAPTURED_AT_FLOOR needs a time zone offset, e.g. 2010-01-01T00:00:00+00:00.")
 # Double opt-in mails Candor sends itself (page, API, console, imports): at most this many per customer an hour.
 EMAIL_CONFIRMATIONS_PER_HOUR = env.int("EMAIL_CONFIRMATIONS_PER_HOUR", default=3)
+# A revocation is sent to every destination from this queue, ahead of routine changes (workers take it too).
+DELIVERY_PRIORITY_QUEUE = env.str("DELIVERY_PRIORITY_QUEUE", default="delivery-priority")
+
+# Inbound sources (apps/inbound): when a revocation reported back must be honoured, per channel: <hours>h or
+# <business days>bd. Gmail's and Yahoo's bulk-sender rules ask 48 h for email; CAN-SPAM and the FCC's TCPA rule
+# give ten business days. A channel not named gets the ten business days.
+INBOUND_DEADLINES = env.dict("INBOUND_DEADLINES", default={"email": "48h", "sms": "10bd", "push": "48h"})
+# A signed timestamp older than this (SendGrid; Standard Webhooks checks its own) is refused as a replay.
+INBOUND_SIGNATURE_TOLERANCE_SECONDS = env.int("INBOUND_SIGNATURE_TOLERANCE_SECONDS", default=300)
+# /delivery/metrics reports on the revocations received over this many days.
+INBOUND_METRICS_DAYS = env.int("INBOUND_METRICS_DAYS", default=7)
 
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.

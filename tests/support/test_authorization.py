@@ -4,10 +4,11 @@ import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.timezone import now
 
 from apps.consent.services import record_choices
 from apps.customers.links import PAGE, make_token
-from apps.customers.services import ensure_login_account
+from apps.customers.services import ensure_login_account, hold_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
 from tests.delivery.factories import DestinationFactory
@@ -33,6 +34,8 @@ PAGES = {
     "ledger": (False, {OFFICER}, {"GET", "POST"}),
     "sandbox": (False, {AGENT, OFFICER}, {"GET"}),
     "sandbox_for": (False, {AGENT, OFFICER}, {"GET"}),
+    "review": (False, {AGENT}, {"GET"}),
+    "review_decide": (False, {AGENT}, {"POST"}),
 }
 
 
@@ -56,10 +59,19 @@ def urls(catalog, settings):
     urls = {
         name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
         for name, (needs, _, _) in PAGES.items()
-        if name not in ("retry_delivery", "sandbox_for")
+        if name not in ("retry_delivery", "sandbox_for", "review_decide")
     }
     urls["retry_delivery"] = reverse("support:retry_delivery", args=[customer.pk, dead.pk])
     urls["sandbox_for"] = reverse("support:sandbox_for", args=["sandbox"])
+    held = hold_message(
+        customer=customer,
+        channel="sms",
+        body="wrong number",
+        origin="inbound:t",
+        received_at=now(),
+        deadline_at=now(),
+    )
+    urls["review_decide"] = reverse("support:review_decide", args=[held.pk])
     return urls
 
 

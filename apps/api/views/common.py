@@ -100,6 +100,10 @@ class ChannelPermissionSerializer(serializers.Serializer):
     weekly_cap = serializers.IntegerField(allow_null=True)
     paused_until = serializers.CharField(allow_null=True)
     quiet_hours = QuietHoursSerializer(allow_null=True)
+    undeliverable_since = serializers.DateTimeField(
+        required=False,
+        help_text="Email only, and only while the address bounces: a deliverability flag, not consent.",
+    )
 
 
 class LocationPermissionSerializer(serializers.Serializer):
