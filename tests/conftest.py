@@ -1,5 +1,6 @@
 import pytest
 from celery.signals import after_task_publish
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
 
@@ -29,6 +30,12 @@ def _sql_flush_past_append_only_triggers(self, style, tables, **kwargs):
 
 
 DatabaseOperations.sql_flush = _sql_flush_past_append_only_triggers
+
+
+def pytest_configure(config):
+    """The suite's receivers listen on 127.0.0.1 over plain http: the development setting that allows it (see
+    apps/delivery/adapters/network.py). Tests of the refusal switch it off."""
+    settings.DELIVERY_ALLOW_PRIVATE_DESTINATIONS = True
 
 
 @pytest.fixture

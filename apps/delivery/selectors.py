@@ -40,7 +40,8 @@ class DueWork:
 
 
 def due_work(*, now: datetime | None = None) -> list[DueWork]:
-    """Enabled destinations with pending deliveries the fast path should have sent by now.
+    """Enabled destinations with pending deliveries the fast path should have sent by now, unless a destination
+    asked us to wait (``held_until``).
 
     First attempts get a grace period (the fast path is on it); retries are due at their ``next_attempt_at``.
     """
@@ -52,6 +53,7 @@ def due_work(*, now: datetime | None = None) -> list[DueWork]:
     )
     rows = (
         Destination.objects.filter(enabled=True)
+        .exclude(held_until__gt=now)
         .annotate(due=Count("deliveries", filter=overdue))
         .filter(due__gt=0)
         .values_list("pk", "queue", "batch_size", "due")

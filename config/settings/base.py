@@ -97,6 +97,8 @@ EMBEDDED_DATABASE_PATH = BASE_DIR / "var" / "candor.sqlite3"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{EMBEDDED_DATABASE_PATH}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A persistent connection the server dropped (restart, failover) is replaced before a request uses it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if EMBEDDED:
     EMBEDDED_DATABASE_PATH.parent.mkdir(exist_ok=True)
@@ -178,8 +180,14 @@ DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
 DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=20.0)
 DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
 # Send tasks working on one destination at once (the rest return at once): a slow or failing destination holds
-# at most this many worker processes, so it never delays the others.
+# at most this many worker processes, so it never delays the others. Keep it below the delivery worker's -c.
 DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=2)
+# A send task's claim on its customers; renewed every third of it while the task works. A killed task's
+# customers are sent again (same message ids) this long after it died.
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=15.0)
+# Destinations on loopback, private or link-local addresses, and plain http:// / amqp://. For development and the
+# test suite only (their receivers listen on 127.0.0.1); production refuses to start with it.
+DELIVERY_ALLOW_PRIVATE_DESTINATIONS = env.bool("DELIVERY_ALLOW_PRIVATE_DESTINATIONS", default=False)
 # Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus); staff sessions may read it too. Empty: staff only.

@@ -117,6 +117,7 @@ class Celery:
             "DELIVERY_SWEEP_GRACE_SECONDS": "1",
             "DELIVERY_HTTP_TIMEOUT": "5",
             "CONN_MAX_AGE": "0",
+            "DELIVERY_ALLOW_PRIVATE_DESTINATIONS": "true",  # the receivers listen on 127.0.0.1
             "LOG_LEVEL": "WARNING",
             **env,
         }
