@@ -452,12 +452,15 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
         now = time.time()
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
-        cache.add(key, 0, timeout=int(window) + 2)
         try:
+            cache.add(key, 0, timeout=int(window) + 2)
             if cache.incr(key) <= allowed:
                 return
         except ValueError:  # the key expired between add and incr
             continue
+        except Exception:  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
+            logger.warning("The rate limit of %s is not counted: the cache is down.", destination.name)
+            return
         time.sleep(max(0.0, (slot + 1) * window - now))
 
 

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -12,12 +13,21 @@ from .models import Destination
 logger = logging.getLogger(__name__)
 
 
+_fast_path_paused_until = 0.0  # time.monotonic(); per process
+
+
 def on_outbox_commit() -> None:
     """The fast path, called by the consent core after a commit that wrote an outbox row
-    (``settings.CONSENT_ON_OUTBOX_COMMIT``). Never raises: if the broker is down, the sweeper catches up."""
+    (``settings.CONSENT_ON_OUTBOX_COMMIT``). Never raises, and never keeps a save waiting: a publish fails at once
+    when the broker is down (no connection retries), and after a failure the fast path rests for
+    ``DELIVERY_FAST_PATH_PAUSE_SECONDS`` (a circuit breaker). The sweeper catches up either way."""
+    global _fast_path_paused_until
+    if time.monotonic() < _fast_path_paused_until:
+        return
     try:
         fan_out_outbox.apply_async(retry=False)
     except Exception:
+        _fast_path_paused_until = time.monotonic() + settings.DELIVERY_FAST_PATH_PAUSE_SECONDS
         logger.warning("Could not queue the outbox fan-out; the sweeper will pick it up.", exc_info=True)
 
 

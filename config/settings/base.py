@@ -152,14 +152,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=45)
-# Longer than any task may run, so Redis does not hand an unacknowledged task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * CELERY_TASK_TIME_LIMIT}
+# Longer than any task may run, so Redis does not hand an unacknowledged task to a second worker. A publish finds
+# out at once that the broker is down instead of retrying for seconds (a save would wait that long in the
+# after-commit hook): what was not queued, the sweeper picks up. Workers reconnect by their own rules.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * CELERY_TASK_TIME_LIMIT, "max_retries": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fix-up closes the database connection around every task unless told to reuse it, so each send
 # task paid for a new PostgreSQL connection. Reused, the connection is closed by Django's own rules instead
 # (CONN_MAX_AGE, or errors), checked around each task as around a request (config/celery_app.py).
 CELERY_DB_REUSE_MAX = 1000
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = env.str("CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler")
+# Only for a file-based scheduler (celery.beat:PersistentScheduler), as the reliability tests use.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 
 # Delivery of permission documents to destinations (apps.delivery). Sends run on their own queue (a worker
@@ -194,6 +199,8 @@ DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 # The in-app receiver the demo sends to (/delivery/sandbox/); on by default only when embedded.
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
+# After the fast path failed to reach the broker, it is not tried again for this long (the sweeper covers).
+DELIVERY_FAST_PATH_PAUSE_SECONDS = env.float("DELIVERY_FAST_PATH_PAUSE_SECONDS", default=10.0)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
 
