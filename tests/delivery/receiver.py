@@ -42,6 +42,7 @@ class Receiver:
     truncated: int = 0
     refused: list = field(default_factory=list)  # (error, headers, body) of what did not verify
     delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
+    started: int = 0  # requests read in full, answered or not yet (``requests`` holds the answered ones)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
     _connections: set = field(default_factory=set)  # open keep-alive connections, closed by stop()
@@ -72,6 +73,7 @@ class Receiver:
                     receiver.truncated += 1
                     self.close_connection = True
                     return
+                receiver.started += 1
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers = receiver.handle(self.path, dict(self.headers), body)
