@@ -33,6 +33,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     script: deque = field(default_factory=deque)  # (status, headers) answered in turn, then default_status
     default_status: int = 204
+    default_headers: dict = field(default_factory=dict)  # sent with default_status (e.g. Retry-After)
     applied_ids: set = field(default_factory=set)
     duplicate_ids: list = field(default_factory=list)
     state: dict = field(default_factory=dict)  # external_id -> latest applied document data
@@ -126,4 +127,4 @@ class Receiver:
                     self.state[external_id] = data
                     self.applied_versions.setdefault(external_id, []).append(data["version"])
                     self.arrived[external_id, data["version"]] = time.perf_counter()
-            return self.default_status, {}
+            return self.default_status, self.default_headers
