@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
 
 from apps.consent.services import publish_notice_version, record_choices
+from apps.delivery import tasks as delivery_tasks
 from config.celery_app import app as celery_app
 
 from .factories import (
@@ -63,6 +64,7 @@ def unreachable_broker():
     yield
     conf.broker_url, conf.task_always_eager = before
     _forget_broker_connections()
+    delivery_tasks._fast_path_paused_until = 0.0  # the fast path's circuit breaker forgets the outage
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from apps.consent.models import OutboxEntry
 
 from .models import Delivery, Destination
 
+SWEEP_HEARTBEAT_KEY = "delivery:sweep:last-run"
+
 Status = Delivery.Status
 
 
@@ -120,7 +122,23 @@ def prometheus_metrics(*, now: datetime | None = None) -> str:
         "Age of the oldest outbox row not yet fanned out.",
         [("", round((now - undispatched["oldest"]).total_seconds(), 3) if undispatched["oldest"] else 0)],
     )
+    last_sweep = sweeper_last_run()
+    if last_sweep is not None:  # absent when unknown (never ran, or the cache is down): alert on absent() too
+        metric(
+            "candor_delivery_sweeper_last_run_age_seconds",
+            "gauge",
+            "Seconds since the sweeper last ran.",
+            [("", round(max(0.0, now.timestamp() - last_sweep), 3))],
+        )
     return "\n".join(lines) + "\n"
+
+
+def sweeper_last_run() -> float | None:
+    """When the sweeper last ran (Unix time), or None if unknown."""
+    try:
+        return cache.get(SWEEP_HEARTBEAT_KEY)
+    except Exception:  # the cache (Redis) is down: the metrics still answer from PostgreSQL
+        return None
 
 
 def _label(value: str) -> str:

@@ -31,6 +31,7 @@ from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
 from .adapters.webhook import new_secret
 from .models import Delivery, DeliveryCursor, Destination
+from .selectors import SWEEP_HEARTBEAT_KEY
 
 Status = Delivery.Status
 logger = logging.getLogger(__name__)
@@ -458,7 +459,9 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
                 return
         except ValueError:  # the key expired between add and incr
             continue
-        except Exception:  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
+        except (
+            Exception
+        ):  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
             logger.warning("The rate limit of %s is not counted: the cache is down.", destination.name)
             return
         time.sleep(max(0.0, (slot + 1) * window - now))
@@ -613,6 +616,12 @@ def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], d
     superseded = [pk for pk, customer_id, version in dead if version <= sent_version[customer_id]]
     if superseded:
         Delivery.objects.filter(pk__in=superseded, status=Status.DEAD).update(status=Status.SUPERSEDED)
+
+
+def note_sweep() -> None:
+    """Remember when the sweeper last ran, for the metric an alert watches (``selectors.sweeper_last_run``)."""
+    with contextlib.suppress(Exception):  # a heartbeat is not worth failing the sweep over
+        cache.set(SWEEP_HEARTBEAT_KEY, time.time(), timeout=None)
 
 
 # Operator actions ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import time
 
 from celery import shared_task
 from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from . import selectors, services
 from .models import Destination
@@ -26,8 +27,10 @@ def on_outbox_commit() -> None:
         return
     try:
         fan_out_outbox.apply_async(retry=False)
-    except Exception:
+    except BrokerUnreachable:
         _fast_path_paused_until = time.monotonic() + settings.DELIVERY_FAST_PATH_PAUSE_SECONDS
+        logger.warning("The broker is unreachable; the sweeper will pick up the outbox.", exc_info=True)
+    except Exception:
         logger.warning("Could not queue the outbox fan-out; the sweeper will pick it up.", exc_info=True)
 
 
@@ -58,6 +61,7 @@ def send_deliveries(destination_id: int) -> int:
 @shared_task
 def sweep() -> int:
     """Fan out what the fast path missed and hand out every delivery that is due (retries included)."""
+    services.note_sweep()
     fan_out_outbox()
     work = selectors.due_work()
     for item in work:

@@ -162,7 +162,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # task paid for a new PostgreSQL connection. Reused, the connection is closed by Django's own rules instead
 # (CONN_MAX_AGE, or errors), checked around each task as around a request (config/celery_app.py).
 CELERY_DB_REUSE_MAX = 1000
-CELERY_BEAT_SCHEDULER = env.str("CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler")
+CELERY_BEAT_SCHEDULER = env.str(
+    "CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler"
+)
 # Only for a file-based scheduler (celery.beat:PersistentScheduler), as the reliability tests use.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")

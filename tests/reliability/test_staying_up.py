@@ -44,7 +44,6 @@ def test_delivery_resumes_by_itself_after_a_broker_outage(
 def test_after_the_broker_failed_once_the_fast_path_rests_and_leaves_the_rows_to_the_sweeper(
     catalog, unreachable_broker, monkeypatch
 ):
-    monkeypatch.setattr(tasks, "_fast_path_paused_until", 0.0)
     publishes = []
     publish = tasks.fan_out_outbox.apply_async
     monkeypatch.setattr(
