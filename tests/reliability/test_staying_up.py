@@ -3,7 +3,9 @@ destination beside a healthy one and the change feed."""
 
 import time
 
+import psycopg
 import pytest
+from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from apps.api.services import api_client_create
@@ -98,3 +100,23 @@ def test_the_change_feed_advances_while_a_destination_hangs(catalog, celery_proc
         assert hanging.requests == []  # the send is still hanging: no answer given yet
     finally:
         hanging.stop()
+
+
+def test_a_persistent_database_connection_the_server_dropped_is_replaced_before_the_next_request(catalog):
+    _client, key = api_client_create(name="crm", scopes=["permissions:read"])
+    customer = CustomerFactory()
+    change_all([customer])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    url = f"/api/v1/customers/{customer.external_id}/permissions"
+    assert api.get(url).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute(
+            "SELECT pg_terminate_backend(%s)", [pid]
+        )  # a PostgreSQL restart, as the web process sees it
+    close_old_connections()  # what Django does as each request starts (the test client leaves it out)
+
+    assert api.get(url).status_code == 200
