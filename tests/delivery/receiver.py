@@ -78,11 +78,12 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers = receiver.handle(self.path, dict(self.headers), body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the sender timed out
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
 
             def log_message(self, *args):
                 pass

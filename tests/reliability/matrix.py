@@ -160,11 +160,16 @@ class Scenario:
         self.changes += 1
 
     def drive(self, stop: threading.Event):
-        from django.db import connection
+        """Changes at ``--rate`` until stopped; like a web process, a request whose database session was killed
+        fails and the next one connects again."""
+        from django.db import OperationalError, connection
 
         try:
             while not stop.wait(1 / self.args.rate):
-                self.change(self.rng.choice(self.customers))
+                try:
+                    self.change(self.rng.choice(self.customers))
+                except OperationalError:
+                    connection.close()
         finally:
             connection.close()
 
