@@ -34,7 +34,7 @@ class Outcome:
 
 class Adapter(Protocol):
     per_request: int  # most messages one send() carries: one request, one token of the rate limit
-    thread_safe: bool  # one instance may send from several threads at once; if not, each thread gets its own
+    thread_safe: bool  # one instance may send from several threads at once; if not, a batch goes out on one
     default_rate_limit: float  # requests per second the vendor allows; 0: no limit
     default_batch_size: int  # messages one task claims
 
