@@ -20,6 +20,8 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 install: $(BIN)/.installed
 
+# The demo's sandbox destination is Candor itself on 127.0.0.1 over http: allowed for development only.
+demo: EMBEDDED_ENV += DELIVERY_ALLOW_PRIVATE_DESTINATIONS=true
 demo: install
 	$(EMBEDDED_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(EMBEDDED_ENV) $(BIN)/python manage.py seed_demo

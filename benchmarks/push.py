@@ -34,6 +34,7 @@ SUFFIX = uuid.uuid4().hex[:8]
 os.environ["DELIVERY_QUEUE"] = f"candor_bench_delivery_{SUFFIX}"
 os.environ["CELERY_DEFAULT_QUEUE"] = f"candor_bench_default_{SUFFIX}"
 os.environ["CONSENT_ON_OUTBOX_COMMIT"] = ""
+os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # switched on for the latency phase only
 
 import django  # noqa: E402

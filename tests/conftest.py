@@ -1,9 +1,11 @@
 import pytest
 from celery.signals import after_task_publish
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
 
 from apps.consent.services import publish_notice_version, record_choices
+from apps.delivery import tasks as delivery_tasks
 from config.celery_app import app as celery_app
 
 from .factories import (
@@ -29,6 +31,12 @@ def _sql_flush_past_append_only_triggers(self, style, tables, **kwargs):
 
 
 DatabaseOperations.sql_flush = _sql_flush_past_append_only_triggers
+
+
+def pytest_configure(config):
+    """The suite's receivers listen on 127.0.0.1 over plain http: the development setting that allows it (see
+    apps/delivery/adapters/network.py). Tests of the refusal switch it off."""
+    settings.DELIVERY_ALLOW_PRIVATE_DESTINATIONS = True
 
 
 @pytest.fixture
@@ -59,6 +67,7 @@ def unreachable_broker():
     yield
     conf.broker_url, conf.task_always_eager = before
     _forget_broker_connections()
+    delivery_tasks._fast_path_paused_until = 0.0  # the fast path's circuit breaker forgets the outage
 
 
 @pytest.fixture

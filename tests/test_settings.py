@@ -80,6 +80,12 @@ def test_production_refuses_to_start_without_an_https_site_url():
 
 
 @pytest.mark.embedded
+def test_production_refuses_destinations_on_private_addresses_being_allowed():
+    result = load_production_settings(DELIVERY_ALLOW_PRIVATE_DESTINATIONS="true")
+    assert result.returncode != 0
+    assert "DELIVERY_ALLOW_PRIVATE_DESTINATIONS is for development and tests" in result.stderr
+
+
 def test_production_starts_with_everything_it_needs():
     result = load_production_settings()
     assert result.returncode == 0, result.stderr

@@ -1,8 +1,9 @@
 """Destinations, and the deliveries of permission documents to them.
 
 A delivery is one permission-document version on its way to one destination. The cursor per destination and
-customer remembers the last version the destination acknowledged; senders hold its row lock while they send,
-so two versions for the same customer never travel to the same destination at once.
+customer remembers the last version the destination acknowledged; a sender holds a lease on it (a token and an
+expiry, claimed with a conditional UPDATE) while it sends, so two versions for the same customer never travel to
+the same destination at once, and no database transaction or row lock stays open across a network request.
 """
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,8 @@ from django.db.models import Q
 
 from apps.consent.models import PermissionDocument
 from apps.customers.models import Customer
+
+from .adapters.network import endpoint_problem
 
 
 class Destination(models.Model):
@@ -52,6 +55,11 @@ class Destination(models.Model):
     resync_after_customer = models.BigIntegerField(
         null=True, blank=True, help_text="Where an interrupted resync resumes."
     )
+    held_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="It asked us to wait (429/503 Retry-After): nothing is sent before then.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,6 +73,8 @@ class Destination(models.Model):
         unknown = sorted(set(self.identifiers or []) - set(self.IDENTIFIERS))
         if unknown:
             raise ValidationError({"identifiers": f"Unknown identifier(s): {', '.join(unknown)}."})
+        if self.kind in self.Kind.values and (problem := endpoint_problem(self.kind, self.endpoint)):
+            raise ValidationError({"endpoint": problem})
 
 
 class Delivery(models.Model):
@@ -111,16 +121,25 @@ class Delivery(models.Model):
 
 
 class DeliveryCursor(models.Model):
-    """The last version a destination acknowledged for a customer; its row lock serialises their sends."""
+    """The last version a destination acknowledged for a customer; its lease serialises their sends."""
 
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="cursors")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     delivered_version = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["destination", "customer"], name="delivery_cursor_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["destination", "leased_until"],
+                condition=Q(lease_token__isnull=False),
+                name="delivery_cursor_leased",
+            ),
         ]
 
     def __str__(self):

@@ -13,6 +13,8 @@ from apps.consent.models import InboundReport, OutboxEntry, PermissionDocument
 
 from .models import Delivery, Destination
 
+SWEEP_HEARTBEAT_KEY = "delivery:sweep:last-run"
+
 Status = Delivery.Status
 
 
@@ -41,7 +43,8 @@ class DueWork:
 
 
 def due_work(*, now: datetime | None = None) -> list[DueWork]:
-    """Enabled destinations with pending deliveries the fast path should have sent by now.
+    """Enabled destinations with pending deliveries the fast path should have sent by now, unless a destination
+    asked us to wait (``held_until``).
 
     First attempts get a grace period (the fast path is on it); retries are due at their ``next_attempt_at``.
     """
@@ -53,6 +56,7 @@ def due_work(*, now: datetime | None = None) -> list[DueWork]:
     )
     rows = (
         Destination.objects.filter(enabled=True)
+        .exclude(held_until__gt=now)
         .annotate(due=Count("deliveries", filter=overdue))
         .filter(due__gt=0)
         .values_list("pk", "queue", "batch_size", "due")
@@ -150,7 +154,23 @@ def prometheus_metrics(*, now: datetime | None = None) -> str:
         "Revocations not acknowledged everywhere by their legal deadline (INBOUND_DEADLINES).",
         [("", revocations["past_deadline"])],
     )
+    last_sweep = sweeper_last_run()
+    if last_sweep is not None:  # absent when unknown (never ran, or the cache is down): alert on absent() too
+        metric(
+            "candor_delivery_sweeper_last_run_age_seconds",
+            "gauge",
+            "Seconds since the sweeper last ran.",
+            [("", round(max(0.0, now.timestamp() - last_sweep), 3))],
+        )
     return "\n".join(lines) + "\n"
+
+
+def sweeper_last_run() -> float | None:
+    """When the sweeper last ran (Unix time), or None if unknown."""
+    try:
+        return cache.get(SWEEP_HEARTBEAT_KEY)
+    except Exception:  # the cache (Redis) is down: the metrics still answer from PostgreSQL
+        return None
 
 
 def _label(value: str) -> str:

@@ -1,37 +1,40 @@
 """Every write of the delivery side: destinations, fan-out of the outbox, sending, retries, replay, resync.
 
 Nothing here hands work to Celery; the tasks do that after these functions have committed. The ordering rule
-lives in ``send_due``: a sender holds the row lock of the (destination, customer) cursor while it sends, sends
-only the newest pending version, and never one older than what the destination has already acknowledged.
+lives in ``send_due``: a sender holds a lease on the (destination, customer) cursor while it sends, sends only
+the newest pending version, and never one older than what the destination has already acknowledged.
 """
 
+import contextlib
 import itertools
+import logging
 import math
 import random
+import threading
 import time
+import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 
-from .adapters import Adapter, Message, Outcome, adapter_for
+from .adapters import Adapter, Message, Outcome, adapter_for, failed
 from .adapters.webhook import new_secret
 from .models import Delivery, DeliveryCursor, Destination
+from .selectors import SWEEP_HEARTBEAT_KEY
 
 Status = Delivery.Status
-# First key of the advisory locks that count senders per destination (plus the destination id; the second key is
-# the slot), well away from small integers other code may use.
-SEND_SLOT_LOCK = 0x44454C00
+logger = logging.getLogger(__name__)
 
 
 # Destinations ---------------------------------------------------------------------------------------------
@@ -88,12 +91,15 @@ def rotate_secret(*, destination: Destination, overlap: timedelta = timedelta(ho
 
 
 def set_destination_enabled(*, destination: Destination, enabled: bool, reason: str = "") -> None:
+    """Switch a destination off or on. While off, the fan-out still writes its deliveries (newest per customer);
+    switched on, everything that waited is due at once: the sweeper hands it out on its next run."""
     destination.enabled = enabled
     destination.disabled_reason = "" if enabled else reason
-    destination.save(update_fields=["enabled", "disabled_reason"])
+    destination.held_until = None
+    destination.save(update_fields=["enabled", "disabled_reason", "held_until"])
     if enabled:
-        # What waited while it was off is due now.
-        destination.deliveries.filter(status=Status.PENDING).update(next_attempt_at=timezone.now())
+        # Due since it was written, so not mistaken for a first attempt the fast path is still on.
+        destination.deliveries.filter(status=Status.PENDING).update(next_attempt_at=F("created_at"))
 
 
 # Fan-out --------------------------------------------------------------------------------------------------
@@ -106,10 +112,11 @@ class FanOut:
 
 
 def fan_out_outbox(*, limit: int = 500) -> FanOut:
-    """Claim up to ``limit`` undispatched outbox rows and turn each into one delivery per enabled destination.
+    """Claim up to ``limit`` undispatched outbox rows and turn each into one delivery per destination.
 
     Concurrent callers skip each other's rows (``FOR UPDATE SKIP LOCKED``), and a row is marked dispatched in
-    the same transaction that creates its deliveries, so each row fans out exactly once.
+    the same transaction that creates its deliveries, so each row fans out exactly once. A disabled destination
+    gets its deliveries too: they wait, pending, until it is enabled; only the newest per customer is kept.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -122,7 +129,7 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
         )
         if not entries:
             return FanOut()
-        destinations = list(Destination.objects.filter(enabled=True))
+        destinations = list(Destination.objects.all())
         bodies = _bodies(entries) if any(d.purposes for d in destinations) else {}
         deliveries = [
             Delivery(
@@ -138,8 +145,28 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
         ]
         Delivery.objects.bulk_create(deliveries)
         _ensure_cursors(deliveries)
+        _coalesce_waiting(deliveries)
         OutboxEntry.objects.filter(pk__in=[pk for pk, *_ in entries]).update(dispatched_at=now)
-    return FanOut(entries=len(entries), per_destination=Counter(d.destination_id for d in deliveries))
+    per_destination = Counter(d.destination_id for d in deliveries if d.destination.enabled)
+    return FanOut(entries=len(entries), per_destination=per_destination)
+
+
+def _coalesce_waiting(deliveries: list[Delivery]) -> None:
+    """At a disabled destination only the newest pending version per customer can ever be sent: supersede the
+    older ones now, so a long outage leaves one row per changed customer, not one per change."""
+    newest: dict[tuple[int, int], Delivery] = {}
+    for delivery in deliveries:
+        if not delivery.destination.enabled:
+            newest[delivery.destination_id, delivery.customer_id] = delivery  # entries come in id order
+    by_destination: dict[int, list[Delivery]] = {}
+    for (destination_id, _), delivery in newest.items():
+        by_destination.setdefault(destination_id, []).append(delivery)
+    for destination_id, kept in by_destination.items():
+        Delivery.objects.filter(
+            destination_id=destination_id,
+            customer_id__in=[delivery.customer_id for delivery in kept],
+            status=Status.PENDING,
+        ).exclude(pk__in=[delivery.pk for delivery in kept]).update(status=Status.SUPERSEDED)
 
 
 def _bodies(entries) -> dict[tuple[int, int], dict]:
@@ -205,22 +232,87 @@ class SendReport:
     more: bool = False
 
 
-def send_due(*, destination_id: int, customer_ids: list[int] | None = None) -> SendReport:
-    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results;
-    with ``customer_ids``, for those customers only (a revocation goes ahead of the routine backlog).
+@dataclass
+class Lease:
+    """The claim of one send task on some customers' cursors: a token and an expiry in their rows.
 
-    Runs in one transaction holding the claimed cursors' row locks: if the process dies mid-way nothing is
-    recorded, the deliveries stay pending and due, and the sweeper hands them out again (receivers dedupe by
-    the message id). Customers another sender holds are skipped, not waited for.
+    No transaction and no row lock is held while the task sends; the task renews the expiry while it works,
+    and writes outcomes only for the cursors that still carry its token. A task that dies simply stops renewing,
+    and its customers are claimable again ``DELIVERY_LEASE_SECONDS`` later.
     """
-    destination = Destination.objects.filter(pk=destination_id, enabled=True).first()
+
+    token: uuid.UUID
+    cursors: list[DeliveryCursor]
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def renew(self) -> None:
+        """Push the expiry on; if any cursor was taken over (this task was too slow to renew), mark it lost."""
+        until = timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+        ids = [cursor.pk for cursor in self.cursors]
+        try:
+            renewed = _once_more_if_disconnected(
+                lambda: DeliveryCursor.objects.filter(pk__in=ids, lease_token=self.token).update(
+                    leased_until=until
+                )
+            )
+        except DatabaseError:
+            logger.warning("Could not renew a delivery lease; stopping the batch.", exc_info=True)
+            renewed = -1
+        if renewed != len(ids):
+            self.lost.set()
+
+    def release(self, cursor_ids) -> None:
+        DeliveryCursor.objects.filter(pk__in=list(cursor_ids), lease_token=self.token).update(
+            lease_token=None, leased_until=None
+        )
+
+
+def send_due(*, destination_id: int, customer_ids: list[int] | None = None) -> SendReport:
+    """Send the newest due version for up to ``batch_size`` customers of one destination, and record results.
+
+    With ``customer_ids``, for those customers only (a revocation goes ahead of the routine backlog).
+    Three steps, none holding a transaction across the network: claim the customers' cursors with a lease (a
+    short transaction), send, then record the outcomes in a second short transaction for the cursors whose
+    lease is still this task's. If the process dies mid-way nothing is recorded, the deliveries stay pending and
+    due, and once the lease expires the sweeper hands them out again (receivers dedupe by the message id).
+    """
+    now = timezone.now()
+    destination = (
+        Destination.objects.filter(pk=destination_id, enabled=True).exclude(held_until__gt=now).first()
+    )
     if destination is None:
         return SendReport()
-    now = timezone.now()
+    lease = _claim(destination, now, customer_ids)
     report = SendReport()
+    if lease is None:
+        return report  # enough senders at this destination already; the sweeper comes back
+    report.claimed = len(lease.cursors)
+    report.more = len(lease.cursors) == destination.batch_size
+    sendable, report.superseded = _newest_sendable(destination, lease.cursors, now)
+    lease.release({cursor.pk for cursor in lease.cursors} - {cursor.pk for _, cursor in sendable})
+    if not sendable:
+        return report
+    outcomes = _send_throttled(destination, [_message(destination, d) for d, _ in sendable], lease)
+    report.delivered, report.failed, recovered = _once_more_if_disconnected(
+        lambda: _record_under_lease(destination, lease, sendable, outcomes, now)
+    )
+    report.more = report.more or recovered
+    return report
+
+
+def _claim(destination: Destination, now, customer_ids: list[int] | None = None) -> Lease | None:
+    """Lease up to ``batch_size`` cursors with a due delivery that no live lease holds, unless
+    ``DELIVERY_DESTINATION_CONCURRENCY`` tasks already send to this destination (so a slow or hanging destination
+    holds that many worker processes and no more). The destination's row lock makes counting and claiming one
+    step; it is held for two short statements."""
+    token = uuid.uuid4()
     with transaction.atomic():
-        if not _take_send_slot(destination):
-            return report  # enough senders at this destination already; the sweeper comes back
+        Destination.objects.select_for_update().filter(pk=destination.pk).exists()
+        live = DeliveryCursor.objects.filter(
+            destination_id=destination.pk, lease_token__isnull=False, leased_until__gt=now
+        )
+        if live.values("lease_token").distinct().count() >= settings.DELIVERY_DESTINATION_CONCURRENCY:
+            return None
         due = Delivery.objects.filter(
             destination_id=destination.pk,
             customer_id=OuterRef("customer_id"),
@@ -232,37 +324,27 @@ def send_due(*, destination_id: int, customer_ids: list[int] | None = None) -> S
         )
         if customer_ids is not None:
             claimable = claimable.filter(customer_id__in=customer_ids)
-        cursors = list(claimable.filter(Exists(due)).order_by("id")[: destination.batch_size])
-        report.claimed = len(cursors)
-        report.more = len(cursors) == destination.batch_size
-        if not cursors:
-            return report
-        sendable, report.superseded = _newest_sendable(destination, cursors, now)
-        if not sendable:
-            return report
-        adapter = adapter_for(destination.kind)
-        try:
-            outcomes = _send_throttled(adapter, destination, [_message(destination, d) for d, _ in sendable])
-        finally:
-            adapter.close()
-        report.delivered, report.failed = _record(destination, sendable, outcomes, now)
-    return report
+        cursors = list(
+            claimable.filter(Q(lease_token__isnull=True) | Q(leased_until__lte=now))
+            .filter(Exists(due))
+            .order_by("id")[: destination.batch_size]
+        )
+        DeliveryCursor.objects.filter(pk__in=[cursor.pk for cursor in cursors]).update(
+            lease_token=token, leased_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+        )
+    return Lease(token=token, cursors=cursors)
 
 
-def _take_send_slot(destination: Destination) -> bool:
-    """At most ``DELIVERY_DESTINATION_CONCURRENCY`` senders per destination at once, so a slow destination
-    holds that many worker processes and no more. PostgreSQL advisory locks, released with the transaction
-    (also when the process dies); elsewhere (SQLite, one process) there is nothing to share."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        for slot in range(settings.DELIVERY_DESTINATION_CONCURRENCY):
-            cursor.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)", [SEND_SLOT_LOCK + destination.pk, slot]
-            )
-            if cursor.fetchone()[0]:
-                return True
-    return False
+def _once_more_if_disconnected(work):
+    """Run ``work``; if the database session was ended under us (failover, ``pg_terminate_backend``), connect
+    again and run it once more. Outside a transaction only: inside one, the work so far is gone with it."""
+    try:
+        return work()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        return work()
 
 
 def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, DeliveryCursor]], int]:
@@ -297,39 +379,64 @@ def _newest_sendable(destination, cursors, now) -> tuple[list[tuple[Delivery, De
     return sendable, len(stale)
 
 
-def _send_throttled(
-    adapter: Adapter, destination: Destination, messages: list[Message]
-) -> list[Outcome | None]:
+def _send_throttled(destination: Destination, messages: list[Message], lease: Lease) -> list[Outcome | None]:
     """One request per ``adapter.per_request`` messages, each started after a slot under the rate limit;
-    requests of one batch (different customers, so order does not matter between them) run side by side.
+    requests of one batch (different customers, so order does not matter between them) run side by side if the
+    adapter is thread-safe; one that is not (a pika connection) sends them one after another on one connection,
+    which with publisher confirms is also faster than a fresh connection per thread. Meanwhile this thread
+    renews the lease.
 
-    No request starts after ``DELIVERY_BATCH_SECONDS``: those messages get ``None`` (not attempted), so a
-    hanging destination is recorded as failing well within the task's time limit instead of being cut off
+    No request starts after ``DELIVERY_BATCH_SECONDS``, after the lease was lost, or after the destination asked
+    us to wait (429/503 ``Retry-After``) or said it is gone (410): those messages get ``None`` (not attempted),
+    so a hanging destination is recorded as failing well within the task's time limit instead of being cut off
     with nothing recorded, again and again.
     """
     deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
-    chunks = [messages[i : i + adapter.per_request] for i in range(0, len(messages), adapter.per_request)]
-    threads = max(1, min(len(chunks), settings.DELIVERY_SEND_THREADS))
+    shared = adapter_for(destination.kind)
+    chunks = [messages[i : i + shared.per_request] for i in range(0, len(messages), shared.per_request)]
+    threads = max(1, min(len(chunks), settings.DELIVERY_SEND_THREADS if shared.thread_safe else 1))
     taken = itertools.count()  # the next chunk to send, shared by the threads (next() on it is atomic)
+    stop = lease.lost  # set by a failed renewal, or below when the destination says stop
 
     def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
         """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
         sent = []
         while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
-            if time.monotonic() > deadline:
+            if stop.is_set() or time.monotonic() > deadline:
                 sent.append((index, [None] * len(chunks[index])))
-            else:
-                sent.append((index, adapter.send(destination, chunks[index])))
+                continue
+            outcomes = _send_chunk(shared, destination, chunks[index])
+            if any(outcome.retry_after is not None or outcome.gone for outcome in outcomes):
+                stop.set()
+            sent.append((index, outcomes))
         return sent
 
-    if threads == 1:
-        results = send_until_done()
-    else:
+    renew_every = settings.DELIVERY_LEASE_SECONDS / 3
+    try:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(send_until_done) for _ in range(threads)]
+            while wait(futures, timeout=renew_every).not_done:
+                lease.renew()
             results = [pair for future in futures for pair in future.result()]
+    finally:
+        shared.close()
     return [outcome for _, result in sorted(results) for outcome in result]
+
+
+def _send_chunk(adapter: Adapter, destination: Destination, chunk: list[Message]) -> list[Outcome]:
+    """The adapter's outcomes; anything it raises is a failure of its chunk like any other (retried, in the end
+    dead with this error), so the outcomes of the other chunks are still recorded."""
+    try:
+        outcomes = adapter.send(destination, chunk)
+        if len(outcomes) != len(chunk):
+            raise ValueError(f"{len(outcomes)} outcomes for {len(chunk)} messages")
+    except Exception as error:
+        logger.exception("The %s adapter failed on %s", destination.kind, destination.name)
+        with contextlib.suppress(Exception):
+            adapter.close()  # start afresh with the next chunk
+        return failed(chunk, f"{type(error).__name__}: {error}"[:200])
+    return outcomes
 
 
 def throttle(destination: Destination, deadline: float = math.inf) -> None:
@@ -344,12 +451,17 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
         now = time.time()
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
-        cache.add(key, 0, timeout=int(window) + 2)
         try:
+            cache.add(key, 0, timeout=int(window) + 2)
             if cache.incr(key) <= allowed:
                 return
         except ValueError:  # the key expired between add and incr
             continue
+        except (
+            Exception
+        ):  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
+            logger.warning("The rate limit of %s is not counted: the cache is down.", destination.name)
+            return
         time.sleep(max(0.0, (slot + 1) * window - now))
 
 
@@ -387,23 +499,46 @@ def retry_delay(attempts: int) -> float | None:
     return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
 
 
-def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple[int, int]:
+def _record_under_lease(destination, lease: Lease, sendable, outcomes, now) -> tuple[int, int, bool]:
+    """Record the outcomes of the customers whose cursor still carries this task's lease, and end the lease.
+
+    A customer whose lease another task took over (this one stalled past its expiry) is left to that task: it
+    sends the same delivery again under the same message id, which receivers apply once."""
+    with transaction.atomic():
+        held = set(
+            DeliveryCursor.objects.select_for_update()
+            .filter(pk__in=[cursor.pk for _, cursor in sendable], lease_token=lease.token)
+            .values_list("pk", flat=True)
+        )
+        kept = [
+            (pair, outcome) for pair, outcome in zip(sendable, outcomes, strict=True) if pair[1].pk in held
+        ]
+        delivered, failed_count, recovered = _record(
+            destination, [pair for pair, _ in kept], [outcome for _, outcome in kept], now
+        )
+        lease.release(held)
+    return delivered, failed_count, recovered
+
+
+def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple[int, int, bool]:
     """Write what happened to each sent delivery: one statement per group of alike outcomes, so a healthy batch
-    costs a handful of queries."""
+    costs a handful of queries. Returns delivered, failed, and whether waiting retries were made due."""
     delivered_at = timezone.now()
     delivered: dict[int | None, list[tuple[Delivery, DeliveryCursor]]] = {}
-    failed, gone = [], None
+    failed_deliveries, gone, wait_seconds = [], None, None
     for (delivery, cursor), outcome in zip(sendable, outcomes, strict=True):
         if outcome is None:
-            continue  # not attempted (out of time): stays as it was
+            continue  # not attempted (out of time, or the destination said stop): stays as it was
         if outcome.delivered:
             delivered.setdefault(outcome.status_code, []).append((delivery, cursor))
             continue
-        failed.append(delivery)
+        failed_deliveries.append(delivery)
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
+        if outcome.retry_after is not None:
+            wait_seconds = max(wait_seconds or 0, outcome.retry_after)
         if outcome.gone:
             gone = outcome  # stays pending: sent when the destination is enabled again
         elif outcome.permanent or (delay := retry_delay(delivery.attempts)) is None:
@@ -430,15 +565,28 @@ def _record(destination, sendable, outcomes: list[Outcome | None], now) -> tuple
             last_error="",
             delivered_at=delivered_at,
         )
+    recovered = False
     if sent:
         _advance_cursors(destination, sent, delivered_at)
+        # It answers again: what waits out a retry step after its outage is due now, not minutes later.
+        recovered = bool(
+            Delivery.objects.filter(
+                destination_id=destination.pk, status=Status.PENDING, attempts__gt=0, next_attempt_at__gt=now
+            ).update(next_attempt_at=now)
+        )
+    if wait_seconds is not None:
+        # Retry-After holds back the whole destination, not only the deliveries that were told.
+        until = now + timedelta(seconds=wait_seconds)
+        Destination.objects.filter(pk=destination.pk).filter(
+            Q(held_until__isnull=True) | Q(held_until__lt=until)
+        ).update(held_until=until)
     if gone is not None:
         set_destination_enabled(
             destination=destination,
             enabled=False,
-            reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M} UTC: {gone.error[:200]}",
+            reason=f"The endpoint answered {gone.error} at {now:%Y-%m-%d %H:%M} UTC.",
         )
-    return len(sent), len(failed)
+    return len(sent), len(failed_deliveries), recovered
 
 
 def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], delivered_at) -> None:
@@ -466,6 +614,12 @@ def _advance_cursors(destination, sent: list[tuple[Delivery, DeliveryCursor]], d
     superseded = [pk for pk, customer_id, version in dead if version <= sent_version[customer_id]]
     if superseded:
         Delivery.objects.filter(pk__in=superseded, status=Status.DEAD).update(status=Status.SUPERSEDED)
+
+
+def note_sweep() -> None:
+    """Remember when the sweeper last ran, for the metric an alert watches (``selectors.sweeper_last_run``)."""
+    with contextlib.suppress(Exception):  # a heartbeat is not worth failing the sweep over
+        cache.set(SWEEP_HEARTBEAT_KEY, time.time(), timeout=None)
 
 
 # Operator actions ----------------------------------------------------------------------------------------

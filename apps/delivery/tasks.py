@@ -2,9 +2,11 @@
 
 import logging
 import math
+import time
 
 from celery import shared_task
 from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from . import selectors, services
 from .models import Destination
@@ -12,11 +14,22 @@ from .models import Destination
 logger = logging.getLogger(__name__)
 
 
+_fast_path_paused_until = 0.0  # time.monotonic(); per process
+
+
 def on_outbox_commit() -> None:
     """The fast path, called by the consent core after a commit that wrote an outbox row
-    (``settings.CONSENT_ON_OUTBOX_COMMIT``). Never raises: if the broker is down, the sweeper catches up."""
+    (``settings.CONSENT_ON_OUTBOX_COMMIT``). Never raises, and never keeps a save waiting: a publish fails at once
+    when the broker is down (no connection retries), and after a failure the fast path rests for
+    ``DELIVERY_FAST_PATH_PAUSE_SECONDS`` (a circuit breaker). The sweeper catches up either way."""
+    global _fast_path_paused_until
+    if time.monotonic() < _fast_path_paused_until:
+        return
     try:
         fan_out_outbox.apply_async(retry=False)
+    except BrokerUnreachable:
+        _fast_path_paused_until = time.monotonic() + settings.DELIVERY_FAST_PATH_PAUSE_SECONDS
+        logger.warning("The broker is unreachable; the sweeper will pick up the outbox.", exc_info=True)
     except Exception:
         logger.warning("Could not queue the outbox fan-out; the sweeper will pick it up.", exc_info=True)
 
@@ -65,6 +78,7 @@ def push_customer(customer_id: int) -> None:
 @shared_task
 def sweep() -> int:
     """Fan out what the fast path missed and hand out every delivery that is due (retries included)."""
+    services.note_sweep()
     fan_out_outbox()
     work = selectors.due_work()
     for item in work:

@@ -187,14 +187,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=45)
-# Longer than any task may run, so Redis does not hand an unacknowledged task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * CELERY_TASK_TIME_LIMIT}
+# Longer than any task may run, so Redis does not hand an unacknowledged task to a second worker. A publish finds
+# out at once that the broker is down instead of retrying for seconds (a save would wait that long in the
+# after-commit hook): what was not queued, the sweeper picks up. Workers reconnect by their own rules.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * CELERY_TASK_TIME_LIMIT, "max_retries": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fix-up closes the database connection around every task unless told to reuse it, so each send
 # task paid for a new PostgreSQL connection. Reused, the connection is closed by Django's own rules instead
 # (CONN_MAX_AGE, or errors), checked around each task as around a request (config/celery_app.py).
 CELERY_DB_REUSE_MAX = 1000
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = env.str(
+    "CELERY_BEAT_SCHEDULER", default="django_celery_beat.schedulers:DatabaseScheduler"
+)
+# Only for a file-based scheduler (celery.beat:PersistentScheduler), as the reliability tests use.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="celery")
 
 # Delivery of permission documents to destinations (apps.delivery). Sends run on their own queue (a worker
@@ -215,8 +222,14 @@ DELIVERY_HTTP_TIMEOUT = env.float("DELIVERY_HTTP_TIMEOUT", default=10.0)
 DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=20.0)
 DELIVERY_MAX_PARALLEL_SENDS = env.int("DELIVERY_MAX_PARALLEL_SENDS", default=8)
 # Send tasks working on one destination at once (the rest return at once): a slow or failing destination holds
-# at most this many worker processes, so it never delays the others.
+# at most this many worker processes, so it never delays the others. Keep it below the delivery worker's -c.
 DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=2)
+# A send task's claim on its customers; renewed every third of it while the task works. A killed task's
+# customers are sent again (same message ids) this long after it died.
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=15.0)
+# Destinations on loopback, private or link-local addresses, and plain http:// / amqp://. For development and the
+# test suite only (their receivers listen on 127.0.0.1); production refuses to start with it.
+DELIVERY_ALLOW_PRIVATE_DESTINATIONS = env.bool("DELIVERY_ALLOW_PRIVATE_DESTINATIONS", default=False)
 # Requests of one batch (one per customer) sent side by side from a task; 1: one after another.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=4)
 # Bearer token for /delivery/metrics (Prometheus). Empty: nobody (staff see the same in the admin).
@@ -224,6 +237,8 @@ DELIVERY_METRICS_TOKEN = env.str("DELIVERY_METRICS_TOKEN", default="")
 # The in-app receiver the demo sends to (shown to staff at /support/sandbox/); on by default only when
 # embedded, and always off in production (config.settings.production).
 DELIVERY_SANDBOX = env.bool("DELIVERY_SANDBOX", default=EMBEDDED)
+# After the fast path failed to reach the broker, it is not tried again for this long (the sweeper covers).
+DELIVERY_FAST_PATH_PAUSE_SECONDS = env.float("DELIVERY_FAST_PATH_PAUSE_SECONDS", default=10.0)
 # Called after commit whenever the write path wrote an outbox row: the delivery side's fast path.
 CONSENT_ON_OUTBOX_COMMIT = env.str("CONSENT_ON_OUTBOX_COMMIT", default="apps.delivery.tasks.on_outbox_commit")
 # The earliest captured time (consent captured elsewhere, an import's opt-in or confirmation) accepted: older

@@ -127,3 +127,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+if env.bool("DELIVERY_ALLOW_PRIVATE_DESTINATIONS", default=False):
+    raise ImproperlyConfigured(
+        "DELIVERY_ALLOW_PRIVATE_DESTINATIONS is for development and tests: in production destinations must be "
+        "public https:// (or amqps://) addresses."
+    )

@@ -33,6 +33,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     script: deque = field(default_factory=deque)  # (status, headers) answered in turn, then default_status
     default_status: int = 204
+    default_headers: dict = field(default_factory=dict)  # sent with default_status (e.g. Retry-After)
     applied_ids: set = field(default_factory=set)
     duplicate_ids: list = field(default_factory=list)
     state: dict = field(default_factory=dict)  # external_id -> latest applied document data
@@ -42,6 +43,7 @@ class Receiver:
     truncated: int = 0
     refused: list = field(default_factory=list)  # (error, headers, body) of what did not verify
     delay: float = 0.0  # seconds each request takes, to keep deliveries in flight
+    started: int = 0  # requests read in full, answered or not yet (``requests`` holds the answered ones)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
     _connections: set = field(default_factory=set)  # open keep-alive connections, closed by stop()
@@ -72,14 +74,16 @@ class Receiver:
                     receiver.truncated += 1
                     self.close_connection = True
                     return
+                receiver.started += 1
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers = receiver.handle(self.path, dict(self.headers), body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the sender timed out
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
 
             def log_message(self, *args):
                 pass
@@ -124,4 +128,4 @@ class Receiver:
                     self.state[external_id] = data
                     self.applied_versions.setdefault(external_id, []).append(data["version"])
                     self.arrived[external_id, data["version"]] = time.perf_counter()
-            return self.default_status, {}
+            return self.default_status, self.default_headers

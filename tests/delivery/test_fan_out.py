@@ -8,9 +8,8 @@ from .conftest import grant_email, withdraw_email
 from .factories import DestinationFactory
 
 
-def test_each_outbox_row_becomes_one_delivery_per_enabled_destination(customer):
+def test_each_outbox_row_becomes_one_delivery_per_destination(customer):
     first, second = DestinationFactory(), DestinationFactory()
-    DestinationFactory(enabled=False)
     recorded = grant_email(customer)
 
     fan_out = services.fan_out_outbox()
@@ -20,6 +19,31 @@ def test_each_outbox_row_becomes_one_delivery_per_enabled_destination(customer):
     assert {d.destination for d in deliveries} == {first, second}
     assert {d.status for d in deliveries} == {"pending"}
     assert DeliveryCursor.objects.filter(customer=customer).count() == 2
+
+
+def test_a_disabled_destination_gets_its_deliveries_to_wait_but_no_send_tasks(customer):
+    enabled, disabled = DestinationFactory(), DestinationFactory(enabled=False)
+    recorded = grant_email(customer)
+
+    fan_out = services.fan_out_outbox()
+
+    waiting = Delivery.objects.get(destination=disabled)
+    assert (waiting.document, waiting.status) == (recorded.document, "pending")
+    assert dict(fan_out.per_destination) == {enabled.pk: 1}
+
+
+def test_a_disabled_destination_keeps_only_the_newest_waiting_version_per_customer(customer):
+    disabled = DestinationFactory(enabled=False)
+    grant_email(customer)
+    services.fan_out_outbox()
+    latest = withdraw_email(customer)
+
+    services.fan_out_outbox()
+
+    assert list(
+        Delivery.objects.filter(destination=disabled, status="pending").values_list("version", flat=True)
+    ) == [latest.document.version]
+    assert Delivery.objects.filter(destination=disabled, status="superseded").count() == 1
 
 
 def test_an_outbox_row_fans_out_only_once(customer):

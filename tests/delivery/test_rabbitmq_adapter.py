@@ -9,6 +9,7 @@ from apps.delivery import services
 from apps.delivery.adapters import Message
 from apps.delivery.adapters.rabbitmq import RabbitMQAdapter
 from apps.delivery.models import Delivery
+from tests.factories import CustomerFactory
 
 from .conftest import grant_email
 
@@ -82,3 +83,23 @@ def test_changes_are_published_through_the_pipeline_after_broker_confirms(custom
     assert Delivery.objects.get().status == "delivered"
     _, _, body = channel.basic_get(queue=queue, auto_ack=True)
     assert json.loads(body)["data"]["version"] == recorded.document.version
+
+
+def test_a_batch_sent_from_several_threads_publishes_each_document_once_and_records_it(
+    catalog, destination, exchange, settings
+):
+    settings.DELIVERY_SEND_THREADS = 4
+    channel, _, queue = exchange
+    customers = CustomerFactory.create_batch(40)
+    for customer in customers:
+        grant_email(customer)
+    services.fan_out_outbox()
+
+    report = services.send_due(destination_id=destination.pk)
+
+    assert report.delivered == 40
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
+    published = []
+    while (message := channel.basic_get(queue=queue, auto_ack=True))[0] is not None:
+        published.append(message[1].message_id)
+    assert sorted(published) == sorted(d.message_id for d in Delivery.objects.all())

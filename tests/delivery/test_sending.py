@@ -1,11 +1,14 @@
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from apps.delivery import services
+from apps.delivery.adapters import Outcome
 from apps.delivery.models import Delivery, DeliveryCursor
 from tests.factories import CustomerFactory
 
@@ -251,3 +254,125 @@ def test_a_hanging_destination_is_recorded_as_failing_within_the_batch_time(
     assert report.failed == attempted.count() >= 1
     assert all("Timeout" in d.last_error for d in attempted)
     assert Delivery.objects.filter(attempts=0, status="pending").count() == 6 - attempted.count() > 0
+
+
+def test_an_error_answer_is_recorded_as_its_status_and_reason_never_its_body(customer, destination, receiver):
+    receiver.script.append((500, {}))
+    grant_email(customer)
+
+    send(destination)
+
+    assert Delivery.objects.get().last_error == "HTTP 500 Internal Server Error"
+
+
+def test_retry_after_holds_back_the_whole_destination(catalog, receiver, retry_schedule, settings):
+    settings.DELIVERY_SEND_THREADS = 1
+    destination = DestinationFactory(endpoint=receiver.url)
+    receiver.script.append((429, {"Retry-After": "120"}))
+    for other in CustomerFactory.create_batch(3):
+        grant_email(other)
+
+    send(destination)
+
+    assert len(receiver.requests) == 1  # the rest of the batch was not attempted
+    destination.refresh_from_db()
+    assert destination.held_until >= timezone.now() + timedelta(seconds=110)
+    grant_email(CustomerFactory())
+    assert send(destination).claimed == 0
+    assert len(receiver.requests) == 1
+
+
+def test_a_destination_that_answers_again_gets_its_waiting_retries_at_once(catalog, receiver, retry_schedule):
+    destination = DestinationFactory(endpoint=receiver.url)
+    waiting, fresh = CustomerFactory(), CustomerFactory()
+    grant_email(waiting)
+    services.fan_out_outbox()
+    Delivery.objects.update(attempts=2, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    grant_email(fresh)
+
+    report = send(destination)
+
+    assert report.delivered == 1
+    assert report.more
+    assert Delivery.objects.get(customer=waiting).next_attempt_at <= timezone.now()
+
+
+class ExplodingAdapter:
+    """Raises on one customer's chunk, as a broken client library would."""
+
+    per_request = 1
+    thread_safe = True
+    default_rate_limit = 0.0
+    default_batch_size = 10
+
+    def __init__(self, broken_customer_id):
+        self.broken_customer_id = broken_customer_id
+
+    def send(self, destination, messages):
+        if messages[0].customer_id == self.broken_customer_id:
+            raise RuntimeError("frame corrupted")
+        return [Outcome(delivered=True, status_code=200) for _ in messages]
+
+    def close(self):
+        pass
+
+
+def test_an_adapter_that_raises_fails_its_chunk_and_the_rest_are_recorded(
+    catalog, monkeypatch, retry_schedule
+):
+    destination = DestinationFactory()
+    broken, healthy = CustomerFactory(), CustomerFactory()
+    grant_email(broken)
+    grant_email(healthy)
+    monkeypatch.setattr(services, "adapter_for", lambda kind: ExplodingAdapter(broken.pk))
+
+    report = send(destination)
+
+    assert (report.delivered, report.failed) == (1, 1)
+    assert Delivery.objects.get(customer=healthy).status == "delivered"
+    failed = Delivery.objects.get(customer=broken)
+    assert (failed.status, failed.attempts) == ("pending", 1)
+    assert failed.last_error == "RuntimeError: frame corrupted"
+
+
+def test_an_adapter_that_always_raises_ends_dead_with_its_error(customer, monkeypatch, retry_schedule):
+    destination = DestinationFactory()
+    grant_email(customer)
+    monkeypatch.setattr(services, "adapter_for", lambda kind: ExplodingAdapter(customer.pk))
+    services.fan_out_outbox()
+
+    with time_machine.travel(timezone.now(), tick=True) as clock:
+        for _ in range(len(retry_schedule) + 1):
+            services.send_due(destination_id=destination.pk)
+            clock.shift(timedelta(seconds=10))
+
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("dead", len(retry_schedule) + 1)
+    assert delivery.last_error == "RuntimeError: frame corrupted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_that_loses_its_lease_stops_its_batch_and_records_nothing_for_those_customers(
+    catalog, receiver, settings
+):
+    settings.DELIVERY_SEND_THREADS = 1
+    settings.DELIVERY_LEASE_SECONDS = 0.6  # renewed every 0.2 s
+    destination = DestinationFactory(endpoint=receiver.url)
+    for other in CustomerFactory.create_batch(4):
+        grant_email(other)
+    services.fan_out_outbox()
+
+    def steal_the_lease(path, headers, body):
+        DeliveryCursor.objects.update(lease_token=uuid.uuid4())  # another sender took over
+        connection.close()  # this receiver thread's own connection
+        time.sleep(0.5)  # the sender renews meanwhile, and finds out
+        return original(path, headers, body)
+
+    original, receiver.handle = receiver.handle, steal_the_lease
+
+    report = services.send_due(destination_id=destination.pk)
+
+    assert len(receiver.requests) == 1
+    assert (report.delivered, report.failed) == (0, 0)
+    assert not Delivery.objects.exclude(status="pending").exists()
+    assert not Delivery.objects.filter(attempts__gt=0).exists()

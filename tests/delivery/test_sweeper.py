@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from apps.delivery import selectors, services
-from apps.delivery.models import Delivery
+from apps.delivery.models import Delivery, Destination
 
 from .conftest import grant_email
 from .factories import DestinationFactory
@@ -59,3 +59,26 @@ def test_enabling_a_destination_makes_what_waited_due_now(customer):
     services.set_destination_enabled(destination=destination, enabled=True)
 
     assert Delivery.objects.get().next_attempt_at <= timezone.now()
+
+
+def test_what_a_disabled_destination_missed_is_handed_out_at_the_first_sweep_after_enabling(customer):
+    destination = DestinationFactory(enabled=False)
+    grant_email(customer)
+    services.fan_out_outbox()
+    Delivery.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    services.set_destination_enabled(destination=destination, enabled=True)
+
+    assert [w.destination_id for w in selectors.due_work()] == [destination.pk]
+
+
+def test_a_destination_that_asked_us_to_wait_is_not_handed_out_before_then(customer):
+    destination = DestinationFactory()
+    grant_email(customer)
+    services.fan_out_outbox()
+    Delivery.objects.update(attempts=1, next_attempt_at=timezone.now())
+    until = timezone.now() + timedelta(minutes=2)
+    Destination.objects.filter(pk=destination.pk).update(held_until=until)
+
+    assert selectors.due_work(now=until - timedelta(seconds=1)) == []
+    assert [w.destination_id for w in selectors.due_work(now=until)] == [destination.pk]

@@ -38,6 +38,19 @@ def test_metrics_answer_a_bearer_token_in_prometheus_format(client, metrics_toke
     assert "# TYPE candor_delivery_oldest_pending_age_seconds gauge" in body
 
 
+def test_metrics_tell_how_long_ago_the_sweeper_ran(client, metrics_token, db):
+    services.note_sweep()
+
+    response = client.get("/delivery/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+
+    line = next(
+        line
+        for line in response.content.decode().splitlines()
+        if line.startswith("candor_delivery_sweeper_last_run_age_seconds ")
+    )
+    assert 0 <= float(line.split()[1]) < 60
+
+
 def test_metrics_refuse_a_wrong_token(client, metrics_token, db):
     response = client.get("/delivery/metrics", headers={"authorization": "Bearer wrong"})
 

@@ -21,16 +21,14 @@ def broker():
 
 @pytest.fixture
 def celery_processes(transactional_db, broker, no_fast_path):
-    """Start worker and beat with ``start(**env)``; they are killed before the database is flushed."""
+    """Start worker and beat (under supervisord) with ``start(concurrency=4, **env)``; they are stopped before
+    the database is flushed."""
     started = []
 
-    def start(workers=1, concurrency=4, **env):
-        processes = Celery(broker, **env)
+    def start(concurrency=4, **env):
+        processes = Celery(broker, concurrency=concurrency, **env)
         started.append(processes)
-        for _ in range(workers):
-            processes.start_worker(concurrency=concurrency)
-        processes.start_beat()
-        return processes
+        return processes.start()
 
     yield start
     for processes in started:

@@ -1,6 +1,7 @@
 """Real processes for the reliability tests: a private Redis (so restarting it disturbs nobody), Celery worker
-and beat processes on the test database, and a helper to wait for a condition."""
+and beat processes under supervisord on the test database, and a helper to wait for a condition."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -8,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -77,12 +77,6 @@ class PrivateRedis:
         self.start()
 
 
-def _kill(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 def _pings(client) -> bool:
     try:
         return client.ping()
@@ -91,15 +85,11 @@ def _pings(client) -> bool:
 
 
 class Celery:
-    """Worker and beat processes of ``config`` on the test database and a private broker, with queue names of
-    their own. Each process leads its own session so a SIGKILL takes its pool children with it.
+    """Celery worker and beat processes on the test database and a private broker, with queue names of their
+    own, run by supervisord from ``deploy/supervisord.conf``: the operator's set-up, so a worker that exits (a
+    Celery worker may shut down on losing its Redis broker) or is killed is started again by supervisord."""
 
-    Like systemd with ``Restart=always`` in production, a supervisor thread starts again any process that
-    exits by itself: a Celery worker may shut down on losing its Redis broker ("Unrecoverable error",
-    a long-standing kombu behaviour), and recovering from that is part of what is tested.
-    """
-
-    def __init__(self, broker: PrivateRedis, **env):
+    def __init__(self, broker: PrivateRedis, concurrency: int = 4, **env):
         suffix = uuid.uuid4().hex[:8]
         self.queue = f"candor_test_delivery_{suffix}"
         self.default_queue = f"candor_test_delivery_default_{suffix}"
@@ -108,95 +98,95 @@ class Celery:
         db = connection.settings_dict
         self.env = {
             **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "REDIS_URL": broker.url,
             "DELIVERY_QUEUE": self.queue,
             "CELERY_DEFAULT_QUEUE": self.default_queue,
+            "DELIVERY_WORKER_CONCURRENCY": str(concurrency),
+            "CELERY_BEAT_SCHEDULER": "celery.beat:PersistentScheduler",
+            "CELERY_BEAT_SCHEDULE_FILENAME": str(Path(self.workdir) / "beat-schedule"),
             "DELIVERY_SWEEP_SECONDS": "0.5",
             "DELIVERY_SWEEP_GRACE_SECONDS": "1",
             "DELIVERY_HTTP_TIMEOUT": "5",
+            "DELIVERY_LEASE_SECONDS": "3",
             "CONN_MAX_AGE": "0",
             "LOG_LEVEL": "WARNING",
+            "DELIVERY_ALLOW_PRIVATE_DESTINATIONS": "true",  # the receivers listen on 127.0.0.1
             **env,
         }
-        self.workers: list[tuple[subprocess.Popen, int]] = []
-        self.beat = None
-        self.restarts = 0
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        threading.Thread(target=self._supervise, daemon=True).start()
+        self.supervisord = None
 
-    def _supervise(self):
-        while not self._stopped.wait(0.5):
-            with self._lock:
-                for index, (worker, concurrency) in enumerate(self.workers):
-                    if worker.poll() is not None:
-                        self.workers[index] = (self._worker(concurrency), concurrency)
-                        self.restarts += 1
-                if self.beat is not None and self.beat.poll() is not None:
-                    self.beat = self._beat()
-                    self.restarts += 1
-
-    def _spawn(self, *args, name):
-        log = open(Path(self.workdir) / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        return subprocess.Popen(  # noqa: S603 (fixed arguments)
-            [CELERY, "-A", "config", *args],
+    def start(self):
+        self.supervisord = subprocess.Popen(  # noqa: S603 (fixed arguments)
+            [
+                str(Path(sys.executable).parent / "supervisord"),
+                "-c",
+                str(ROOT / "deploy" / "supervisord.conf"),
+                "-l",
+                str(Path(self.workdir) / "supervisord.log"),
+                "-j",
+                str(Path(self.workdir) / "supervisord.pid"),
+                "-q",
+                self.workdir,
+            ],
             cwd=ROOT,
             env=self.env,
-            stdout=log,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-    def start_worker(self, concurrency: int = 4):
-        with self._lock:
-            self.workers.append((self._worker(concurrency), concurrency))
-
-    def _worker(self, concurrency):
-        return self._spawn(
-            "worker",
-            "-Q",
-            f"{self.default_queue},{self.queue}",
-            "-c",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "WARNING",
-            name="worker",
+        wait_until(
+            lambda: len(self._children()) == 3, timeout=30, message="supervisord to start its programs"
         )
+        return self
 
-    def start_beat(self):
-        with self._lock:
-            self.beat = self._beat()
+    def _children(self) -> dict[int, str]:
+        """The programs supervisord runs now: pid -> command line."""
+        found = {}
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = status.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self.supervisord.pid:
+                    pid = int(status.parent.name)
+                    found[pid] = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
+        return found
 
-    def _beat(self):
-        return self._spawn(
-            "beat",
-            "--scheduler",
-            "celery.beat:PersistentScheduler",
-            "-s",
-            str(Path(self.workdir) / "beat-schedule"),
-            "-l",
-            "WARNING",
-            name="beat",
-        )
+    def worker_pids(self) -> list[int]:
+        return [pid for pid, command in self._children().items() if " worker " in command]
 
     def kill_workers(self):
-        """SIGKILL every worker and its pool: no shutdown, no acknowledgement, transactions cut off."""
-        with self._lock:
-            for worker, _ in self.workers:
-                _kill(worker)
-            self.workers = []
+        """SIGKILL every worker and its pool: no shutdown, no acknowledgement, transactions cut off.
+        supervisord starts them again."""
+        before = set(self.worker_pids())
+        for pid in before:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        wait_until(
+            lambda: len(set(self.worker_pids()) - before) == 2,
+            timeout=30,
+            message="the workers to be restarted",
+        )
+
+    @property
+    def restarts(self) -> int:
+        return Path(self.workdir, "supervisord.log").read_text().count("exited: ")
 
     def stop(self):
-        self._stopped.set()
-        self.kill_workers()
-        with self._lock:
-            if self.beat is not None:
-                _kill(self.beat)
+        if self.supervisord is None or self.supervisord.poll() is not None:
+            return
+        programs = list(self._children())
+        self.supervisord.terminate()  # stops its programs, each with its process group (stopasgroup)
+        try:
+            self.supervisord.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.supervisord.kill()
+        for pid in programs:  # each program leads its own process group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
     def logs(self) -> str:
         return "\n".join(

@@ -74,9 +74,8 @@ def test_every_change_arrives_in_order_through_a_killed_worker_a_broker_restart_
     burst()
     seen = len(receiver.requests)
     wait_until(lambda: len(receiver.requests) > seen + 3, timeout=30, message="deliveries in flight")
-    processes.kill_workers()
+    processes.kill_workers()  # supervisord starts them again
     burst()
-    processes.start_worker()
 
     # 2. Redis (the broker) restarts without persistence: every queued task is lost.
     wait_until(lambda: len(receiver.requests) > seen + 10, timeout=30, message="the new worker to deliver")
@@ -110,7 +109,7 @@ def test_a_withdrawal_after_a_grant_is_never_overtaken_by_it(catalog, celery_pro
     destination = services.add_destination(name="esp", kind="webhook", endpoint=receiver.url)
     receiver.secret = destination.secret
     customers = CustomerFactory.create_batch(CUSTOMERS)
-    celery_processes(workers=2)
+    celery_processes()
 
     for customer in customers:
         for state in ("given", "withdrawn", "given", "withdrawn"):

@@ -34,6 +34,7 @@ class Outcome:
 
 class Adapter(Protocol):
     per_request: int  # most messages one send() carries: one request, one token of the rate limit
+    thread_safe: bool  # one instance may send from several threads at once; if not, a batch goes out on one
     default_rate_limit: float  # requests per second the vendor allows; 0: no limit
     default_batch_size: int  # messages one task claims
 
@@ -58,7 +59,8 @@ def outcome_from_response(response: httpx.Response) -> Outcome:
     code = response.status_code
     if 200 <= code < 300:
         return Outcome(delivered=True, status_code=code)
-    error = f"HTTP {code}: {response.text[:300]}"
+    # The status and its reason phrase, never the body: it is the destination's text, shown to support staff.
+    error = f"HTTP {code} {response.reason_phrase}"[:100]
     if code == 410:
         return Outcome(delivered=False, status_code=code, error=error, gone=True)
     if code in (429, 503) or code >= 500 or code == 408:

@@ -12,10 +12,10 @@ pause and document version → custom attributes prefixed ``candor_``.
 """
 
 import httpx
-from django.conf import settings
 from django.utils import timezone
 
 from . import Message, Outcome, failed, outcome_from_response
+from .network import http_client
 
 SUBSCRIBE_ATTRIBUTE = {"email": "email_subscribe", "push": "push_subscribe"}
 IDENTIFIER_ATTRIBUTES = {"email": "email", "phone": "phone"}
@@ -58,11 +58,12 @@ def user_attributes(message: Message, subscription_groups: dict) -> dict:
 
 class BrazeAdapter:
     per_request = 75
+    thread_safe = True  # httpx clients are
     default_rate_limit = 1000.0
     default_batch_size = 75
 
     def __init__(self):
-        self._client = httpx.Client(timeout=settings.DELIVERY_HTTP_TIMEOUT)
+        self._client = http_client()
 
     def send(self, destination, messages: list[Message]) -> list[Outcome]:
         groups = destination.options.get("subscription_groups", {})

@@ -14,6 +14,7 @@ import pika.exceptions
 from django.conf import settings
 
 from . import Message, Outcome, failed
+from .network import RefusedAddress, amqp_parameters
 
 DEFAULT_EXCHANGE = "candor.permissions"
 DEFAULT_ROUTING_KEY = "permissions.updated"
@@ -21,6 +22,7 @@ DEFAULT_ROUTING_KEY = "permissions.updated"
 
 class RabbitMQAdapter:
     per_request = 1
+    thread_safe = False  # a pika BlockingConnection belongs to one thread
     default_rate_limit = 0.0
     default_batch_size = 50
 
@@ -30,7 +32,7 @@ class RabbitMQAdapter:
 
     def _open(self, destination):
         if self._channel is None or self._channel.is_closed:
-            parameters = pika.URLParameters(destination.endpoint)
+            parameters = amqp_parameters(destination.endpoint)
             parameters.socket_timeout = settings.DELIVERY_HTTP_TIMEOUT
             parameters.blocked_connection_timeout = settings.DELIVERY_HTTP_TIMEOUT
             self._connection = pika.BlockingConnection(parameters)
@@ -68,7 +70,7 @@ class RabbitMQAdapter:
                 )
             except pika.exceptions.NackError:
                 outcomes.append(Outcome(delivered=False, error="The broker refused the message (nack)."))
-            except pika.exceptions.AMQPError as error:
+            except (pika.exceptions.AMQPError, RefusedAddress, OSError) as error:
                 self.close()
                 outcomes.extend(failed(messages[len(outcomes) :], f"{type(error).__name__}: {error}"))
                 break

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import Message, Outcome, outcome_from_response
+from .network import http_client
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's prefix, not a secret)
 _client: httpx.Client | None = None
@@ -63,12 +64,13 @@ def client() -> httpx.Client:
     global _client
     with _client_lock:
         if _client is None:
-            _client = httpx.Client(timeout=settings.DELIVERY_HTTP_TIMEOUT, follow_redirects=False)
+            _client = http_client()
         return _client
 
 
 class WebhookAdapter:
     per_request = 1
+    thread_safe = True  # httpx clients are
     default_rate_limit = 0.0
     default_batch_size = 50
 
