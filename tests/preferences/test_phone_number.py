@@ -6,7 +6,7 @@ from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.services import erase_customer
 from apps.customers.services import mark_phone_verified
 from apps.preferences import sms
-from apps.preferences.services import sms_verification_pending
+from apps.preferences.services import sms_code_pending_for
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import nv, open_link
@@ -160,6 +160,6 @@ def test_a_code_for_the_number_on_record_ends_when_the_record_gets_another(signe
 
 def test_erasure_forgets_a_number_waiting_for_its_code(signed_in_without_number, no_number):
     send_code(signed_in_without_number)
-    assert sms_verification_pending(no_number)
+    assert sms_code_pending_for(no_number) is not None
     erase_customer(customer=no_number, source="support_agent", actor="staff:1")
-    assert not sms_verification_pending(no_number)
+    assert sms_code_pending_for(no_number) is None
