@@ -21,14 +21,15 @@ from django.utils import timezone
 
 from apps.api.models import ApiClient
 from apps.api.services import api_client_create
-from apps.catalog.models import Channel, Notice, NoticeVersion, Option, Topic
+from apps.catalog.models import BenefitKind, Channel, Notice, NoticeVersion, Option, Topic
 from apps.catalog.selectors import catalog_rules, current_notice_version
-from apps.consent.models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
+from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.services import record_choices
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery, Destination
 from apps.delivery.services import fan_out_outbox
+from apps.inbound.models import InboundSource
 from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
 
@@ -112,6 +113,9 @@ ATTACKS = {
         lambda c: c.post(url(ConsentEvent, "add"), {"purpose": "channel:sms", "state": "given"}),
     ],
     PermissionDocument: [],
+    BenefitKind: [],  # what a sender says a message brought: no consent rests on it
+    InboundSource: [],  # a report it accepts goes through the write path (tests/inbound)
+    InboundReport: [],
     OutboxEntry: [],
     Destination: [],
     Delivery: [],
