@@ -29,12 +29,13 @@ from apps.consent.services import (
     Change,
     change_identity,
     evidence_hash,
+    mark_address_undeliverable,
     record_changes_in_bulk,
     record_choices,
 )
 from apps.consent.tasks import send_email_confirmations
 from apps.customers.models import Customer
-from apps.customers.services import clean_phone, create_customers, mark_email_undeliverable
+from apps.customers.services import clean_phone, create_customers
 
 from .formats import FORMATS, SourceRow, read_rows
 from .mapping import RowProblem, load_topic_map
@@ -345,7 +346,8 @@ class _Tally:
         self.confirm = any(r.awaits_email_confirmation for r in recorded)
         self.undeliverable = row.undeliverable and bool(customer.email)
         if self.undeliverable:
-            mark_email_undeliverable(customer=customer, at=row.undeliverable_since or job.run.started_at)
+            # A deliverability flag, not consent: it reaches the permission document, never the ledger.
+            mark_address_undeliverable(customer=customer, at=row.undeliverable_since or job.run.started_at)
         self.outcome = (
             ImportRow.Outcome.APPLIED
             if self.applied
