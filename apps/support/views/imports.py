@@ -3,6 +3,7 @@ run's page shows its progress (htmx polls the panel; without JavaScript the page
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.vary import vary_on_headers
 
 from apps.imports.models import ImportRun
 from apps.imports.selectors import import_runs, run_progress
@@ -10,6 +11,7 @@ from apps.imports.selectors import import_runs, run_progress
 from ..access import staff_page
 from ..forms import ImportForm
 from ..services import start_upload_import
+from .fragments import partial_answer
 
 RUNS_SHOWN = 50
 
@@ -45,7 +47,10 @@ def imports(request):
 
 
 @staff_page("import_consents")
+@vary_on_headers("HX-Request")
 def import_run(request, run_id: int):
     run = get_object_or_404(ImportRun, pk=run_id)
-    template = "support/partials/import_progress.html" if request.htmx else "support/import_run.html"
+    template = (
+        "support/partials/import_progress.html" if partial_answer(request) else "support/import_run.html"
+    )
     return render(request, template, {"run": run, "progress": run_progress(run)})
