@@ -1,13 +1,21 @@
 from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from .models import ImportRun
 from .services import import_consents
 
 
-@shared_task
+# Acknowledged on receipt, unlike the other tasks: a run outlives the broker's visibility timeout, and a second
+# worker must not start the same file beside the first. A worker lost mid-run leaves the run unfinished; its
+# batches are kept, and uploading the file again resumes it.
+@shared_task(
+    acks_late=False,
+    time_limit=settings.IMPORT_TASK_TIME_LIMIT,
+    soft_time_limit=settings.IMPORT_TASK_TIME_LIMIT - 60,
+)
 def run_import(run_id: int, path: str, map_path: str | None = None, exported_at: str | None = None) -> dict:
     """Work a run ``start_import`` created (the console's upload); its page polls the progress."""
     run = ImportRun.objects.get(pk=run_id)
