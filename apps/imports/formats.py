@@ -99,6 +99,12 @@ def _records(path, fmt) -> Iterator:
             yield from csv.DictReader(file)
 
 
+def count_rows(path, fmt: str) -> int:
+    """How many data rows ``read_rows`` will yield: reads the whole file once, so a file that is not UTF-8 text
+    (or not CSV) fails here, before a run starts, with ``UnicodeDecodeError`` or ``csv.Error``."""
+    return sum(1 for _ in _records(path, fmt))
+
+
 # ---- shared helpers ----------------------------------------------------------------------------------------
 
 

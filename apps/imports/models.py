@@ -18,6 +18,14 @@ class ImportRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    # A run started from the console exists before its task works it, so its page can show progress; a dry run
+    # from the console keeps this row (and nothing else), the command line's keeps none.
+    dry_run = models.BooleanField(default=False)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    started_by = models.CharField(
+        max_length=40, blank=True, help_text="e.g. staff:12; empty from the command line."
+    )
+    error = models.CharField(max_length=500, blank=True, help_text="Why the run stopped before its end.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -2,6 +2,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
+
 from apps.consent.models import ConsentEvent
 
 from .models import ImportRun
@@ -49,3 +51,15 @@ def traced_events(run_id: int) -> Iterator[TracedEvent] | None:
             key=lambda trace: (trace.row, trace.sequence),
         )
     )
+
+
+def progress_key(run_id: int) -> str:
+    """Where a run's summary after its latest batch is kept (``services.import_consents`` writes it)."""
+    return f"imports:progress:{run_id}"
+
+
+def run_progress(run: ImportRun) -> dict:
+    """What the run has done: its summary once finished, else the summary after its latest batch (or nothing)."""
+    if run.finished_at:
+        return run.summary
+    return cache.get(progress_key(run.pk)) or {}

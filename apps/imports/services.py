@@ -17,6 +17,7 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -37,9 +38,10 @@ from apps.consent.tasks import send_email_confirmations
 from apps.customers.models import Customer
 from apps.customers.services import clean_phone, create_customers
 
-from .formats import FORMATS, SourceRow, read_rows
-from .mapping import RowProblem, load_topic_map
+from .formats import FORMATS, SourceRow, count_rows, read_rows
+from .mapping import RowProblem, TopicMap, load_topic_map
 from .models import ImportRow, ImportRun
+from .selectors import progress_key
 
 # The purposes each format can write; each needs the source's legacy notice before a row is read.
 FORMAT_PURPOSES = {
@@ -49,6 +51,8 @@ FORMAT_PURPOSES = {
     "shopify": ("channel:email", "channel:sms"),
     "ndjson": (),
 }
+# How long a run's progress stays readable in the cache after its last batch (a finished run keeps its summary).
+PROGRESS_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -100,13 +104,52 @@ def import_consents(
     exported_at: datetime | None = None,
     batch_size: int = 500,
     bulk: bool = True,
+    run: ImportRun | None = None,
 ) -> Summary:
     """Import the file; returns what it did (or, with ``dry_run``, what it would do: nothing is kept).
 
     Raises ``ValidationError`` before reading any row if the format, mapping file or legacy notices are wrong.
     ``bulk`` (the default) records each batch with ``record_changes_in_bulk``; without it every row goes through
-    ``record_choices`` on its own. Both leave the same ledger, snapshots and documents.
+    ``record_choices`` on its own. Both leave the same ledger, snapshots and documents. ``run`` is a run
+    ``start_import`` created (the console's); without it the run is created here (and a dry run's not kept).
+    After every batch the summary so far is in the cache for ``selectors.run_progress``.
     """
+    topic_map, versions = check_import(fmt=fmt, source=source, map_path=map_path, exported_at=exported_at)
+    file = Path(path)
+    summary = Summary()
+    rejected_path = file.with_name(file.name + ".rejected" + (".csv" if file.suffix == ".csv" else ".ndjson"))
+    with transaction.atomic():
+        if run is None:
+            run = ImportRun.objects.create(
+                source=source,
+                format=fmt,
+                file_name=file.name,
+                file_sha256=_sha256(file),
+                started_at=timezone.now(),
+            )
+        summary.run_id = run.pk
+        # A dry run keeps the run row only inside its rolled-back transaction; a real run commits it first.
+        if dry_run:
+            job = _Job(run, versions, summary, dry_run, bulk, None)
+            _work(job, read_rows(file, fmt, topic_map, exported_at), batch_size)
+            transaction.set_rollback(True)
+    if dry_run:
+        # A run the console started outlives the rollback: its page shows what the real run would do.
+        ImportRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), summary=summary.as_dict())
+        return summary
+    with _RejectedFile(rejected_path) as rejected:
+        job = _Job(run, versions, summary, dry_run, bulk, rejected)
+        _work(job, read_rows(file, fmt, topic_map, exported_at), batch_size)
+    summary.rejected_file = str(rejected_path) if rejected.count else ""
+    ImportRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), summary=summary.as_dict())
+    return summary
+
+
+def check_import(
+    *, fmt: str, source: str, map_path: str | None = None, exported_at: datetime | None = None
+) -> tuple[TopicMap, dict[str, int]]:
+    """The topic map and the source's legacy notice versions; ``ValidationError`` if the format, the mapping
+    file or the legacy notices are wrong (nothing read, nothing written)."""
     rules = catalog_rules()
     topic_map = load_topic_map(map_path, rules)
     versions = legacy_versions(source)
@@ -126,31 +169,42 @@ def import_consents(
         )
     if errors:
         raise ValidationError(errors)
+    return topic_map, versions
 
+
+def start_import(
+    *,
+    path: str,
+    fmt: str,
+    source: str,
+    map_path: str | None = None,
+    dry_run: bool = False,
+    exported_at: datetime | None = None,
+    started_by: str = "",
+) -> ImportRun:
+    """Check everything a run needs (format, mapping, legacy notices, a file that reads) and create its run, for
+    a worker to do with ``tasks.run_import``. ``ValidationError`` and nothing created if anything is wrong."""
+    check_import(fmt=fmt, source=source, map_path=map_path, exported_at=exported_at)
+    try:
+        total = count_rows(path, fmt)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ValidationError({"file": f"Cannot read the file as a {fmt} export: {error}"}) from error
     file = Path(path)
-    summary = Summary()
-    rejected_path = file.with_name(file.name + ".rejected" + (".csv" if file.suffix == ".csv" else ".ndjson"))
-    with transaction.atomic():
-        run = ImportRun.objects.create(
-            source=source,
-            format=fmt,
-            file_name=file.name,
-            file_sha256=_sha256(file),
-            started_at=timezone.now(),
-        )
-        summary.run_id = run.pk
-        # A dry run keeps the run row only inside its rolled-back transaction; a real run commits it first.
-        if dry_run:
-            job = _Job(run, versions, summary, dry_run, bulk, None)
-            _work(job, read_rows(file, fmt, topic_map, exported_at), batch_size)
-            transaction.set_rollback(True)
-            return summary
-    with _RejectedFile(rejected_path) as rejected:
-        job = _Job(run, versions, summary, dry_run, bulk, rejected)
-        _work(job, read_rows(file, fmt, topic_map, exported_at), batch_size)
-    summary.rejected_file = str(rejected_path) if rejected.count else ""
-    ImportRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), summary=summary.as_dict())
-    return summary
+    return ImportRun.objects.create(
+        source=source,
+        format=fmt,
+        file_name=file.name,
+        file_sha256=_sha256(file),
+        started_at=timezone.now(),
+        dry_run=dry_run,
+        total_rows=total,
+        started_by=started_by,
+    )
+
+
+def _report_progress(job: "_Job") -> None:
+    """The summary so far, where a page can read it: the cache, because a dry run's writes are never committed."""
+    cache.set(progress_key(job.run.pk), job.summary.as_dict(), PROGRESS_SECONDS)
 
 
 @dataclass
@@ -188,6 +242,7 @@ def _work(job: _Job, rows, batch_size: int) -> None:
                     with transaction.atomic():
                         _import_in_bulk(job, good)
                     _queue_confirmations(job)
+                    _report_progress(job)
                     continue
                 except _BatchHasBadChange:
                     pass
@@ -196,6 +251,7 @@ def _work(job: _Job, rows, batch_size: int) -> None:
                 if problem:
                     job.reject(row, problem)
         _queue_confirmations(job)
+        _report_progress(job)
 
 
 def _queue_confirmations(job: _Job) -> None:

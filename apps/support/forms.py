@@ -1,4 +1,5 @@
-"""The form an agent fills in when a customer asks for a change by phone, letter, email or in person."""
+"""The forms of the console: a change a customer asked for by phone, letter, email or in person; an erasure; an
+export to import."""
 
 from django import forms
 
@@ -7,6 +8,7 @@ from apps.catalog.selectors import catalog_rules
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice
+from apps.imports.formats import FORMATS
 
 from .selectors import latest_versions, purpose_titles
 from .services import NOTE_MAX_LENGTH
@@ -184,4 +186,34 @@ class EraseForm(forms.Form):
     confirm = forms.BooleanField(
         label="I checked the requester's identity and this customer's personal data is to be erased for good.",
         required=True,
+    )
+
+
+class ImportForm(forms.Form):
+    """A platform's export for ``apps.imports``: what it is, which source's legacy notices it comes under."""
+
+    file = forms.FileField(label="Export file")
+    format = forms.ChoiceField(label="Format", choices=[(fmt, fmt) for fmt in FORMATS])
+    source = forms.SlugField(
+        label="Source",
+        max_length=40,
+        help_text="The source system's name its legacy notices were entered under, e.g. mailchimp.",
+    )
+    map = forms.FileField(
+        label="Topic mapping (optional)", required=False, help_text="topics.toml: lists and groups to topics."
+    )
+    exported_at = forms.DateTimeField(
+        label="When the export was taken (Braze only)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    dry_run = forms.TypedChoiceField(
+        label="Run",
+        choices=[
+            ("yes", "Dry run: write nothing, report what the import would do"),
+            ("no", "Import for real"),
+        ],
+        coerce=lambda answer: answer == "yes",
+        initial="yes",
+        widget=forms.RadioSelect,
     )

@@ -26,6 +26,7 @@ class StaffAccess(models.Model):
         REFUSED_CHANGE = "refused_change", "Tried to record a change that was refused"
         ADMIN_VIEW = "admin_view", "Opened in the admin"
         EXPLAIN = "explain", "Read why a message may or may not be sent"
+        IMPORT = "import", "Started an import of consent from another system"
 
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(
@@ -49,6 +50,7 @@ class StaffAccess(models.Model):
             ("run_data_subject_requests", "Run data-subject access and erasure requests"),
             ("view_staff_access_log", "See the staff access log"),
             ("verify_ledger", "Verify the consent ledger"),
+            ("import_consents", "Import consent from another system's export"),
         ]
         indexes = [models.Index(fields=["customer", "-at"], name="staff_access_customer_at")]
         verbose_name = "staff access"

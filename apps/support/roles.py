@@ -20,6 +20,7 @@ ROLES = {
         "support.run_data_subject_requests",
         "support.view_staff_access_log",
         "support.verify_ledger",
+        "support.import_consents",
     ],
     "Marketing admin": [
         f"catalog.{action}_{model}"

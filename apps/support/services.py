@@ -1,12 +1,17 @@
-"""What the console changes: the staff access log, changes recorded on a customer's behalf, erasure requests.
+"""What the console changes: the staff access log, changes recorded on a customer's behalf, erasure requests,
+imports uploaded by a privacy officer.
 
 Every change to a preference goes through ``apps.consent.services.record_choices`` with the agent as actor.
 """
 
 import hashlib
 import secrets
+import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 from urllib.parse import urljoin
 
 from allauth.mfa.models import Authenticator
@@ -31,6 +36,8 @@ from apps.customers.models import Customer, HeldMessage
 from apps.customers.services import resolve_held_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import replay_dead
+from apps.imports.services import start_import
+from apps.imports.tasks import run_import
 
 from .models import StaffAccess, StaffInvite
 
@@ -245,3 +252,51 @@ def decide_held_message(*, staff, message: HeldMessage, decision: str) -> Record
             how_asked="text",
             note=f"The customer's text (held message {message.pk}) read by staff as a request to stop.",
         )
+
+
+def start_upload_import(*, staff, upload, mapping, fmt: str, source: str, dry_run: bool, exported_at=None):
+    """Keep the uploaded export (and mapping file) under ``IMPORT_UPLOAD_DIR``, start its run and queue the task
+    that works it once this transaction commits. ``ValidationError`` (format, source's legacy notices, mapping,
+    a file that does not read) and nothing kept if anything is wrong."""
+    folder = Path(settings.IMPORT_UPLOAD_DIR) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = _keep(folder, upload)
+    map_path = _keep(folder, mapping) if mapping else None
+    try:
+        with transaction.atomic():
+            run = start_import(
+                path=str(path),
+                fmt=fmt,
+                source=source,
+                map_path=map_path and str(map_path),
+                dry_run=dry_run,
+                exported_at=exported_at,
+                started_by=staff_actor(staff),
+            )
+            record_staff_access(
+                staff=staff,
+                what=StaffAccess.What.IMPORT,
+                detail=f"run={run.pk} format={fmt} source={source} dry_run={dry_run}",
+            )
+            transaction.on_commit(
+                partial(
+                    run_import.delay,
+                    run.pk,
+                    str(path),
+                    map_path and str(map_path),
+                    exported_at.isoformat() if exported_at else None,
+                )
+            )
+    except ValidationError:
+        shutil.rmtree(folder)
+        raise
+    return run
+
+
+def _keep(folder: Path, upload) -> Path:
+    # Only the name's last part, so an uploaded name cannot reach outside the folder.
+    path = folder / (Path(upload.name).name or "upload")
+    with open(path, "wb") as file:
+        for chunk in upload.chunks():
+            file.write(chunk)
+    return path

@@ -7,6 +7,7 @@ from .views import (
     deliveries,
     enrol,
     explain,
+    imports,
     ledger,
     proof,
     requests,
@@ -41,6 +42,8 @@ urlpatterns = [
     path("ledger/", ledger.verify, name="ledger"),
     path("sandbox/", sandbox.sandbox, name="sandbox"),
     path("sandbox/<slug:name>/", sandbox.sandbox, name="sandbox_for"),
+    path("imports/", imports.imports, name="imports"),
+    path("imports/<int:run_id>/", imports.import_run, name="import_run"),
     path("review/", review.queue, name="review"),
     path("review/<int:message_id>/", review.decide, name="review_decide"),
 ]

@@ -248,6 +248,12 @@ CONSENT_CAPTURED_AT_FLOOR = datetime.fromisoformat(
 )
 if CONSENT_CAPTURED_AT_FLOOR.tzinfo is None:
     raise ValueError("CONSENT_CAPTURED_AT_FLOOR needs a time zone offset, e.g. 2010-01-01T00:00:00+00:00.")
+# Exports a privacy officer uploads in the support console are kept here (one folder per upload), with the
+# rejected rows beside them.
+IMPORT_UPLOAD_DIR = Path(env.str("IMPORT_UPLOAD_DIR", default=str(BASE_DIR / "var" / "imports")))
+# The task that works an uploaded import runs for as long as the file takes, up to this many seconds (not the
+# default task limit).
+IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=6 * 3600)
 # Double opt-in mails Candor sends itself (page, API, console, imports): at most this many per customer an hour.
 EMAIL_CONFIRMATIONS_PER_HOUR = env.int("EMAIL_CONFIRMATIONS_PER_HOUR", default=3)
 # A revocation is sent to every destination from this queue, ahead of routine changes (workers take it too).

@@ -7,7 +7,10 @@ from django.core.management import call_command
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.selectors import ledger_breaks, replayed_snapshot_fields
 from apps.customers.models import Customer
-from apps.imports.services import import_consents
+from apps.imports import services
+from apps.imports.models import ImportRun
+from apps.imports.selectors import run_progress
+from apps.imports.services import import_consents, start_import
 
 from .conftest import FIXTURES
 
@@ -109,3 +112,35 @@ def test_a_mapping_file_naming_an_unknown_topic_is_refused_before_any_row_is_rea
 def test_an_import_without_the_sources_legacy_notice_is_refused(catalog, export):
     with pytest.raises(ValidationError, match="No legacy notice from 'mailchimp' for channel:email"):
         run(export("mailchimp_subscribed.csv"))
+
+
+def test_each_batch_leaves_the_summary_so_far_where_a_page_can_read_it_even_in_a_dry_run(
+    legacy_notices, export, monkeypatch
+):
+    path = export("mailchimp_subscribed.csv")
+    started = start_import(path=path, fmt="mailchimp", source="mailchimp", dry_run=True)
+    seen = []
+    report = services._report_progress
+
+    def report_and_read(job):
+        report(job)
+        seen.append(run_progress(ImportRun.objects.get(pk=started.pk))["rows"])
+
+    monkeypatch.setattr(services, "_report_progress", report_and_read)
+
+    summary = run(path, dry_run=True, batch_size=1, run=started)
+
+    assert seen == list(range(1, started.total_rows + 1))
+    assert run_progress(ImportRun.objects.get(pk=started.pk)) == summary.as_dict()
+    assert ConsentEvent.objects.count() == 0
+
+
+def test_a_run_is_not_started_for_a_file_that_does_not_read(legacy_notices, tmp_path):
+    path = tmp_path / "audience.csv"
+    path.write_bytes(b"\xff\xfe\x00not text")
+
+    with pytest.raises(ValidationError) as error:
+        start_import(path=str(path), fmt="mailchimp", source="mailchimp")
+
+    assert "file" in error.value.message_dict
+    assert not ImportRun.objects.exists()

@@ -11,6 +11,7 @@ from apps.customers.links import PAGE, make_token
 from apps.customers.services import ensure_login_account, hold_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
+from apps.imports.models import ImportRun
 from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, make_choice
 
@@ -36,6 +37,8 @@ PAGES = {
     "sandbox_for": (False, {AGENT, OFFICER}, {"GET"}),
     "review": (False, {AGENT}, {"GET"}),
     "review_decide": (False, {AGENT}, {"POST"}),
+    "imports": (False, {OFFICER}, {"GET", "POST"}),
+    "import_run": (False, {OFFICER}, {"GET"}),
 }
 
 
@@ -59,7 +62,7 @@ def urls(catalog, settings):
     urls = {
         name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
         for name, (needs, _, _) in PAGES.items()
-        if name not in ("retry_delivery", "sandbox_for", "review_decide")
+        if name not in ("retry_delivery", "sandbox_for", "review_decide", "import_run")
     }
     urls["retry_delivery"] = reverse("support:retry_delivery", args=[customer.pk, dead.pk])
     urls["sandbox_for"] = reverse("support:sandbox_for", args=["sandbox"])
@@ -72,6 +75,10 @@ def urls(catalog, settings):
         deadline_at=now(),
     )
     urls["review_decide"] = reverse("support:review_decide", args=[held.pk])
+    run = ImportRun.objects.create(
+        source="mailchimp", format="mailchimp", file_name="a.csv", file_sha256="0" * 64, started_at=now()
+    )
+    urls["import_run"] = reverse("support:import_run", args=[run.pk])
     return urls
 
 

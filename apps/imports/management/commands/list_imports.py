@@ -12,7 +12,8 @@ class Command(BaseCommand):
     def handle(self, *args, run, **options):
         if run is None:
             for item in import_runs():
-                state = "finished" if item.finished_at else "unfinished"
+                state = "stopped" if item.error else "finished" if item.finished_at else "unfinished"
+                state += " (dry run)" if item.dry_run else ""  # a console dry run keeps its run row
                 self.stdout.write(
                     f"{item.pk}\t{item.started_at:%Y-%m-%d %H:%M}\t{item.source}\t{item.format}\t{item.file_name}\t"
                     f"{state}\t{item.summary.get('rows', '')} rows"
