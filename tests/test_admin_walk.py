@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.api.models import ApiClient
-from apps.catalog.models import Channel, Notice, NoticeVersion, Option, Topic
-from apps.consent.models import ConsentEvent, OutboxEntry, PermissionDocument
+from apps.catalog.models import BenefitKind, Channel, Notice, NoticeVersion, Option, Topic
+from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery, Destination
+from apps.inbound.models import InboundSource
 from tests.doors import seed_world, seen, unrecorded_changes
 
 
@@ -103,6 +104,9 @@ ATTACKS = {
         lambda c: c.post(url(ConsentEvent, "add"), {"purpose": "channel:sms", "state": "given"}),
     ],
     PermissionDocument: [],
+    InboundReport: [],
+    InboundSource: [],
+    BenefitKind: [],
     OutboxEntry: [],
     Destination: [],
     Delivery: [],

@@ -8,8 +8,13 @@ The admin is walked model by model in tests/test_admin_walk.py. To extend, add t
 to ``SKIPPED`` with the reason) and the new command to ``COMMANDS``: the coverage tests name what is missing.
 """
 
+import contextlib
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command, get_commands
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -18,14 +23,15 @@ from rest_framework.test import APIClient
 from apps.api.models import ApiClient
 from apps.api.services import api_client_create
 from apps.consent.models import ConsentEvent
+from apps.consent.services import record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery
-from apps.inbound.services import add_inbound_source
 from apps.support.roles import ensure_roles
 from apps.support.services import invite_staff
 from tests.doors import seed_world, seen, unrecorded_changes
 from tests.factories import make_choice
+from tests.imports.conftest import FIXTURES
 from tests.preferences.conftest import CHANNELS, nv
 from tests.support.conftest import make_staff, sign_in
 
@@ -169,6 +175,114 @@ BODIES = {
 }
 
 
+# The doors whose valid requests above do reach the write path (the rest only read, or refuse what the walk sends).
+WRITERS = {
+    "api:consents-batch",
+    "api:customer",
+    "api:customer-consents",
+    "preferences:confirm_email",
+    "preferences:leave",
+    "preferences:page",
+    "preferences:unsubscribe",
+    "support:change",
+    "support:erase",
+}
+
+WORDING = """[en]
+what_we_ask = "Sign up for our emails."
+what_you_get = "News and offers."
+what_we_do = "Send you email."
+what_we_never_do = "Sell your address."
+"""
+
+
+def wording(tmp) -> str:
+    (tmp / "wording.toml").write_text(WORDING)
+    return str(tmp / "wording.toml")
+
+
+def mailchimp_export(tmp) -> str:
+    """Mailchimp's export (Ada among its rows) with the legacy notices it was collected under."""
+    export = tmp / "audience.csv"
+    if export.exists():
+        return str(export)
+    for purpose in ("channel:email", "topic:news", "topic:offers"):
+        call_command("add_legacy_notice", purpose, "--source", "mailchimp", "--wording", wording(tmp))
+    export.write_bytes((FIXTURES / "mailchimp_subscribed.csv").read_bytes())
+    return str(export)
+
+
+def location_shared_until_a_minute_ago(tmp) -> list:
+    """Bob shared his city for a day, a day ago: the expiry is due."""
+    with time_machine.travel(timezone.now() - timedelta(days=1, minutes=1)):
+        record_choices(
+            customer=Customer.objects.get(external_id="bob"),
+            choices=[
+                make_choice(
+                    "location", value={"level": "city"}, expires_at=timezone.now() + timedelta(days=1)
+                )
+            ],
+            source="web",
+            actor="customer",
+        )
+    return []
+
+
+IMPORT = ["--format", "mailchimp", "--source", "mailchimp", "--map", str(FIXTURES / "topics.toml")]
+
+# Command -> the argument lists to run it with, each a function of a scratch directory.
+COMMANDS = {
+    "resync_destination": [lambda tmp: ["crm"], lambda tmp: ["crm", "--restart"], lambda tmp: ["nowhere"]],
+    "replay_dead": [lambda tmp: [], lambda tmp: ["crm"], lambda tmp: ["--id", "999999"]],
+    "add_destination": [
+        lambda tmp: ["hook", "--endpoint", "http://127.0.0.1:9/hook"],
+        lambda tmp: ["bad", "--endpoint", "not a url"],
+    ],
+    "seed_demo_destinations": [lambda tmp: []],
+    "customer_link": [
+        lambda tmp: ["ada"],
+        lambda tmp: ["ada@example.com", "--revoke"],
+        lambda tmp: ["nobody"],
+    ],
+    "list_unsubscribe_headers": [lambda tmp: ["ada"], lambda tmp: ["ada", "--topic", "news"]],
+    "create_api_client": [
+        lambda tmp: ["crm-2", "--scopes", *ApiClient.Scope.values],
+        lambda tmp: ["Not a slug!", "--scopes", "permissions:read"],
+    ],
+    "revoke_api_client": [lambda tmp: ["shop"], lambda tmp: ["nobody"]],
+    "prune_idempotency_keys": [lambda tmp: [], lambda tmp: ["--hours", "0"]],
+    "add_inbound_source": [
+        lambda tmp: ["texts-2", "--kind", "twilio", "--auth-token", "x" * 32],
+        lambda tmp: ["mails", "--kind", "sendgrid", "--public-key", "not a key"],
+    ],
+    "list_imports": [lambda tmp: [], lambda tmp: ["1"]],
+    "import_consents": [
+        lambda tmp: [mailchimp_export(tmp), *IMPORT, "--dry-run"],
+        lambda tmp: [mailchimp_export(tmp), *IMPORT],
+        lambda tmp: [str(tmp / "missing.csv"), *IMPORT],
+    ],
+    "invite_staff": [lambda tmp: [make_staff(None, mfa=False).username], lambda tmp: ["nobody"]],
+    "rebuild_snapshots": [lambda tmp: []],
+    "verify_ledger": [lambda tmp: [], lambda tmp: ["--customer", str(ada().pk)]],
+    "publish_notice": [lambda tmp: ["personalization", "2"], lambda tmp: ["location", "99"]],
+    "resubscriptions": [lambda tmp: ["--since", "2020-01-01"]],
+    "ledger_checkpoint": [lambda tmp: [], lambda tmp: ["--latest"]],
+    "expire_consents": [location_shared_until_a_minute_ago],
+    "seed_demo": [lambda tmp: ["--customers", "3"], lambda tmp: ["--customers", "-1"]],
+    "add_legacy_notice": [
+        lambda tmp: ["channel:email", "--source", "mailchimp", "--wording", wording(tmp)],
+        lambda tmp: ["channel:email", "--source", "mailchimp", "--wording", str(tmp / "missing.toml")],
+    ],
+}
+
+# The commands whose runs above reach the write path.
+WRITING_COMMANDS = {"expire_consents", "import_consents", "seed_demo"}
+
+
+def our_commands() -> set[str]:
+    return {name for name, app in get_commands().items() if app.startswith("apps.")}
+
+
 def url_names(resolver=None, namespace=""):
     for pattern in (resolver or get_resolver()).url_patterns:
         if isinstance(pattern, URLResolver):
@@ -205,7 +319,6 @@ def world(catalog, eager_celery, settings):
     settings.SMS_BACKEND = "apps.preferences.sms.LocmemSmsBackend"
     settings.API_RATE_LIMIT = "1000/min"
     seed_world()
-    add_inbound_source(name="texts", kind="twilio", signing_key="test-auth-token-0123456789abcdef")
 
 
 def test_the_walk_covers_every_url():
@@ -231,7 +344,28 @@ def test_no_url_changes_consent_without_the_ledger(world, name):
     http = caller(kind)
     path = reverse(name, args=args())
     at = timezone.now()
+    first = ConsentEvent.objects.count()
     for door, call in requests(http, path, kind, [{}, JUNK, *BODIES.get(name, list)()]):
         before = seen(at)
         call()
         assert unrecorded_changes(before, seen(at)) == [], f"{name} {door}"
+    # The walk is no walk if its caller was turned away at every door that can write.
+    assert (ConsentEvent.objects.count() > first) == (name in WRITERS), name
+
+
+def test_the_walk_covers_every_command():
+    assert our_commands() == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_no_command_changes_consent_without_the_ledger(world, name, tmp_path, capsys):
+    at = timezone.now()
+    first = ConsentEvent.objects.count()
+    for number, arguments in enumerate(COMMANDS[name]):
+        arguments = arguments(tmp_path)  # what it sets up is not the door
+        before = seen(at)
+        # A refusal is fine: the invariant says it wrote nothing behind the ledger's back either.
+        with contextlib.suppress(CommandError):
+            call_command(name, *arguments)
+        assert unrecorded_changes(before, seen(at)) == [], f"{name} {number}"
+    assert (ConsentEvent.objects.count() > first) == (name in WRITING_COMMANDS), name
