@@ -21,6 +21,7 @@ from apps.delivery.services import fan_out_outbox
 from apps.inbound.services import add_inbound_source
 from tests.delivery.factories import DestinationFactory
 from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
+from tests.inbound.conftest import TWILIO_TOKEN
 
 State = ConsentEvent.State
 
@@ -139,4 +140,4 @@ def seed_world():
     api_client_create(name="shop", scopes=["permissions:read"])
     NoticeVersionFactory(notice=current_notice_version("personalization").notice, material=False)
     Group.objects.get_or_create(name="Auditors")
-    add_inbound_source(name="texts", kind="twilio", signing_key="test-auth-token-0123456789abcdef")
+    add_inbound_source(name="texts", kind="twilio", signing_key=TWILIO_TOKEN)

@@ -25,13 +25,15 @@ from apps.api.services import api_client_create
 from apps.consent.models import ConsentEvent
 from apps.consent.services import record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
-from apps.customers.models import Customer
+from apps.customers.models import Customer, HeldMessage
 from apps.delivery.models import Delivery
+from apps.inbound.models import InboundSource
 from apps.support.roles import ensure_roles
 from apps.support.services import invite_staff
 from tests.doors import seed_world, seen, unrecorded_changes
 from tests.factories import make_choice
 from tests.imports.conftest import FIXTURES
+from tests.inbound.conftest import twilio_post
 from tests.preferences.conftest import CHANNELS, nv
 from tests.support.conftest import make_staff, sign_in
 
@@ -41,6 +43,16 @@ JUNK = {"junk": "x" * 300, "choices": "not a list", "email": "eve@example.com", 
 
 def ada() -> Customer:
     return Customer.objects.get(external_id="ada")
+
+
+def texts():
+    return InboundSource.objects.get(name="texts")
+
+
+def held_text() -> HeldMessage:
+    """A text from Ada's number that says neither stop nor start: it waits for staff."""
+    twilio_post(Client(), texts(), Body="wrong number, who is this")
+    return HeldMessage.objects.get()
 
 
 def api_choice(purpose, state="given", value=None):
@@ -94,7 +106,7 @@ DOORS = {
     "support:sandbox": (STAFF, lambda: []),
     "support:sandbox_for": (STAFF, lambda: ["crm"]),
     "support:review": (STAFF, lambda: []),
-    "support:review_decide": (STAFF, lambda: [1]),  # no message is held: the decision must not be made up
+    "support:review_decide": (STAFF, lambda: [held_text().pk]),
     "delivery:metrics": (ANYONE, lambda: []),
     "delivery:sandbox_receive": (ANYONE, lambda: ["crm"]),
     "inbound:receive": (ANYONE, lambda: ["texts"]),
@@ -139,7 +151,7 @@ BODIES = {
     ],
     "support:retry_delivery": lambda: [{}],
     "support:ledger": lambda: [{"customer": ada().pk}],
-    "support:review_decide": lambda: [{"decision": "apply"}],
+    "support:review_decide": lambda: [{"decision": "revocation"}, {"decision": "not_revocation"}],
     "support:erase": lambda: [{"how_asked": "letter", "note": "Signed letter.", "confirm": "on"}],
     "delivery:sandbox_receive": lambda: [{"type": "permissions.updated", "customer": "ada"}],
     "inbound:receive": lambda: [{"Body": "START", "From": "+4915112345678"}],
@@ -180,12 +192,14 @@ WRITERS = {
     "api:consents-batch",
     "api:customer",
     "api:customer-consents",
+    "inbound:receive",
     "preferences:confirm_email",
     "preferences:leave",
     "preferences:page",
     "preferences:unsubscribe",
     "support:change",
     "support:erase",
+    "support:review_decide",
 }
 
 WORDING = """[en]
@@ -326,7 +340,16 @@ def test_the_walk_covers_every_url():
     assert {name for name in url_names() if walked(name)} == set(DOORS)
 
 
-def requests(http, path, kind, bodies):
+# URL name -> requests signed the way only the provider can (the walk's own bodies are refused unsigned).
+SIGNED = {
+    "inbound:receive": [
+        lambda http: twilio_post(http, texts(), Body="STOP"),
+        lambda http: twilio_post(http, texts(), Body="START"),
+    ],
+}
+
+
+def requests(http, path, name, kind, bodies):
     """GET, then each body by every writing method (an API) or as a plain and an htmx form post (a page)."""
     yield "GET", lambda: http.get(path)
     for number, body in enumerate(bodies):
@@ -336,6 +359,8 @@ def requests(http, path, kind, bodies):
         else:
             yield f"post {number}", lambda b=body: http.post(path, b)
             yield f"htmx post {number}", lambda b=body: http.post(path, b, HTTP_HX_REQUEST="true")
+    for number, signed in enumerate(SIGNED.get(name, [])):
+        yield f"signed post {number}", lambda signed=signed: signed(http)
 
 
 @pytest.mark.parametrize("name", sorted(DOORS))
@@ -345,7 +370,7 @@ def test_no_url_changes_consent_without_the_ledger(world, name):
     path = reverse(name, args=args())
     at = timezone.now()
     first = ConsentEvent.objects.count()
-    for door, call in requests(http, path, kind, [{}, JUNK, *BODIES.get(name, list)()]):
+    for door, call in requests(http, path, name, kind, [{}, JUNK, *BODIES.get(name, list)()]):
         before = seen(at)
         call()
         assert unrecorded_changes(before, seen(at)) == [], f"{name} {door}"
