@@ -187,6 +187,14 @@ BODIES = {
 }
 
 
+# URL name -> requests signed the way only the provider can (the walk's own bodies are refused unsigned).
+SIGNED = {
+    "inbound:receive": [
+        lambda http: twilio_post(http, texts(), Body="STOP"),
+        lambda http: twilio_post(http, texts(), Body="START"),
+    ],
+}
+
 # The doors whose valid requests above do reach the write path (the rest only read, or refuse what the walk sends).
 WRITERS = {
     "api:consents-batch",
@@ -340,15 +348,6 @@ def test_the_walk_covers_every_url():
     assert {name for name in url_names() if walked(name)} == set(DOORS)
 
 
-# URL name -> requests signed the way only the provider can (the walk's own bodies are refused unsigned).
-SIGNED = {
-    "inbound:receive": [
-        lambda http: twilio_post(http, texts(), Body="STOP"),
-        lambda http: twilio_post(http, texts(), Body="START"),
-    ],
-}
-
-
 def requests(http, path, name, kind, bodies):
     """GET, then each body by every writing method (an API) or as a plain and an htmx form post (a page)."""
     yield "GET", lambda: http.get(path)
@@ -383,7 +382,7 @@ def test_the_walk_covers_every_command():
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_no_command_changes_consent_without_the_ledger(world, name, tmp_path, capsys):
+def test_no_command_changes_consent_without_the_ledger(world, name, tmp_path):
     at = timezone.now()
     first = ConsentEvent.objects.count()
     for number, arguments in enumerate(COMMANDS[name]):
