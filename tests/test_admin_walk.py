@@ -6,9 +6,6 @@ back as shown, and the attacks listed in ``ATTACKS``. To extend, register the ad
 until it has an entry in ``ATTACKS``, possibly empty) and add the posts an attacker would try.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import pytest
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
@@ -20,18 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.api.models import ApiClient
-from apps.api.services import api_client_create
 from apps.catalog.models import BenefitKind, Channel, Notice, NoticeVersion, Option, Topic
-from apps.catalog.selectors import catalog_rules, current_notice_version
-from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument, Snapshot
-from apps.consent.rules import derive_permissions
-from apps.consent.services import record_choices
+from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery, Destination
-from apps.delivery.services import fan_out_outbox
 from apps.inbound.models import InboundSource
-from tests.delivery.factories import DestinationFactory
-from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
+from tests.doors import seed_world, seen, unrecorded_changes
 
 
 def url(model, view, *args):
@@ -113,9 +104,9 @@ ATTACKS = {
         lambda c: c.post(url(ConsentEvent, "add"), {"purpose": "channel:sms", "state": "given"}),
     ],
     PermissionDocument: [],
-    BenefitKind: [],  # what a sender says a message brought: no consent rests on it
-    InboundSource: [],  # a report it accepts goes through the write path (tests/inbound)
     InboundReport: [],
+    InboundSource: [],
+    BenefitKind: [],
     OutboxEntry: [],
     Destination: [],
     Delivery: [],
@@ -136,90 +127,9 @@ ATTACKS = {
 }
 
 
-@dataclass(frozen=True)
-class Seen:
-    identity: tuple
-    choices: dict
-    allowances: frozenset
-    events: int
-
-
-def allowances(document: dict, ranks: dict) -> frozenset:
-    """What a permission document lets Candor do, as a set: a wider document is a strict superset.
-
-    A location precision or personalization depth stands for itself and every lesser one (by the options' ranks).
-    """
-    allowed = set()
-    for code, channel in document["channels"].items():
-        if channel["allowed"]:
-            allowed.add(("channel", code))
-        allowed |= {("topic", code, slug) for slug in channel["topics"]}
-        allowed |= {("required", code, slug) for slug in channel["required_topics"]}
-    for option_set, level in (
-        ("location", document["location"]["level"]),
-        ("personalization", document["personalization"]),
-    ):
-        rank = ranks.get((option_set, level), 0)
-        allowed |= {(option_set, r) for r in range(rank + 1)}
-    return frozenset(allowed)
-
-
-def seen(at: datetime) -> dict[int, Seen]:
-    rules = catalog_rules()
-    ranks = {(option.set, option.code): option.rank for option in Option.objects.all()}
-    found = {}
-    for customer in Customer.objects.all():
-        snapshot = Snapshot.objects.filter(customer=customer).first()
-        choices = snapshot.choices if snapshot else {}
-        found[customer.pk] = Seen(
-            identity=(customer.email, customer.phone, customer.erased_at),
-            choices=choices,
-            allowances=allowances(derive_permissions(choices, rules, at), ranks),
-            events=ConsentEvent.objects.filter(customer=customer).count(),
-        )
-    return found
-
-
-def unrecorded_changes(before: dict[int, Seen], after: dict[int, Seen]) -> list[str]:
-    problems = []
-    for pk, then in before.items():
-        now = after[pk]
-        if now.events > then.events:
-            continue  # the write path ran for this customer
-        if now.identity != then.identity:
-            problems.append(f"customer {pk}: identity changed without a ledger event")
-        if now.choices != then.choices:
-            problems.append(f"customer {pk}: consent changed without a ledger event")
-        if now.allowances - then.allowances:
-            problems.append(f"customer {pk}: the catalog widened {sorted(now.allowances - then.allowances)}")
-    return problems
-
-
 @pytest.fixture
 def world(catalog, eager_celery):
-    """Customers with every kind of answer, a destination with a dead delivery, an API client, a draft notice."""
-    ada = CustomerFactory(external_id="ada", email="ada@example.com", phone="+4915112345678")
-    record_choices(
-        customer=ada,
-        choices=[
-            make_choice("channel:email"),
-            make_choice("channel:sms"),
-            make_choice("topic:news", value={"channels": ["email"]}),
-            make_choice("topic:offers", state="refused"),
-            make_choice("topic:orders", value={"channels": ["email"]}),
-            make_choice("personalization", value={"depth": "interests"}),
-            make_choice("location", value={"level": "city"}),
-        ],
-        source="web",
-        actor="customer",
-    )
-    CustomerFactory(external_id="bob")
-    DestinationFactory(name="crm")
-    fan_out_outbox()
-    Delivery.objects.update(status=Delivery.Status.DEAD)
-    api_client_create(name="shop", scopes=["permissions:read"])
-    NoticeVersionFactory(notice=current_notice_version("personalization").notice, material=False)
-    Group.objects.get_or_create(name="Auditors")
+    seed_world()
 
 
 def walk(client, user, model, model_admin):
