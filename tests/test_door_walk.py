@@ -27,6 +27,7 @@ from apps.consent.services import record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from apps.customers.models import Customer, HeldMessage
 from apps.delivery.models import Delivery
+from apps.imports.models import ImportRun
 from apps.inbound.models import InboundSource
 from apps.support.roles import ensure_roles
 from apps.support.services import invite_staff
@@ -106,6 +107,11 @@ DOORS = {
     "support:sandbox": (STAFF, lambda: []),
     "support:sandbox_for": (STAFF, lambda: ["crm"]),
     "support:review": (STAFF, lambda: []),
+    "support:imports": (STAFF, lambda: []),
+    "support:import_run": (
+        STAFF,
+        lambda: [ImportRun.objects.order_by("pk").values_list("pk", flat=True).first() or 1],
+    ),
     "support:review_decide": (STAFF, lambda: [held_text().pk]),
     "delivery:metrics": (ANYONE, lambda: []),
     "delivery:sandbox_receive": (ANYONE, lambda: ["crm"]),
