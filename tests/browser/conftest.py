@@ -35,7 +35,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a first page load can be slow on a busy 2-core CI machine
     yield page
     context.close()
 
@@ -66,5 +66,5 @@ def open_section(page, name):
 def new_context_page(browser, *, width=1280, javascript=True):
     context = browser.new_context(viewport={"width": width, "height": 800}, java_script_enabled=javascript)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a first page load can be slow on a busy 2-core CI machine
     return page
