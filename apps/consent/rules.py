@@ -296,7 +296,8 @@ def derive_permissions(
     personalization = _in_force(choices, "personalization", rules, at)
     channels = {code: channel_permissions(choices, rules, at, code) for code in rules.channels}
     if email_undeliverable_at is not None and "email" in channels:
-        channels["email"]["undeliverable_since"] = email_undeliverable_at.isoformat()
+        # In UTC, as the database hands it back: a rebuild must write the same bytes.
+        channels["email"]["undeliverable_since"] = email_undeliverable_at.astimezone(UTC).isoformat()
     return {
         "channels": channels,
         "location": {
