@@ -335,10 +335,6 @@ def customer_revocations(customer: Customer) -> dict[int, RevocationProgress]:
     return {event_id: item for item in progress for event_id in item.report.ledger_events}
 
 
-def _evidence_text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 def timeline_filters(customer: Customer) -> dict:
     """The purposes and sources this customer's ledger has, for the filter menus."""
     events = ConsentEvent.objects.filter(customer=customer)
