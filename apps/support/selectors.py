@@ -148,7 +148,7 @@ def purpose_titles(language: str = "en") -> dict[str, str]:
     }
 
 
-def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText]:
+def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText | None]:
     """The notice text shown for each (notice version id, language), falling back to English."""
     version_ids = {version for version, _ in pairs}
     texts = {
@@ -378,7 +378,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     chosen = [event for event in events if not purpose or event.purpose == purpose]
     breaks = list(ledger_breaks(customer_ids=[customer.pk]))
     versions = {event.notice_version for event in chosen}
-    texts = {}
+    texts: dict[int, dict[str, dict[str, str]]] = {}
     for text in NoticeText.objects.filter(version__in=versions):
         texts.setdefault(text.version_id, {})[text.language] = {
             field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
