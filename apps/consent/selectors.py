@@ -14,6 +14,7 @@ from apps.customers.models import Customer
 from apps.customers.selectors import message_times
 
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .entries import SnapshotEntry, entries
 from .models import GENESIS_HASH, CheckpointHead, ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     Decision,
@@ -303,7 +304,9 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
     capped = {
         customer_id: customer_timezone(choices)
         for customer_id, *_, choices in customers.values()
-        if choices and ((choices.get("frequency") or {}).get("value") or {}).get("weekly_cap")
+        if choices
+        and (frequency := SnapshotEntry.of(choices, "frequency"))
+        and frequency.value_of("weekly_cap")
     }
     sent = {}
     if capped:
@@ -421,7 +424,7 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
         )
     # The event each purpose's choice rests on (not a later one kept as history only).
     by_id = {event.pk: event for event in counted}
-    by_purpose = {purpose: by_id[entry["event"]] for purpose, entry in choices.items()}
+    by_purpose = {purpose: by_id[entry.event] for purpose, entry in entries(choices).items()}
     used = [by_purpose[p] for p in dict.fromkeys(step.purpose for step in decision.steps) if p in by_purpose]
     last = max((event.sequence for event in used), default=0)
     return Explanation(
