@@ -390,14 +390,15 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
         customer = customers[recipient["external_id"]]
         by_email = recipient.get("channel", "email") == "email"
         scope = topic_purpose(recipient["topic"]) if recipient.get("topic") else "channel:email"
+        unsubscribe_url = links.unsubscribe_url(customer, scope) if by_email else None
         answers.append(
             MessageLinks(
                 external_id=customer.external_id,
                 page_url=links.page_url(customer),
                 page_expires_at=page_expires,
-                unsubscribe_url=links.unsubscribe_url(customer, scope) if by_email else None,
+                unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,
-                headers=links.list_unsubscribe_headers(customer, scope).as_dict() if by_email else None,
+                headers=links.unsubscribe_headers_for(unsubscribe_url).as_dict() if unsubscribe_url else None,
             )
         )
     return answers

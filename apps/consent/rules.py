@@ -3,6 +3,7 @@ permissions follow from a snapshot. No queries here, so the write path, ``rebuil
 point-in-time answer all apply exactly the same rules.
 """
 
+import math
 import re
 import zoneinfo
 from collections.abc import Collection, Sequence
@@ -423,7 +424,7 @@ def week_start(at: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     """Monday 00:00 of the customer's week holding ``at``: the weekly cap counts messages from here."""
     local = at.astimezone(tz)
     monday = local.date() - timedelta(days=local.weekday())
-    return _wall_clock_reaches(datetime.combine(monday, time()), tz, after=None)
+    return _wall_clock_reaches(datetime.combine(monday, time()), tz)
 
 
 def decide(
@@ -464,7 +465,7 @@ def decide(
     paused_until = permissions["paused_until"]
     pause_ends = (
         _wall_clock_reaches(
-            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()), tz, after=None
+            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()), tz
         )
         if paused_until
         else None
@@ -538,47 +539,67 @@ def _consent_step(rule: str, entry: SnapshotEntry | None, purpose: str, passed: 
 
 
 def quiet_hours_end(quiet: QuietHours | None, at: datetime) -> datetime | None:
-    """If ``at`` falls in the quiet hours (by the wall clock where the customer lives), the instant they end.
+    """If ``at`` falls in the quiet hours (by the wall clock where the customer lives), the instant they end:
+    the first instant after ``at`` at which that clock reads a time outside them.
 
-    Quiet hours are wall-clock times: on the night the clocks change they are an hour longer or shorter, and
-    when the end time does not exist that night (clocks jump over it) they end at the jump.
+    Quiet hours are wall-clock times, so the night the clocks change can end them early: when the clocks jump
+    forward over their end, or back to a time before their start (in the repeated hour of a fall-back), they
+    end at the jump.
     """
     if not quiet:
         return None
     tz = zoneinfo.ZoneInfo(quiet["timezone"])
     start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
-    local = at.astimezone(tz)
-    wall = local.time().replace(tzinfo=None)
-    inside = start <= wall < end if start < end else (start != end and (wall >= start or wall < end))
-    if not inside:
+    if not _in_quiet_hours(at.astimezone(tz).time(), start, end):
         return None
-    day = local.date() if wall < end else local.date() + timedelta(days=1)
-    return _wall_clock_reaches(datetime.combine(day, end), tz, after=at)
+    instant = at
+    # Under one UTC offset the clock runs evenly and leaves the window when it reads ``end``; if the offset
+    # changes first, the clock jumps at that instant, out of the window or to a later point inside it.
+    while True:
+        wall = instant.astimezone(tz).replace(tzinfo=None)
+        day = wall.date() if wall.time() < end else wall.date() + timedelta(days=1)
+        reads_end = instant + (datetime.combine(day, end) - wall)
+        jump = _offset_change(instant, reads_end, tz)
+        if jump is None:
+            return reads_end
+        if not _in_quiet_hours(jump.astimezone(tz).time(), start, end):
+            return jump
+        instant = jump
 
 
-def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo, after: datetime | None) -> datetime:
-    """The first instant (later than ``after``) at which the clock in ``tz`` reads ``wall`` or later."""
-    for fold in (0, 1):
-        candidate = wall.replace(tzinfo=tz, fold=fold)
-        instant = candidate.astimezone(UTC)
-        if instant.astimezone(tz).replace(tzinfo=None) != wall:
-            return _clock_jump(wall, tz)
-        if after is None or instant > after:
-            return instant
-    raise ValueError(f"{wall} in {tz} is not later than {after}.")
+def _in_quiet_hours(wall: time, start: time, end: time) -> bool:
+    if start < end:
+        return start <= wall < end
+    return start != end and (wall >= start or wall < end)  # across midnight; equal ends mean none
 
 
-def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """``wall`` does not exist in ``tz`` (the clocks jump over it): the instant of the jump (whole seconds)."""
-    readings = (wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1))
-    low, high = sorted(int(reading) for reading in readings)  # one offset reads it before the jump, one after
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
-            high = middle
+def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """The first instant at which the clock in ``tz`` reads ``wall`` or later."""
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # ``wall`` does not exist in ``tz`` (the clocks jump over it): its two readings lie either side of the jump.
+    low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+    jump = _offset_change(low, high, tz)
+    assert jump is not None  # readings that differ lie either side of an offset change
+    return jump
+
+
+def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    """The instant (whole seconds, as zones change) after ``low`` and not after ``high`` when ``tz`` changes its
+    UTC offset, or None when it has the same offset at both. The spans asked about are about a day long, and no
+    zone changes its offset and back within one."""
+    before = low.astimezone(tz).utcoffset()
+    if high.astimezone(tz).utcoffset() == before:
+        return None
+    low_second, high_second = math.floor(low.timestamp()), math.ceil(high.timestamp())
+    while high_second - low_second > 1:
+        middle = (low_second + high_second) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == before:
+            low_second = middle
         else:
-            low = middle
-    return datetime.fromtimestamp(high, UTC)
+            high_second = middle
+    return datetime.fromtimestamp(high_second, UTC)
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.catalog.models import BenefitKind
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import Provenance
-from apps.consent.services import erase_customer, record_choices
+from apps.consent.services import erase_customer, mark_address_undeliverable, record_choices
 from apps.customers.models import MessageRecord
 from tests.factories import CustomerFactory, make_choice
 
@@ -201,6 +201,24 @@ def test_a_decision_allows_what_the_customer_allowed_and_says_why_not_otherwise(
         ("deny", "unknown"),
         ("deny", "undeliverable"),
         ("allow", "required"),
+    ]
+
+
+def test_an_address_flagged_by_a_bounce_is_denied_as_undeliverable_from_the_flag_on(catalog, api):
+    customer = CustomerFactory()
+    bounced_at = timezone.now() - timedelta(hours=1)
+    mark_address_undeliverable(customer=customer, at=bounced_at)
+    ask = {"external_id": customer.external_id, "channel": "email", "topic": "orders"}
+    before, after = decide(
+        api,
+        {**ask, "at": (bounced_at - timedelta(seconds=1)).isoformat()},
+        {**ask, "at": bounced_at.isoformat()},
+    )
+    document = Snapshot.objects.get(customer=customer).document.body
+    assert document["channels"]["email"]["undeliverable_since"] == bounced_at.astimezone(UTC).isoformat()
+    assert [(before["decision"], before["reason"]), (after["decision"], after["reason"])] == [
+        ("allow", "required"),
+        ("deny", "undeliverable"),
     ]
 
 
