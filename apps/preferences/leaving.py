@@ -11,11 +11,11 @@ from django.utils.translation import gettext_lazy
 
 from apps.catalog.selectors import catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, State
+from apps.consent.rules import Choice, State, switch_off_state
 from apps.consent.services import Recorded
 
 from .selectors import snapshot_choices
-from .services import Saved, Source, Visit, off_state, record
+from .services import Saved, Source, Visit, record
 
 LEAVE_REASON_LABELS = {
     "too_many": gettext_lazy("Too many messages"),
@@ -44,7 +44,7 @@ def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
         return None
     entry = choices.get(scope)
     if scope == "channel:email":
-        state = off_state(entry)
+        state = switch_off_state(entry)
         choice = Choice(scope, state, version.pk) if state else None
     elif scope.startswith("topic:") and scope.removeprefix("topic:") in rules.topics:
         topic = rules.topics[scope.removeprefix("topic:")]
