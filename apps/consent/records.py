@@ -13,10 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.catalog.models import NoticeText
+from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
 from apps.customers.selectors import ERASED, evidence_note_texts
 
+from .entries import entries
 from .models import ConsentEvent, Snapshot
 from .rules import is_in_force
 from .selectors import ledger_breaks
@@ -130,7 +132,8 @@ def consent_receipt(
 def _purpose_category(purpose: str) -> str:
     if purpose in ("location", "personalization"):
         return "Personalisation"
-    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
+    slug = Purpose.parse(purpose).topic_slug or ""
+    return "Service communications" if slug.startswith("order") else "Marketing communications"
 
 
 def _pii_category(purpose: str) -> str:
@@ -138,7 +141,7 @@ def _pii_category(purpose: str) -> str:
         return "Location"
     if purpose == "personalization":
         return "Preferences and activity"
-    if purpose.startswith("channel:"):
+    if Purpose.parse(purpose).is_channel:
         return "Contact details"
     return "Communication preferences"
 
@@ -171,6 +174,7 @@ def consent_proof(customer: Customer, *, titles: dict[str, str], revocations, pu
     now = timezone.now()
     purposes = sorted({event.purpose for event in chosen})
     snapshot = Snapshot.objects.filter(customer=customer).first()
+    held = entries(snapshot.choices) if snapshot else {}
     rules = catalog_rules()
     return {
         "schema_version": PROOF_SCHEMA,
@@ -184,8 +188,8 @@ def consent_proof(customer: Customer, *, titles: dict[str, str], revocations, pu
                 "purpose_id": item,
                 "purpose": titles.get(item, item),
                 "lawful_basis": "consent (GDPR art. 6(1)(a))",
-                "current_state": ((snapshot.choices.get(item) or {}).get("state") if snapshot else None),
-                "in_force": is_in_force((snapshot.choices.get(item) if snapshot else None), item, rules, now),
+                "current_state": entry.state if (entry := held.get(item)) else None,
+                "in_force": is_in_force(held.get(item), item, rules, now),
             }
             for item in purposes
         ],

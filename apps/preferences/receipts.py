@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.catalog.purposes import channel_purpose
 from apps.consent import records
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import State
@@ -78,7 +79,7 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
             "lines": [
                 line.text
                 for line in received_in_return(customer, event.language)
-                if event.purpose in (line.purpose, f"channel:{line.channel}")
+                if event.purpose in (line.purpose, channel_purpose(line.channel))
             ],
         },
     )
