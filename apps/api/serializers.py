@@ -23,7 +23,7 @@ class EventOutput(serializers.Serializer):
     value = serializers.DictField(allow_null=True)
     notice_version = serializers.IntegerField(source="notice_version_id")
     language = serializers.CharField()
-    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
+    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)  # type: ignore[assignment]  # a field named like a Field attribute
     actor = serializers.CharField()
     recorded_at = LedgerTimeField()
     captured_at = LedgerTimeField(

@@ -7,7 +7,9 @@ return; the console the purpose titles and the provider revocations delivery tra
 """
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,7 +32,7 @@ RECEIPT_VERSION = "KI-CR-v1.1.0"
 RECEIPT_SCHEMA = "ISO/IEC TS 27560:2023 consent record, Kantara Consent Receipt v1.1 field names"
 
 
-def controller() -> dict:
+def controller() -> dict[str, Any]:
     return getattr(
         settings,
         "CONSENT_RECEIPT_CONTROLLER",
@@ -58,8 +60,13 @@ def receipt_event(customer: Customer, sequence: int) -> ConsentEvent | None:
 
 
 def consent_receipt(
-    customer: Customer, event: ConsentEvent, *, title: str, text: dict[str, str], value_received: dict
-) -> dict:
+    customer: Customer,
+    event: ConsentEvent,
+    *,
+    title: str,
+    text: dict[str, str],
+    value_received: dict[str, Any],
+) -> dict[str, Any]:
     """One event as a consent receipt.
 
     Who (the controller and the customer's id), what (purpose, state, value), which wording (notice version,
@@ -149,7 +156,9 @@ def _pii_category(purpose: str) -> str:
 # --- the staff's proof for a customer or one purpose ---------------------------------------------------------------
 
 
-def consent_proof(customer: Customer, *, titles: dict[str, str], revocations, purpose: str = "") -> dict:
+def consent_proof(
+    customer: Customer, *, titles: dict[str, str], revocations: Iterable[Any], purpose: str = ""
+) -> dict[str, Any]:
     """A consent record for the customer (or one purpose): the notices shown, every event with its chain hash
     and the exact fields the hash covers, and whether the customer's chain verifies. ``titles``: the purposes'
     names; ``revocations``: the customer's provider revocations with their acknowledgements (delivery's
@@ -165,7 +174,7 @@ def consent_proof(customer: Customer, *, titles: dict[str, str], revocations, pu
     chosen = [event for event in events if not purpose or event.purpose == purpose]
     breaks = list(ledger_breaks(customer_ids=[customer.pk]))
     versions = {event.notice_version for event in chosen}
-    texts = {}
+    texts: dict[int, dict[str, dict[str, str]]] = {}
     for text in NoticeText.objects.filter(version__in=versions):
         texts.setdefault(text.version_id, {})[text.language] = {
             field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
@@ -222,10 +231,10 @@ def consent_proof(customer: Customer, *, titles: dict[str, str], revocations, pu
     }
 
 
-def event_record(event: ConsentEvent, notes: dict[int, str]) -> dict:
+def event_record(event: ConsentEvent, notes: dict[int, str]) -> dict[str, Any]:
     """One event as proof. A note is shown from the erasable table beside the evidence that references it by
     id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
-    proof = {
+    proof: dict[str, Any] = {
         "event_id": event.pk,
         "event_time": event.effective_at.isoformat(),  # when the choice took effect: captured, else recorded
         "recorded_at": event.recorded_at.isoformat(),
@@ -250,7 +259,7 @@ def event_record(event: ConsentEvent, notes: dict[int, str]) -> dict:
     return proof
 
 
-def _revocation_record(item, now: datetime) -> dict:
+def _revocation_record(item: Any, now: datetime) -> dict[str, Any]:
     report = item.report
     return {
         "inbound_source": report.source_name,

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,7 +18,7 @@ from django.utils.translation import gettext
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.purposes import Purpose
-from apps.catalog.selectors import benefit_kinds, catalog_revision_token, catalog_rules
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_revision_token, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer, MessageRecord
 from apps.customers.services import (
@@ -61,7 +62,7 @@ from .selectors import (
 @dataclass(frozen=True)
 class Recorded:
     events: list[ConsentEvent]
-    document: PermissionDocument
+    document: PermissionDocument | None  # None: the customer never chose anything
     document_changed: bool
     # Recorded as history, but changing nothing: a later choice for the same purpose stands.
     history_only: tuple[ConsentEvent, ...] = ()
@@ -164,7 +165,9 @@ def _validate_number(change: Change) -> None:
         raise ValidationError(problems)
 
 
-def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: datetime) -> list[ConsentEvent]:
+def _new_events(
+    change: Change, erased: bool, snapshot: Snapshot, rules: CatalogRules, now: datetime
+) -> list[ConsentEvent]:
     """Validate the change against the locked state and build its events, chained on from the snapshot's last
     hash (advanced in place); nothing is written. Raises ``ValidationError`` for a bad change."""
     source, captured_at = change.provenance.source, change.provenance.captured_at
@@ -200,7 +203,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
             purpose=choice.purpose,
             state=effective_state(choice, current, rules, source, change.confirmation is not None),
             value=choice.value or None,
-            notice_version_id=choice.notice_version_id,
+            notice_version_id=choice.notice_version_id,  # type: ignore[misc]  # validated: a published version
             language=change.language,
             source=source,
             actor=change.provenance.actor,
@@ -217,7 +220,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
     return events
 
 
-def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules) -> tuple[ConsentEvent, ...]:
+def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules: CatalogRules) -> tuple[ConsentEvent, ...]:
     """Apply the events to the snapshot; returns those kept as history only."""
     history_only = tuple(event for event in events if not apply_event(snapshot.choices, event, rules))
     snapshot.next_expiry_at = next_expiry(snapshot.choices)
@@ -264,13 +267,15 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
         store.append_many_events(
             [e for plan in plans if isinstance(plan, list) for _, evs in plan for e in evs]
         )
-        results, documents, touched = [], [], {}
-        for plan in plans:
-            if isinstance(plan, ValidationError):
-                results.append(plan)
+        results: list[list[Recorded] | ValidationError] = []
+        documents: list[PermissionDocument] = []
+        touched: dict[int, Snapshot] = {}
+        for decided in plans:
+            if isinstance(decided, ValidationError):
+                results.append(decided)
                 continue
             recorded = []
-            for change, events in plan:
+            for change, events in decided:
                 snapshot = locked[change.customer_id].snapshot
                 if not events:
                     recorded.append(Recorded(events=[], document=snapshot.document, document_changed=False))
@@ -306,10 +311,17 @@ def _scratch_copy(snapshot: Snapshot) -> Snapshot:
     return copy
 
 
-def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:
+def _validate_capture(
+    choices: list[Choice],
+    rules: CatalogRules,
+    now: datetime,
+    source: str,
+    captured_at: datetime | None,
+    confirmation: Confirmation | None,
+) -> None:
     """Captured times within bounds; proof of a confirmation only beside consent that needs one."""
     floor = settings.CONSENT_CAPTURED_AT_FLOOR
-    errors = {}
+    errors: dict[str, list[str]] = {}
     problems = captured_time_problems(captured_at, now, floor, "captured_at")
     if captured_at is not None and source == ConsentEvent.Source.SYSTEM:
         problems.append("The system's own changes happen now; they take no captured_at.")
@@ -365,8 +377,8 @@ def send_email_confirmation(customer: Customer, language: str) -> bool:
     return True
 
 
-def _validate_context(*, choices, provenance: Provenance, language) -> None:
-    errors = {}
+def _validate_context(*, choices: list[Choice], provenance: Provenance, language: str) -> None:
+    errors: dict[str, str] = {}
     if not choices:
         errors["choices"] = "Nothing to record: give at least one choice."
     if provenance.source not in ConsentEvent.Source.values:
@@ -382,7 +394,7 @@ def _validate_context(*, choices, provenance: Provenance, language) -> None:
 
 
 def _next_document(
-    snapshot: Snapshot, rules, now: datetime, undeliverable: datetime | None = None
+    snapshot: Snapshot, rules: CatalogRules, now: datetime, undeliverable: datetime | None = None
 ) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
     body = derive_permissions(snapshot.choices, rules, now, undeliverable)
@@ -430,7 +442,9 @@ def mark_notice_version_published(*, version: NoticeVersion) -> None:
         version.mark_published()
 
 
-def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str, dict]) -> NoticeVersion:
+def publish_legacy_notice_version(
+    *, purpose: str, source: str, texts: dict[str, dict[str, str]]
+) -> NoticeVersion:
     """Publish the wording a source system showed before Candor (what its sign-up form said), for consent
     imported from it, so proof always shows a wording. ``texts`` maps a language to the four notice fields.
 
@@ -451,7 +465,7 @@ def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str,
             errors[f"texts.{language}"] = f"Unsupported language, or missing {', '.join(missing)}."
     if notice and NoticeVersion.objects.filter(notice=notice, legacy_source=source).exists():
         errors["source"] = f"{purpose} already has a legacy version for {source}; published wording is final."
-    if errors:
+    if errors or notice is None:
         raise ValidationError(errors)
     with transaction.atomic():
         version = NoticeVersion.objects.create(notice=notice, number=0, legacy_source=source)
@@ -641,9 +655,9 @@ def change_identity(
     external_id: str,
     source: str,
     actor: str,
-    evidence: dict | None = None,
+    evidence: dict[str, Any] | None = None,
     note: str | None = None,
-    **identity,
+    **identity: Any,
 ) -> tuple[Customer, bool]:
     """Create the customer or update their identity (``customer_upsert``); returns ``(customer, created)``.
 
@@ -697,7 +711,12 @@ def _identity_change_choices(before: Customer, after: Customer) -> tuple[list[Ch
 
 
 def erase_customer(
-    *, customer: Customer, source: str, actor: str, evidence: dict | None = None, note: str | None = None
+    *,
+    customer: Customer,
+    source: str,
+    actor: str,
+    evidence: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> Customer:
     """Erase the customer's personal data; the ledger stays, pseudonymous and verifiable.
 
@@ -856,6 +875,7 @@ def record_inbound_report(
     recorded = None
     with transaction.atomic():
         if choices:
+            assert report.customer is not None  # a report carries choices only for a customer it names
             recorded = record_choices(
                 customer=report.customer,
                 choices=choices,

@@ -394,7 +394,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
 
     def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
         """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
-        sent = []
+        sent: list[tuple[int, list[Outcome | None]]] = []
         while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
             if stop.is_set() or time.monotonic() > deadline:
@@ -403,7 +403,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
             outcomes = _send_chunk(shared, destination, chunks[index])
             if any(outcome.retry_after is not None or outcome.gone for outcome in outcomes):
                 stop.set()
-            sent.append((index, outcomes))
+            sent.append((index, list[Outcome | None](outcomes)))
         return sent
 
     renew_every = settings.DELIVERY_LEASE_SECONDS / 3

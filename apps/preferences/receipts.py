@@ -1,5 +1,7 @@
 """The customer's own history: the timeline of their ledger, and a consent receipt for any one event."""
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.purposes import channel_purpose
@@ -12,7 +14,7 @@ from .leaving import LEAVE_REASON_LABELS
 from .selectors import RECEIVED_DAYS, TEXT_FIELD_KEYS, current_notices, notice_view, received_in_return
 
 # The customer's words for states and sources (the ledger's own labels are the staff's, in English).
-STATE_LABELS = {
+STATE_LABELS: dict[str, Any] = {
     State.REQUESTED: _("Waiting for you to confirm"),
     State.GIVEN: _("Yes"),
     State.REFUSED: _("No"),
@@ -20,7 +22,7 @@ STATE_LABELS = {
     State.EXPIRED: _("Ended by itself (time limit)"),
     State.INVALIDATED: _("Asked again after we changed the wording"),
 }
-SOURCE_LABELS = {
+SOURCE_LABELS: dict[str, Any] = {
     ConsentEvent.Source.WEB: _("on this page"),
     ConsentEvent.Source.EMAIL_LINK: _("by a link in an email"),
     ConsentEvent.Source.ONE_CLICK_UNSUBSCRIBE: _("by the unsubscribe link in an email"),

@@ -6,6 +6,7 @@ replaying the ledger; the timeline and receipts read the ledger itself.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -281,7 +282,9 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         )
 
     frequency_entry = SnapshotEntry.of(choices, "frequency")
-    frequency = dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    frequency: dict[str, Any] = (
+        dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    )
     frequency.setdefault("digest", rules.defaults.get("frequency", ""))
     quiet = frequency.get("quiet_hours") or {}
     paused_until = frequency.get("paused_until")
@@ -296,7 +299,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     )
 
     location_entry = SnapshotEntry.of(choices, "location")
-    location = {"level": "off", "expires_at": None}
+    location: dict[str, Any] = {"level": "off", "expires_at": None}
     if location_entry and in_force["location"]:
         location = {"level": location_entry.value_of("level"), "expires_at": location_entry.expiry}
     personalization_entry = SnapshotEntry.of(choices, "personalization")
@@ -335,7 +338,7 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
     if not due:
         return []
     # The answer being re-asked: the customer's last given/requested event for the purpose.
-    answered = {}
+    answered: dict[str, ConsentEvent] = {}
     for event in (
         ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
         .select_related("notice_version__notice")

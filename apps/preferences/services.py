@@ -377,7 +377,7 @@ def entered_phone(raw: str) -> str:
     return phone
 
 
-def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
+def start_sms_verification(*, visit: Visit, notice_version_id: int | None, phone: str = "") -> str:
     """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
     customer = visit.customer
     if settings.SMS_BACKEND is None:

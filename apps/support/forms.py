@@ -54,7 +54,7 @@ class ChangeForm(forms.Form):
         self.rules = catalog_rules()
         self.versions = {purpose: version.id for purpose, version in self.rules.current_versions().items()}
         titles = purpose_titles()
-        options = {}
+        options: dict[str, list[tuple[str, str]]] = {}
         for option in Option.objects.all():
             options.setdefault(option.set, []).append((option.code, translated(option.label, "en")))
         self.groups = []
@@ -68,7 +68,7 @@ class ChangeForm(forms.Form):
                 PurposeGroup(
                     purpose,
                     titles.get(purpose, purpose),
-                    dict(State.choices).get(entry.state if entry else None, "Not asked yet"),
+                    dict(State.choices).get(entry.state if entry else "", "Not asked yet"),
                     [self[name] for name in names],
                 )
             )

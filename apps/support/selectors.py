@@ -148,7 +148,7 @@ def purpose_titles(language: str = "en") -> dict[str, str]:
     }
 
 
-def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText]:
+def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText | None]:
     """The notice text shown for each (notice version id, language), falling back to English."""
     version_ids = {version for version, _ in pairs}
     texts = {

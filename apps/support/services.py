@@ -269,7 +269,7 @@ def start_upload_import(*, staff, upload, mapping, fmt: str, source: str, dry_ru
                 path=str(path),
                 fmt=fmt,
                 source=source,
-                map_path=map_path and str(map_path),
+                map_path=str(map_path) if map_path else None,
                 dry_run=dry_run,
                 exported_at=exported_at,
                 started_by=staff_actor(staff),

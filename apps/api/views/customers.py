@@ -113,7 +113,7 @@ class CustomerConsentsApi(ApiView):
         has_more = serializers.BooleanField()
 
     class RecordInput(serializers.Serializer):
-        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)
+        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]  # many=True makes a ListSerializer
         language = serializers.ChoiceField(
             choices=Customer.Locale.choices, default="en", help_text="The language the customer saw."
         )
