@@ -27,7 +27,7 @@ from apps.delivery.adapters.webhook import new_secret
 from apps.delivery.tasks import push_now
 
 from .models import InboundSource
-from .providers import Action, Report, secret_hash
+from .providers import Action, Report, secret_hash, sendgrid_public_key
 
 Kind = InboundSource.Kind
 Outcome = InboundReport.Outcome
@@ -79,8 +79,7 @@ def add_inbound_source(
             )
         source.signing_key = signing_key
     elif kind == Kind.SENDGRID:
-        if not public_key:
-            raise ValidationError({"public_key": "Give the Event Webhook's verification key from SendGrid."})
+        check_public_key(kind, public_key)
     elif kind == Kind.GENERIC:
         source.signing_key = secret = new_secret()
     else:
@@ -113,6 +112,19 @@ def check_scopes(scopes: dict, channel: str, rules=None) -> None:
                 errors.append(f"{scope}: topic {slug!r} does not use {code}.")
     if errors:
         raise ValidationError({"scopes": errors})
+
+
+def check_public_key(kind: str, public_key: str) -> None:
+    """A SendGrid source needs the Event Webhook's verification key, and one that reads as an ECDSA P-256
+    public key: a malformed one would refuse every event later, so it is refused now (``ValidationError``)."""
+    if kind != Kind.SENDGRID:
+        return
+    if not public_key.strip():
+        raise ValidationError({"public_key": "Give the Event Webhook's verification key from SendGrid."})
+    try:
+        sendgrid_public_key(public_key)
+    except ValueError as error:
+        raise ValidationError({"public_key": str(error)}) from error
 
 
 def set_signing_key(*, source: InboundSource, signing_key: str) -> None:
