@@ -14,7 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import catalog_rules, revision_token_subquery
@@ -32,8 +32,8 @@ from .providers import Action, Report, secret_hash, sendgrid_public_key
 Kind = InboundSource.Kind
 Outcome = InboundReport.Outcome
 
-DEFAULT_CHANNEL = {Kind.TWILIO: "sms"}
-LEDGER_SOURCE = {
+DEFAULT_CHANNEL: dict[str, str] = {Kind.TWILIO: "sms"}
+LEDGER_SOURCE: dict[str, str] = {
     Kind.TWILIO: ConsentEvent.Source.TWILIO,
     Kind.SENDGRID: ConsentEvent.Source.SENDGRID,
     Kind.POSTMARK: ConsentEvent.Source.POSTMARK,
@@ -152,26 +152,21 @@ def handle_reports(*, source: InboundSource, reports: list[Report], received_at:
 
 
 def handle_report(*, source: InboundSource, report: Report, received_at: datetime) -> Handled:
-    customer = find_customer(report, source)
-    known = customer.known_outcome if customer else _known_outcome(source, report)
+    customer, known = find_customer(report, source)
     if known:
         return Handled(report, known, duplicate=True)
     try:
         kept, recorded = _keep(source, report, customer, received_at)
     except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
-        return Handled(report, _known_outcome(source, report) or Outcome.UNCHANGED, True)
+        return Handled(report, _known(source, report).first() or Outcome.UNCHANGED, True)
     if kept.revocation and recorded is not None and recorded.document_changed:
         customer_id = kept.customer_id
         transaction.on_commit(lambda: push_now(customer_id))
     return Handled(report, kept.outcome, language=customer.locale if customer else settings.LANGUAGE_CODE)
 
 
-def _known_outcome(source: InboundSource, report: Report) -> str | None:
+def _known(source: InboundSource, report: Report) -> "QuerySet[InboundReport, str]":
     """What a report of this event did when it was kept before (a retry or a duplicate), if it was."""
-    return _known(source, report).first()
-
-
-def _known(source: InboundSource, report: Report):
     return InboundReport.objects.filter(source_name=source.name, event_id=report.event_id).values_list(
         "outcome", flat=True
     )[:1]
@@ -245,12 +240,12 @@ def _target(source: InboundSource, report: Report) -> tuple[str, tuple[str, ...]
     return channel, ()
 
 
-def find_customer(report: Report, source: InboundSource) -> Customer | None:
-    """By the brand's id if the provider knows it, else by address or number; never an erased customer.
+def find_customer(report: Report, source: InboundSource) -> tuple[Customer | None, str | None]:
+    """By the brand's id if the provider knows it, else by address or number (never an erased customer), and
+    what this event did if ``source`` reported it before (a retry or a duplicate).
 
-    In the same statement: its snapshot, the catalog's revision token (``catalog_token``) and what this event
-    did if ``source`` reported it before (``known_outcome``), so a report costs one read before the write
-    path's lock."""
+    The customer comes in one statement with its snapshot, the catalog's revision token (``catalog_token``)
+    and that earlier outcome, so a report costs one read before the write path's lock."""
     live = Customer.objects.filter(erased_at=None)
     if report.external_id:
         found = live.filter(external_id=report.external_id)
@@ -261,9 +256,9 @@ def find_customer(report: Report, source: InboundSource) -> Customer | None:
         if report.phone:
             wanted |= Q(phone=report.phone.strip())
         if not wanted:
-            return None
+            return None, _known(source, report).first()
         found = live.filter(wanted).order_by("id")
-    return (
+    customer = (
         found.select_related("consent_snapshot")
         .annotate(
             catalog_token=Subquery(revision_token_subquery()),
@@ -271,6 +266,9 @@ def find_customer(report: Report, source: InboundSource) -> Customer | None:
         )
         .first()
     )
+    if customer is None:
+        return None, _known(source, report).first()
+    return customer, customer.known_outcome
 
 
 # Replies to texts -------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -6,6 +7,7 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.models import EvidenceNote
 from tests.factories import CustomerFactory, make_choice
@@ -35,6 +37,14 @@ def test_recording_goes_through_the_write_path_as_the_api_client(catalog, api):
     assert (event.source, event.actor) == ("api", f"api:{api.api_client.name}")
     assert event.evidence == {"captured_via": "call_center"}
     assert response.json()["permissions_changed"] is True
+
+
+def test_texts_for_an_unverified_number_are_refused_and_nothing_is_written(catalog, api):
+    customer = CustomerFactory(phone_verified_at=None)
+    response = post(api, customer, choice("channel:sms"), choice("channel:push"))
+    assert response.status_code == 400
+    assert "verified number" in json.dumps(response.json())
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
 
 
 def test_email_consent_from_the_api_waits_for_double_opt_in(catalog, api):
@@ -118,8 +128,7 @@ def test_the_history_lists_events_in_order_without_evidence(catalog, api):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("channel:push")],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
         ip_address="10.0.0.1",
     )
     body = api.get(f"/api/v1/customers/{customer.external_id}/consents").json()
@@ -135,7 +144,9 @@ def test_the_history_pages_by_sequence(catalog, api):
     customer = CustomerFactory()
     for state in ("given", "withdrawn", "given"):
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms", state)], source="web", actor="customer"
+            customer=customer,
+            choices=[make_choice("channel:sms", state)],
+            provenance=Provenance(source="web", actor="customer"),
         )
     url = f"/api/v1/customers/{customer.external_id}/consents"
     first = api.get(url, {"limit": 2}).json()
