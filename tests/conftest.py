@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 
+from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.delivery import tasks as delivery_tasks
 from config.celery_app import app as celery_app
@@ -134,7 +135,6 @@ def customers_sharing_location(catalog):
         record_choices(
             customer=customer,
             choices=[make_choice("location", value={"level": "city"})],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
         )
     return customers

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules
 from apps.consent.rules import Source, State
 
@@ -62,12 +63,12 @@ class History:
         for purpose, state, value, _ in step.choices:
             requested = (
                 state == State.GIVEN
-                and purpose.removeprefix("channel:") in self.rules.double_opt_in_channels
+                and self.rules.needs_double_opt_in(Purpose.parse(purpose))
                 and step.source not in (Source.EMAIL_LINK, Source.IMPORT)
                 and self.held.get(purpose) != State.GIVEN
             )
             self.held[purpose] = State.REQUESTED if requested else state
-            if purpose.startswith("topic:") and state == State.GIVEN:
+            if Purpose.parse(purpose).is_topic and state == State.GIVEN:
                 self.topic_channels[purpose] = value["channels"]
 
     def given(self, purpose: str) -> bool:
@@ -173,7 +174,7 @@ def _sign_up(
         channels.append("postal")
     if person.phone and rng.random() < 0.06:
         channels.append("phone")
-    choices = [(f"channel:{code}", State.GIVEN, None, None) for code in channels]
+    choices = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
     if person.phone and "sms" not in channels and rng.random() < 0.3:
         choices.append(("channel:sms", State.REFUSED, None, None))
     if not imported and "push" not in channels and rng.random() < 0.2:
@@ -185,10 +186,10 @@ def _sign_up(
     for slug in wanted:
         value = _topic_value(rng, history, slug, channels)
         if value:
-            choices.append((f"topic:{slug}", State.GIVEN, value, None))
+            choices.append((topic_purpose(slug), State.GIVEN, value, None))
     unwanted = [slug for slug in marketing if slug not in wanted]
     if unwanted and rng.random() < 0.3:
-        choices.append((f"topic:{rng.choice(unwanted)}", State.REFUSED, None, None))
+        choices.append((topic_purpose(rng.choice(unwanted)), State.REFUSED, None, None))
     if rng.random() < 0.65:
         choices.append(("frequency", State.GIVEN, _frequency_value(rng, channels, now.date()), None))
     if not imported:
@@ -232,15 +233,15 @@ def _later_change(
         value["paused_until"] = (today + timedelta(days=rng.randint(7, 60))).isoformat()
         return [("frequency", State.GIVEN, value, None)]
     if roll < 0.6:
-        fresh = [slug for slug in marketing if not history.given(f"topic:{slug}")]
+        fresh = [slug for slug in marketing if not history.given(topic_purpose(slug))]
         if fresh:
             slug = rng.choice(fresh)
             value = _topic_value(rng, history, slug, channels)
             if value:
-                return [(f"topic:{slug}", State.GIVEN, value, None)]
+                return [(topic_purpose(slug), State.GIVEN, value, None)]
         return []
     taken_back = [p for p in ("location", "personalization") if history.given(p)]
-    taken_back += [f"topic:{slug}" for slug in marketing if history.given(f"topic:{slug}")]
+    taken_back += [topic_purpose(slug) for slug in marketing if history.given(topic_purpose(slug))]
     return [(rng.choice(taken_back), State.WITHDRAWN, None, None)] if taken_back else []
 
 

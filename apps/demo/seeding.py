@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog.models import NoticeVersion
-from apps.catalog.selectors import catalog_rules, current_notice_version
+from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice
+from apps.consent.rules import Choice, Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.models import Customer
 from apps.customers.services import customer_upsert
@@ -46,10 +46,10 @@ def seed_demo(*, customers: int) -> Seeded:
     rules = catalog_rules()
     versions = {}
     for purpose in rules.purposes():
-        version = current_notice_version(purpose)
+        version = rules.current_version(purpose)
         if version is None:
             raise ImproperlyConfigured(f"No published notice for {purpose}; cannot record choices for it.")
-        versions[purpose] = version.pk
+        versions[purpose] = version.id
 
     rng = random.Random(SEED)  # noqa: S311 - demo data, not secrets
     now = timezone.now()
@@ -91,10 +91,8 @@ def _record(customer: Customer, history: History, versions: dict[str, int]) -> i
                 Choice(purpose, state, versions[purpose], value, expires_at)
                 for purpose, state, value, expires_at in step.choices
             ],
-            source=step.source,
-            actor=step.actor,
+            provenance=Provenance(source=step.source, actor=step.actor, evidence=step.evidence),
             language=customer.locale,
-            evidence=step.evidence,
             note=step.note,
             ip_address=step.ip_address,
             user_agent=step.user_agent,

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.catalog.selectors import CatalogRules, PublishedVersion, TopicRule
+from apps.consent.entries import SnapshotEntry
 from apps.consent.rules import (
     Choice,
     Reason,
@@ -71,11 +72,14 @@ def choice(purpose, state=State.GIVEN, value=None, expires_at=None, version=None
 
 
 def entry(state=State.GIVEN, value=None, version=1, expires_at=None):
-    """A snapshot entry as the write path folds it."""
+    """A snapshot entry's JSON, as the write path folds it."""
     return {
         "state": state,
         "value": value,
         "notice_version": version,
+        "language": "en",
+        "event": 1,
+        "sequence": 1,
         "recorded_at": JAN.isoformat(),
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
@@ -193,7 +197,7 @@ def test_a_bad_choice_is_refused_with_a_message_naming_its_purpose(choices, sour
 def test_a_first_email_consent_waits_for_the_address_to_be_confirmed(
     purpose, source, current, confirmed, recorded
 ):
-    current_entry = entry(current) if current else None
+    current_entry = SnapshotEntry.from_json(entry(current)) if current else None
     given = choice(purpose, value={"channels": ["email"]} if purpose.startswith("topic:") else None)
     assert effective_state(given, current_entry, RULES, source, confirmed) == recorded
 
@@ -219,7 +223,8 @@ def test_a_first_email_consent_waits_for_the_address_to_be_confirmed(
 def test_a_consent_is_in_force_only_while_given_unexpired_and_not_superseded(
     purpose, snapshot_entry, at, in_force
 ):
-    assert is_in_force(snapshot_entry, purpose, RULES, at) is in_force
+    typed = SnapshotEntry.from_json(snapshot_entry) if snapshot_entry else None
+    assert is_in_force(typed, purpose, RULES, at) is in_force
 
 
 # --- decisions: may this message go now, and why ------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.consent import store
 from apps.consent.models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import Change, record_changes_in_bulk, record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -49,7 +50,10 @@ def test_every_field_of_a_written_model_is_written_or_filled_in_by_the_database(
 def test_a_change_is_stored_as_the_orm_would_store_it_column_for_column(catalog):
     customer = CustomerFactory()
     recorded = record_choices(
-        customer=customer, choices=choices(), source="web", actor="customer", ip_address="198.51.100.7"
+        customer=customer,
+        choices=choices(),
+        provenance=Provenance(source="web", actor="customer"),
+        ip_address="198.51.100.7",
     )
 
     for event in recorded.events:
@@ -64,7 +68,13 @@ def test_a_change_in_bulk_is_stored_as_the_orm_would_store_it_column_for_column(
     customers = CustomerFactory.create_batch(2)
     results = record_changes_in_bulk(
         groups=[
-            [Change(customer_id=c.pk, choices=choices(), source="import", actor="import:t")]
+            [
+                Change(
+                    customer_id=c.pk,
+                    choices=choices(),
+                    provenance=Provenance(source="import", actor="import:t"),
+                )
+            ]
             for c in customers
         ]
     )
@@ -81,7 +91,9 @@ def test_a_change_in_bulk_is_stored_as_the_orm_would_store_it_column_for_column(
 
 def test_the_locked_snapshot_and_document_are_loaded_whole_as_the_orm_loads_them(catalog):
     customer = CustomerFactory()
-    record_choices(customer=customer, choices=choices(), source="web", actor="customer")
+    record_choices(
+        customer=customer, choices=choices(), provenance=Provenance(source="web", actor="customer")
+    )
 
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
