@@ -32,7 +32,10 @@ ADDRESS_PROOF_SOURCES = frozenset({Source.EMAIL_LINK, Source.IMPORT})
 INBOUND_SOURCES = frozenset(
     {Source.TWILIO, Source.SENDGRID, Source.POSTMARK, Source.MAILCHIMP, Source.BRAZE, Source.INBOUND_WEBHOOK}
 )
+# Sources that prove the customer holds the phone number: a text from it, or the source system's own proof.
+NUMBER_PROOF_SOURCES = INBOUND_SOURCES | {Source.IMPORT, Source.SYSTEM}
 ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbound:\S+)$")
+SMS = channel_purpose("sms")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
 
@@ -211,6 +214,23 @@ def effective_state(
         and not (current and current.is_given)
     )
     return State.REQUESTED if needs_confirmation else choice.state
+
+
+def unverified_number_problems(
+    choices: list[Choice], source: str, number_verified: bool
+) -> dict[str, list[str]]:
+    """Texts only after the number is verified, from any door (beside email's double opt-in): SMS consent is
+    given only for a number the customer proved with a code on their page, unless the source proves it."""
+    if number_verified or source in NUMBER_PROOF_SOURCES:
+        return {}
+    if any(choice.purpose == SMS and choice.state == State.GIVEN for choice in choices):
+        return {
+            SMS: [
+                "Texts need a verified number: the customer confirms it on their preference page with the code "
+                "we text them."
+            ]
+        }
+    return {}
 
 
 def system_change_applies(
@@ -601,6 +621,22 @@ def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> date
         else:
             high_second = middle
     return datetime.fromtimestamp(high_second, UTC)
+
+
+# --- a customer's "no" ----------------------------------------------------------------------------------------
+
+ON_STATES = frozenset({State.GIVEN, State.REQUESTED})
+
+
+def switch_off_state(entry: SnapshotEntry | None) -> str | None:
+    """The state a "no" records, from any door: withdraw what was on (given or awaiting confirmation), refuse
+    what was never answered or has lapsed; a refusal or withdrawal stands as it is (``None``: nothing to record).
+    """
+    if entry is None or entry.state in SYSTEM_STATES:
+        return State.REFUSED
+    if entry.holds:
+        return State.WITHDRAWN
+    return None
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------

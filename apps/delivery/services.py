@@ -29,6 +29,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from apps.consent.documents import PermissionBody, document_part
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
+from apps.counters import count_in_window
 
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
 from .adapters.webhook import new_secret
@@ -445,11 +446,8 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
         try:
-            cache.add(key, 0, timeout=int(window) + 2)
-            if cache.incr(key) <= allowed:
+            if count_in_window(key, int(window) + 2) <= allowed:
                 return
-        except ValueError:  # the key expired between add and incr
-            continue
         except (
             Exception
         ):  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
