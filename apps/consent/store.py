@@ -5,8 +5,10 @@ embedded default): lock, load, append the events, write the document and its out
 Through the ORM the same work cost about as much again as the database itself (``benchmarks/write_path.py``).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from django.db import connection
@@ -16,8 +18,11 @@ from apps.customers.models import Customer
 
 from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
 
+AnyField: TypeAlias = "Field[Any, Any]"  # generic in the stubs only
+M = TypeVar("M", bound=Model)
 
-def written_fields(model: type[Model]) -> tuple[Field, ...]:
+
+def written_fields(model: type[Model]) -> tuple[AnyField, ...]:
     """The fields an INSERT of ``model`` writes, in the model's order: every concrete field but those the database
     fills in (the auto primary key, and a column with a database default such as the document's commit_xid)."""
     return tuple(
@@ -34,8 +39,8 @@ SNAPSHOT_FIELDS = written_fields(Snapshot)  # its primary key is the customer: w
 SNAPSHOT_KEY = Snapshot._meta.pk
 
 
-def _names(fields) -> str:
-    return ", ".join(field.column for field in fields)
+def _names(fields: Sequence[AnyField]) -> str:
+    return ", ".join(str(field.column) for field in fields)
 
 
 def _selected(alias: str, model: type[Model]) -> str:
@@ -112,7 +117,7 @@ def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
     return {customer_id: _locked(row) for customer_id, row in rows.items()}
 
 
-def _locked(row: dict) -> Locked:
+def _locked(row: dict[str, Any]) -> Locked:
     erased = row["erased_at"] is not None
     undeliverable = _from_db(
         Customer._meta.get_field("email_undeliverable_at"), row["email_undeliverable_at"]
@@ -125,7 +130,7 @@ def _locked(row: dict) -> Locked:
     return Locked(snapshot, row["catalog_token"], erased, undeliverable)
 
 
-def _instance(model: type[Model], alias: str, row: dict) -> Model:
+def _instance(model: type[M], alias: str, row: dict[str, Any]) -> M:
     """The ``model`` instance whose columns ``row`` holds under ``<alias>.<attname>``, as the ORM loads it."""
     fields = model._meta.concrete_fields
     return model.from_db(
@@ -192,7 +197,9 @@ def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocume
         _mark_saved(snapshot)
 
 
-def _insert_rows(insert: str, fields: tuple[Field, ...], rows: list, tail: str = "") -> list[tuple]:
+def _insert_rows(
+    insert: str, fields: tuple[AnyField, ...], rows: Sequence[Sequence[Any]], tail: str = ""
+) -> list[tuple[Any, ...]]:
     """Insert many rows in few statements; returns what ``tail``'s RETURNING returns.
 
     On PostgreSQL one statement whose parameters are one array per column (``unnest``): a fixed text that
@@ -255,12 +262,12 @@ def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: dat
             cursor.execute(_UPDATE_SNAPSHOT, _row(snapshot, (*changed, SNAPSHOT_KEY)))
 
 
-def _named_rows(cursor) -> list[dict]:
+def _named_rows(cursor: Any) -> list[dict[str, Any]]:
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _row(instance: Model, fields) -> list:
+def _row(instance: Model, fields: Sequence[AnyField]) -> list[Any]:
     return [_to_db(field, getattr(instance, field.attname)) for field in fields]
 
 
@@ -269,13 +276,13 @@ def _row(instance: Model, fields) -> list:
 # the fields and the backend, and instances that know they are saved.
 
 
-def _to_db(field: Field, value):
+def _to_db(field: AnyField, value: Any) -> Any:
     """A value as the ORM sends it for ``field`` on this connection (JSON adapted, datetimes as the backend
     stores them)."""
     return field.get_db_prep_save(value, connection)
 
 
-def _from_db(field: Field, value):
+def _from_db(field: AnyField, value: Any) -> Any:
     """A column's value as the ORM hands it back: the backend's converters, then the field's (SQLite keeps
     datetimes as text; both backends return JSON as text, which the field decodes)."""
     column = field.get_col(field.model._meta.db_table)
@@ -292,7 +299,7 @@ def _is_new(instance: Model) -> bool:
     return instance._state.adding
 
 
-def _driver_connection():
+def _driver_connection() -> Any:
     """The psycopg connection under Django's (the same session and transaction)."""
     connection.ensure_connection()
     return connection.connection
@@ -327,4 +334,5 @@ def store_moved_heads(checkpoint_id: int) -> int:
             "WHERE s.last_sequence > 0 ON CONFLICT (customer_id, sequence) DO NOTHING",
             [checkpoint_id],
         )
-        return cursor.rowcount
+        moved: int = cursor.rowcount
+        return moved

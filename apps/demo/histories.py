@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules
 from apps.consent.rules import Source, State
 
 PEOPLE = Path(__file__).resolve().parent / "data" / "customers.json"
+# One planned answer: purpose, state, value, end of a time-boxed consent.
+Planned = tuple[str, str, dict[str, Any] | None, datetime | None]
 ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
@@ -40,7 +43,7 @@ class Step:
 
     source: str
     actor: str
-    choices: list[tuple[str, str, dict | None, datetime | None]]  # purpose, state, value, expires_at
+    choices: list[Planned]
     evidence: dict | None = None
     note: str | None = None  # free text: kept beside the ledger, erasable
     ip_address: str | None = None
@@ -68,7 +71,7 @@ class History:
                 and self.held.get(purpose) != State.GIVEN
             )
             self.held[purpose] = State.REQUESTED if requested else state
-            if Purpose.parse(purpose).is_topic and state == State.GIVEN:
+            if Purpose.parse(purpose).is_topic and state == State.GIVEN and value is not None:
                 self.topic_channels[purpose] = value["channels"]
 
     def given(self, purpose: str) -> bool:
@@ -174,7 +177,7 @@ def _sign_up(
         channels.append("postal")
     if person.phone and rng.random() < 0.06:
         channels.append("phone")
-    choices = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
+    choices: list[Planned] = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
     if person.phone and "sms" not in channels and rng.random() < 0.3:
         choices.append(("channel:sms", State.REFUSED, None, None))
     if not imported and "push" not in channels and rng.random() < 0.2:
@@ -204,8 +207,8 @@ def _sign_up(
     return channels
 
 
-def _location_and_personalization(rng: random.Random, now: datetime) -> list:
-    choices = []
+def _location_and_personalization(rng: random.Random, now: datetime) -> list[Planned]:
+    choices: list[Planned] = []
     roll = rng.random()
     if roll < 0.25:
         choices.append(("location", State.REFUSED, None, None))
@@ -225,7 +228,7 @@ def _location_and_personalization(rng: random.Random, now: datetime) -> list:
 
 def _later_change(
     rng: random.Random, history: History, channels: list[str], marketing: list[str], today: date
-):
+) -> list[Planned]:
     """Later, on the preference page: pause for a holiday, add a topic, or take something back."""
     roll = rng.random()
     if roll < 0.3:
@@ -236,9 +239,9 @@ def _later_change(
         fresh = [slug for slug in marketing if not history.given(topic_purpose(slug))]
         if fresh:
             slug = rng.choice(fresh)
-            value = _topic_value(rng, history, slug, channels)
-            if value:
-                return [(topic_purpose(slug), State.GIVEN, value, None)]
+            topic_value = _topic_value(rng, history, slug, channels)
+            if topic_value:
+                return [(topic_purpose(slug), State.GIVEN, topic_value, None)]
         return []
     taken_back = [p for p in ("location", "personalization") if history.given(p)]
     taken_back += [topic_purpose(slug) for slug in marketing if history.given(topic_purpose(slug))]
@@ -290,20 +293,22 @@ def _web(rng: random.Random, choices) -> Step:
     )
 
 
-def _topic_value(rng: random.Random, history: History, slug: str, channels: list[str]) -> dict | None:
+def _topic_value(
+    rng: random.Random, history: History, slug: str, channels: list[str]
+) -> dict[str, Any] | None:
     """A value for giving ``slug``: some of the channels it may use that the customer also chose."""
     allowed = sorted(history.rules.topics[slug].channels & set(channels), key=history.rules.channels.index)
     if not allowed:
         return None
     picked = set(rng.sample(allowed, rng.randint(1, len(allowed))))
-    value = {"channels": [code for code in allowed if code in picked]}
+    value: dict[str, Any] = {"channels": [code for code in allowed if code in picked]}
     if rng.random() < 0.2:
         value["frequency"] = _weighted(rng, "digest")
     return value
 
 
-def _frequency_value(rng: random.Random, channels: list[str], today: date) -> dict:
-    value = {"digest": _weighted(rng, "digest")}
+def _frequency_value(rng: random.Random, channels: list[str], today: date) -> dict[str, Any]:
+    value: dict[str, Any] = {"digest": _weighted(rng, "digest")}
     if rng.random() < 0.3:
         value["weekly_cap"] = rng.choice([1, 2, 3, 5, 7, 10, 20, 50])
     if {"sms", "push"} & set(channels) and rng.random() < 0.5:
