@@ -37,6 +37,7 @@ QUEUES = {
 os.environ.update(QUEUES)
 os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 
 import django  # noqa: E402
 

@@ -5,7 +5,7 @@ embedded default): lock, load, append the events, write the document and its out
 Through the ORM the same work cost about as much again as the database itself (``benchmarks/write_path.py``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
@@ -18,7 +18,8 @@ from apps.customers.models import Customer
 
 from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
 
-AnyField: TypeAlias = "Field[Any, Any]"  # generic in the stubs only
+AnyField: TypeAlias = "Field[Any, Any]"  # a string: Django's Field is generic only in the stubs
+Row = dict[str, Any]
 M = TypeVar("M", bound=Model)
 
 
@@ -39,7 +40,7 @@ SNAPSHOT_FIELDS = written_fields(Snapshot)  # its primary key is the customer: w
 SNAPSHOT_KEY = Snapshot._meta.pk
 
 
-def _names(fields: Sequence[AnyField]) -> str:
+def _names(fields: Iterable[AnyField]) -> str:
     return ", ".join(str(field.column) for field in fields)
 
 
@@ -117,7 +118,7 @@ def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
     return {customer_id: _locked(row) for customer_id, row in rows.items()}
 
 
-def _locked(row: dict[str, Any]) -> Locked:
+def _locked(row: Row) -> Locked:
     erased = row["erased_at"] is not None
     undeliverable = _from_db(
         Customer._meta.get_field("email_undeliverable_at"), row["email_undeliverable_at"]
@@ -130,7 +131,7 @@ def _locked(row: dict[str, Any]) -> Locked:
     return Locked(snapshot, row["catalog_token"], erased, undeliverable)
 
 
-def _instance(model: type[M], alias: str, row: dict[str, Any]) -> M:
+def _instance(model: type[M], alias: str, row: Row) -> M:
     """The ``model`` instance whose columns ``row`` holds under ``<alias>.<attname>``, as the ORM loads it."""
     fields = model._meta.concrete_fields
     return model.from_db(
@@ -198,7 +199,7 @@ def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocume
 
 
 def _insert_rows(
-    insert: str, fields: tuple[AnyField, ...], rows: Sequence[Sequence[Any]], tail: str = ""
+    insert: str, fields: tuple[AnyField, ...], rows: list[list[Any]], tail: str = ""
 ) -> list[tuple[Any, ...]]:
     """Insert many rows in few statements; returns what ``tail``'s RETURNING returns.
 
@@ -262,7 +263,7 @@ def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: dat
             cursor.execute(_UPDATE_SNAPSHOT, _row(snapshot, (*changed, SNAPSHOT_KEY)))
 
 
-def _named_rows(cursor: Any) -> list[dict[str, Any]]:
+def _named_rows(cursor: Any) -> list[Row]:
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -334,5 +335,4 @@ def store_moved_heads(checkpoint_id: int) -> int:
             "WHERE s.last_sequence > 0 ON CONFLICT (customer_id, sequence) DO NOTHING",
             [checkpoint_id],
         )
-        moved: int = cursor.rowcount
-        return moved
+        return int(cursor.rowcount)

@@ -18,8 +18,6 @@ from apps.catalog.selectors import CatalogRules
 from apps.consent.rules import Source, State
 
 PEOPLE = Path(__file__).resolve().parent / "data" / "customers.json"
-# One planned answer: purpose, state, value, end of a time-boxed consent.
-Planned = tuple[str, str, dict[str, Any] | None, datetime | None]
 ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
@@ -37,13 +35,17 @@ class Person:
     locale: str
 
 
+# purpose, state, value, expires_at
+StepChoice = tuple[str, str, dict[str, Any] | None, datetime | None]
+
+
 @dataclass
 class Step:
     """One call of the write path: what one customer answered at one moment, through one door."""
 
     source: str
     actor: str
-    choices: list[Planned]
+    choices: list[StepChoice]
     evidence: dict | None = None
     note: str | None = None  # free text: kept beside the ledger, erasable
     ip_address: str | None = None
@@ -71,7 +73,7 @@ class History:
                 and self.held.get(purpose) != State.GIVEN
             )
             self.held[purpose] = State.REQUESTED if requested else state
-            if Purpose.parse(purpose).is_topic and state == State.GIVEN and value is not None:
+            if Purpose.parse(purpose).is_topic and state == State.GIVEN and value:
                 self.topic_channels[purpose] = value["channels"]
 
     def given(self, purpose: str) -> bool:
@@ -177,7 +179,7 @@ def _sign_up(
         channels.append("postal")
     if person.phone and rng.random() < 0.06:
         channels.append("phone")
-    choices: list[Planned] = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
+    choices: list[StepChoice] = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
     if person.phone and "sms" not in channels and rng.random() < 0.3:
         choices.append(("channel:sms", State.REFUSED, None, None))
     if not imported and "push" not in channels and rng.random() < 0.2:
@@ -207,8 +209,8 @@ def _sign_up(
     return channels
 
 
-def _location_and_personalization(rng: random.Random, now: datetime) -> list[Planned]:
-    choices: list[Planned] = []
+def _location_and_personalization(rng: random.Random, now: datetime) -> list:
+    choices: list[StepChoice] = []
     roll = rng.random()
     if roll < 0.25:
         choices.append(("location", State.REFUSED, None, None))
@@ -228,7 +230,7 @@ def _location_and_personalization(rng: random.Random, now: datetime) -> list[Pla
 
 def _later_change(
     rng: random.Random, history: History, channels: list[str], marketing: list[str], today: date
-) -> list[Planned]:
+):
     """Later, on the preference page: pause for a holiday, add a topic, or take something back."""
     roll = rng.random()
     if roll < 0.3:
@@ -293,9 +295,7 @@ def _web(rng: random.Random, choices) -> Step:
     )
 
 
-def _topic_value(
-    rng: random.Random, history: History, slug: str, channels: list[str]
-) -> dict[str, Any] | None:
+def _topic_value(rng: random.Random, history: History, slug: str, channels: list[str]) -> dict | None:
     """A value for giving ``slug``: some of the channels it may use that the customer also chose."""
     allowed = sorted(history.rules.topics[slug].channels & set(channels), key=history.rules.channels.index)
     if not allowed:
@@ -307,7 +307,7 @@ def _topic_value(
     return value
 
 
-def _frequency_value(rng: random.Random, channels: list[str], today: date) -> dict[str, Any]:
+def _frequency_value(rng: random.Random, channels: list[str], today: date) -> dict:
     value: dict[str, Any] = {"digest": _weighted(rng, "digest")}
     if rng.random() < 0.3:
         value["weekly_cap"] = rng.choice([1, 2, 3, 5, 7, 10, 20, 50])

@@ -39,8 +39,8 @@ def seed_demo(*, customers: int) -> Seeded:
     """Load the catalog, publish each notice's first version, and give demo customers 1..``customers`` a history."""
     load_demo_catalog()
     published = 0
-    for version in NoticeVersion.objects.filter(number=1, published_at__isnull=True).select_related("notice"):
-        publish_notice_version(version=version)
+    for first in NoticeVersion.objects.filter(number=1, published_at__isnull=True).select_related("notice"):
+        publish_notice_version(version=first)
         published += 1
 
     rules = catalog_rules()
