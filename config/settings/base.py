@@ -65,6 +65,7 @@ LOCAL_APPS = [
     "apps.api",
     "apps.imports",
     "apps.inbound",
+    "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
