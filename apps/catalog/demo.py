@@ -7,7 +7,7 @@ It never publishes anything; ``manage.py seed_demo`` does that through the conse
 
 from django.db import transaction
 
-from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Question, QuestionVersion, Topic
 
 # code, label, double opt-in, supports quiet hours
 CHANNELS = [
@@ -487,6 +487,61 @@ NOTICE_TEXTS = {
     },
 }
 
+# Profile questions: code, kind, serves, may send downstream, title, options, notice texts (what we ask, what you
+# get: the value exchange, what we do, what we never do).
+QUESTIONS = [
+    (
+        "interests",
+        Question.Kind.MANY,
+        ["personalization", "topic:new-arrivals"],
+        True,
+        {"en": "Your interests", "de": "Ihre Interessen"},
+        [
+            ("hiking", {"en": "Hiking", "de": "Wandern"}),
+            ("climbing", {"en": "Climbing", "de": "Klettern"}),
+            ("running", {"en": "Running", "de": "Laufen"}),
+            ("cycling", {"en": "Cycling", "de": "Radfahren"}),
+            ("camping", {"en": "Camping", "de": "Camping"}),
+        ],
+        {
+            "en": (
+                "What do you like to do outdoors?",
+                "Suggestions and new arrivals for what you actually do, not for everything we sell.",
+                "We choose what to show you from these answers, if your tailored suggestions allow it.",
+                "We never sell your answers or use them to guess anything else about you.",
+            ),
+            "de": (
+                "Was machen Sie gern draußen?",
+                "Vorschläge und Neuheiten für das, was Sie wirklich tun, nicht für alles, was wir verkaufen.",
+                "Wir wählen danach aus, was wir Ihnen zeigen, wenn Ihre persönlichen Vorschläge es erlauben.",
+                "Wir verkaufen Ihre Antworten nie und leiten daraus nichts anderes über Sie ab.",
+            ),
+        },
+    ),
+    (
+        "size",
+        Question.Kind.ONE,
+        ["topic:sales-and-offers"],
+        True,
+        {"en": "Your clothing size", "de": "Ihre Kleidergröße"},
+        [(code, {"en": code.upper(), "de": code.upper()}) for code in ("xs", "s", "m", "l", "xl")],
+        {
+            "en": (
+                "Which clothing size do you usually wear?",
+                "Tell us your size and back-in-stock alerts only show what fits.",
+                "We filter alerts and offers to your size.",
+                "We never show your size to anyone else.",
+            ),
+            "de": (
+                "Welche Kleidergröße tragen Sie meist?",
+                "Nennen Sie uns Ihre Größe, und Hinweise auf wieder Verfügbares zeigen nur, was passt.",
+                "Wir filtern Hinweise und Angebote nach Ihrer Größe.",
+                "Wir zeigen Ihre Größe nie jemand anderem.",
+            ),
+        },
+    ),
+]
+
 FIRST_VERSION_SUMMARY = {"en": "First version.", "de": "Erste Fassung."}
 
 
@@ -541,6 +596,27 @@ def seed_demo_catalog() -> None:
             purpose=purpose, defaults={"title": title, "honours_gpc": purpose in GPC_PURPOSES}
         )
         _seed_first_version(notice, NOTICE_TEXTS[purpose])
+    for position, (code, kind, serves, downstream, title, options, texts) in enumerate(QUESTIONS):
+        question, _ = Question.objects.update_or_create(
+            code=code,
+            defaults={
+                "kind": kind,
+                "serves": serves,
+                "may_send_downstream": downstream,
+                "position": position,
+            },
+        )
+        notice, _ = Notice.objects.update_or_create(purpose=question.purpose, defaults={"title": title})
+        _seed_first_version(notice, texts)
+        version = notice.versions.get(number=1)
+        if not version.is_published:
+            QuestionVersion.objects.update_or_create(
+                notice_version=version,
+                defaults={
+                    "question": question,
+                    "options": [{"code": option, "label": label} for option, label in options],
+                },
+            )
 
 
 def _seed_first_version(notice: Notice, texts: dict) -> None:

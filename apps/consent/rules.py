@@ -62,7 +62,7 @@ def validate_choices(choices: list[Choice], rules: CatalogRules, now: datetime, 
 
 def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list[str]:
     purpose = choice.purpose
-    if purpose not in rules.purposes():
+    if purpose not in rules.purposes() and purpose.removeprefix("profile:") not in rules.questions:
         return [f"Unknown purpose {purpose!r}."]
     if purpose not in rules.noticed_purposes:
         return [f"Purpose {purpose!r} has no notice, so it cannot be asked."]
@@ -95,6 +95,10 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
         return [f"{purpose} needs a value object."]
     if purpose.startswith("topic:"):
         return _topic_value_problems(value, rules.topics[purpose.removeprefix("topic:")].channels, rules)
+    if purpose.startswith("profile:"):
+        return answer_problems(
+            value, rules.questions[purpose.removeprefix("profile:")], choice.notice_version_id
+        )
     if purpose == "frequency":
         return _frequency_value_problems(value, rules)
     key = {"location": "level", "personalization": "depth"}[purpose]
@@ -122,6 +126,24 @@ def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRu
     frequency = value.get("frequency")
     if frequency is not None and frequency not in rules.options.get("frequency", ()):
         problems.append(f"frequency must be one of {', '.join(rules.options.get('frequency', ()))}.")
+    return problems
+
+
+def answer_problems(value: dict, question, notice_version_id: int) -> list[str]:
+    """A profile answer as a caller gives it: ``{"answer": [option codes]}`` from the version it answers."""
+    problems = _unknown_keys(value, {"answer"})
+    answer, offered = value.get("answer"), question.options.get(notice_version_id, ())
+    if not isinstance(answer, list) or not answer or not all(isinstance(code, str) for code in answer):
+        return [*problems, "answer must be a non-empty list of option codes; to take it back, withdraw."]
+    unknown = sorted(set(answer) - set(offered))
+    if unknown:
+        problems.append(
+            f"Not an option of this question: {', '.join(unknown)}; it offers {', '.join(offered)}."
+        )
+    if len(set(answer)) != len(answer):
+        problems.append("answer lists an option twice.")
+    if not question.many and len(answer) > 1:
+        problems.append("This question takes one answer.")
     return problems
 
 
@@ -285,12 +307,17 @@ def is_in_force(entry: dict | None, purpose: str, rules: CatalogRules, at: datet
 
 
 def derive_permissions(
-    choices: dict, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
+    choices: dict,
+    rules: CatalogRules,
+    at: datetime,
+    email_undeliverable_at: datetime | None = None,
+    inferences_revision: int = 0,
 ) -> dict:
     """The permission document body: per channel what may be sent, plus location and personalization.
 
     An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
-    a consent (the key is there only while the flag is, so other documents keep their exact shape).
+    a consent (the key is there only while the flag is, so other documents keep their exact shape). So does
+    ``profile`` (``profile_section``), only for a customer who shared an answer or has inferences reported.
     """
     location = _in_force(choices, "location", rules, at)
     personalization = _in_force(choices, "personalization", rules, at)
@@ -298,7 +325,7 @@ def derive_permissions(
     if email_undeliverable_at is not None and "email" in channels:
         # In UTC, as the database hands it back: a rebuild must write the same bytes.
         channels["email"]["undeliverable_since"] = email_undeliverable_at.astimezone(UTC).isoformat()
-    return {
+    body = {
         "channels": channels,
         "location": {
             "level": location["value"]["level"] if location else "off",
@@ -308,6 +335,35 @@ def derive_permissions(
             personalization["value"]["depth"] if personalization else rules.defaults.get("personalization")
         ),
     }
+    profile = profile_section(choices, rules, at, inferences_revision)
+    if profile is not None:
+        body["profile"] = profile
+    return body
+
+
+def profile_section(
+    choices: dict, rules: CatalogRules, at: datetime, inferences_revision: int
+) -> dict | None:
+    """The document's ``profile``: references, never the data. Per question, the ledger event that shares the
+    current answer, and how many times the reported inferences changed, so that any change makes a new
+    version. Each destination configured with ``profile`` gets the answers and inferences themselves, as far
+    as the depth allows, when the version is sent (``apps.delivery.services.profile_part``)."""
+    answers = {
+        purpose.removeprefix("profile:"): entry["event"]
+        for purpose, entry in sorted(choices.items())
+        if purpose.startswith("profile:") and is_in_force(entry, purpose, rules, at)
+    }
+    if not answers and not inferences_revision:
+        return None
+    return {"answers": answers, "inferences_revision": inferences_revision}
+
+
+def profile_depth(depth: str | None, rules: CatalogRules) -> tuple[bool, bool]:
+    """What a personalization depth lets destinations use: (answers, inferences). The least depth ("none")
+    neither, the next ("what I tell you") the customer's answers, any deeper ("what I do") inferences too."""
+    depths = rules.options.get("personalization", ())
+    rank = depths.index(depth) if depth in depths else 0
+    return rank >= 1, rank >= 2
 
 
 def _in_force(choices: dict, purpose: str, rules: CatalogRules, at: datetime) -> dict | None:

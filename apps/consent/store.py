@@ -19,7 +19,7 @@ from .models import ConsentEvent, PermissionDocument, Snapshot
 _LOADED = """
        (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at, c.email_undeliverable_at,
        s.customer_id, s.choices, s.last_sequence, s.last_hash, s.next_expiry_at, s.updated_at,
-       d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid
+       d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid, c.inferences_revision
   FROM customers_customer c
   LEFT JOIN consent_snapshot s ON s.customer_id = c.id
   LEFT JOIN consent_permissiondocument d ON d.id = s.document_id
@@ -57,6 +57,7 @@ class Locked:
     catalog_token: str | None
     erased: bool
     email_undeliverable_at: datetime | None = None  # a deliverability flag the document carries, not consent
+    inferences_revision: int = 0  # how often reported inferences changed (the document's profile section)
 
 
 def lock_customer(customer_id: int) -> Locked:
@@ -101,11 +102,11 @@ def _locked(customer_id: int, row) -> Locked:
     token, erased_at, undeliverable, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at = (
         row[:8]
     )
-    updated_at = row[8]
+    updated_at, inferences_revision = row[8], row[15]
     undeliverable = _datetime(undeliverable)
     if snapshot_customer is None:
         snapshot = Snapshot(customer_id=customer_id, choices={})
-        return Locked(snapshot, token, erased_at is not None, undeliverable)
+        return Locked(snapshot, token, erased_at is not None, undeliverable, inferences_revision)
     snapshot = Snapshot.from_db(
         connection.alias,
         ["customer_id", "choices", "last_sequence", "last_hash", "next_expiry_at", "updated_at"],
@@ -118,7 +119,7 @@ def _locked(customer_id: int, row) -> Locked:
             _datetime(updated_at),
         ],
     )
-    document_id, version, body, derived_from, created_at, commit_xid = row[9:]
+    document_id, version, body, derived_from, created_at, commit_xid = row[9:15]
     snapshot.document = (
         PermissionDocument.from_db(
             connection.alias,
@@ -136,7 +137,7 @@ def _locked(customer_id: int, row) -> Locked:
         if document_id
         else None
     )
-    return Locked(snapshot, token, erased_at is not None, undeliverable)
+    return Locked(snapshot, token, erased_at is not None, undeliverable, inferences_revision)
 
 
 def append_events(events: list[ConsentEvent]) -> None:

@@ -1,6 +1,6 @@
 from django.db import connection
 
-from .models import Customer, EvidenceNote, MessageRecord
+from .models import Customer, EvidenceNote, MessageRecord, ProfileAnswer
 
 
 def customer_by_email_or_id(value: str) -> Customer | None:
@@ -34,6 +34,12 @@ def evidence_note_texts(note_ids) -> dict[int, str]:
     """The text of each evidence note by id, ``[erased]`` for one blanked by erasure."""
     notes = EvidenceNote.objects.filter(pk__in={note_id for note_id in note_ids if note_id is not None})
     return {note.pk: ERASED if note.erased_at else note.text for note in notes}
+
+
+def profile_answers_by_id(answer_ids) -> dict[int, list[str]]:
+    """The answers still held, by id (an answer replaced, forgotten or erased is gone: proof shows ``[erased]``)."""
+    ids = {answer_id for answer_id in answer_ids if answer_id is not None}
+    return dict(ProfileAnswer.objects.filter(pk__in=ids).values_list("pk", "answer"))
 
 
 def message_times(customer_ids, *, since, until, exclude_topics=()) -> dict[int, list]:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
+from apps.consent.selectors import shareable_profile
 
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
 from .adapters.webhook import new_secret
@@ -193,7 +194,7 @@ def _sees_a_change(destination: Destination, customer_id: int, version: int, bod
 
 
 def visible_part(destination: Destination, body: dict) -> dict:
-    wanted = set(destination.purposes)
+    wanted = set(destination.purposes) - {"profile"}
 
     def allowed(part):
         return not wanted or part in wanted
@@ -202,7 +203,20 @@ def visible_part(destination: Destination, body: dict) -> dict:
     for key in ("location", "personalization"):
         if allowed(key):
             part[key] = body[key]
+    if "profile" in destination.purposes:
+        # What the customer told us is sent only where configured by name, never by an empty list's "all".
+        # The depth is part of it: lowering it must reach a destination that takes the profile alone.
+        part["profile"] = {**body.get("profile", {}), "depth": body["personalization"]}
     return part
+
+
+def profile_part(destination: Destination, customer_id: int, body: dict) -> dict:
+    """The ``profile`` section the destination receives with this document: the answers and inferences
+    themselves, as far as the depth allows (``apps.consent.selectors.shareable_profile``), in place of the
+    references the stored document holds; nothing for a destination not configured with ``profile``."""
+    if "profile" not in destination.purposes:
+        return {}
+    return {"profile": shareable_profile(customer_id, body)}
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:
@@ -478,6 +492,7 @@ def payload(destination: Destination, delivery: Delivery) -> dict:
         "created_at": document.created_at.isoformat(),
         "derived_from": document.derived_from,
         **visible_part(destination, document.body),
+        **profile_part(destination, customer.pk, document.body),
     }
     return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
 

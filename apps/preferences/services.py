@@ -22,7 +22,15 @@ from django.utils.translation import gettext as _
 from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State
-from apps.consent.services import Recorded, change_identity, record_choices, send_email_confirmation
+from apps.consent.services import (
+    Recorded,
+    answer_text,
+    change_identity,
+    evidence_hash,
+    record_choices,
+    remove_customer_inference,
+    send_email_confirmation,
+)
 from apps.customers.models import Customer
 from apps.customers.services import clean_phone, customer_cache_key, hourly_limit_reached, mark_phone_verified
 
@@ -30,7 +38,7 @@ from .selectors import current_notices, is_on, needs_reask, snapshot_choices
 from .selectors import reasks as open_reasks
 
 Source = ConsentEvent.Source
-SECTIONS = ("channels", "topics", "frequency", "location", "personalization")
+SECTIONS = ("channels", "topics", "frequency", "location", "personalization", "profile", "known")
 PAUSE_DAYS = (30, 60, 90)
 LOCATION_DAYS = (1, 7, 30)
 
@@ -109,6 +117,7 @@ def section_choices(section: str, data, choices: dict, rules: CatalogRules, now:
         "frequency": _frequency_choices,
         "location": _location_choices,
         "personalization": _personalization_choices,
+        "profile": _profile_choices,
     }.get(section)
     if build is None:
         raise ValidationError({"section": [_("Unknown section.")]})
@@ -232,6 +241,34 @@ def _personalization_choices(data, choices, rules, now) -> list[Choice]:
     ]
 
 
+def _profile_choices(data, choices, rules, now) -> list[Choice]:
+    """ "What you tell us": each question's posted options as its answer (pinned to the version shown), no
+    option or its "forget this" button to forget it. Every answer is optional; a question not on the page
+    (``nv:`` missing) is left alone."""
+    forget = set(data.getlist("forget"))
+    result = []
+    for question in rules.questions:
+        purpose = f"profile:{question}"
+        if f"nv:{purpose}" not in data:
+            continue
+        entry = choices.get(purpose)
+        # The snapshot holds the answer's keyed hash: enough to tell whether it changed, without reading it.
+        held = entry["value"]["answer_hash"] if entry and entry["state"] == State.GIVEN else None
+        answer = [] if question in forget else [code for code in data.getlist(purpose) if code]
+        if answer and evidence_hash(answer_text(answer)) != held:
+            result.append(
+                Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules), {"answer": answer})
+            )
+        elif not answer and held:
+            result.append(Choice(purpose, State.WITHDRAWN, _shown_version(data, purpose, rules)))
+    return result
+
+
+def remove_inference(*, visit: Visit, code: str, removal: str) -> bool:
+    """The customer's "this is wrong" / "don't use this" for something the brand inferred."""
+    return remove_customer_inference(customer=visit.customer, code=code, removal=removal)
+
+
 # ---- saving a section ------------------------------------------------------------------------------------
 
 
@@ -252,7 +289,8 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     if not choices:
         return saved
     saved.recorded = record(visit, choices, evidence={"section": section})
-    saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
+    if section != "profile":  # a forgotten answer is gone: there is nothing to undo it with
+        saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
     saved.purposes = [event.purpose for event in saved.recorded.events]
     if saved.recorded.awaits_email_confirmation:
         saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)

@@ -19,7 +19,7 @@ from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument,
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
 from apps.customers.models import Customer, HeldMessage, MessageRecord
-from apps.customers.selectors import ERASED, evidence_note_texts
+from apps.customers.selectors import ERASED, evidence_note_texts, profile_answers_by_id
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 from apps.delivery.selectors import RevocationProgress, revocation_progress
 
@@ -386,6 +386,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
         }
     titles = purpose_titles()
     notes = evidence_note_texts(event.evidence.get("note_id") for event in chosen)
+    answers = profile_answers_by_id((event.value or {}).get("answer_id") for event in chosen)
     now = timezone.now()
     purposes = sorted({event.purpose for event in chosen})
     snapshot = Snapshot.objects.filter(customer=customer).first()
@@ -420,7 +421,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
             }
             for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
         ],
-        "events": [_proof_event(event, notes) for event in chosen],
+        "events": [_proof_event(event, notes, answers) for event in chosen],
         "inbound_revocations": [
             _proof_revocation(item, now)
             for item in {id(p): p for p in customer_revocations(customer).values()}.values()
@@ -436,9 +437,10 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     }
 
 
-def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
+def _proof_event(event: ConsentEvent, notes: dict[int, str], answers: dict[int, list[str]]) -> dict:
     """One event as proof. A note is shown from the erasable table beside the evidence that references it by
-    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
+    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies.
+    A profile answer likewise, from its value's ``answer_id`` (``[erased]`` once replaced, forgotten or erased)."""
     proof = {
         "event_id": event.pk,
         "event_time": event.effective_at.isoformat(),  # when the choice took effect: captured, else recorded
@@ -461,6 +463,8 @@ def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
     }
     if "note_id" in event.evidence:
         proof["note"] = notes.get(event.evidence["note_id"], ERASED)
+    if event.value and "answer_id" in event.value:
+        proof["answer"] = answers.get(event.value["answer_id"], ERASED)
     return proof
 
 
