@@ -1,5 +1,6 @@
 """What every API view shares: the scope check, problem responses in the schema, and customer lookup."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
@@ -75,6 +76,11 @@ def problems(*codes: int) -> dict:
     }
 
 
+def at_index(error: DjangoValidationError, field: str) -> DjangoValidationError:
+    """The core keys a list's errors ``<index>/<field>``; the answer points into the request's list."""
+    return DjangoValidationError({f"{field}/{key}": messages for key, messages in error.message_dict.items()})
+
+
 class ApiView(APIView):
     required_scopes: dict[str, str] = {}
 
@@ -111,10 +117,26 @@ class LocationPermissionSerializer(serializers.Serializer):
     until = serializers.DateTimeField(allow_null=True)
 
 
+class ProfileReferencesSerializer(serializers.Serializer):
+    answers = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Per profile question the customer shared an answer to: the ledger event that shares it. "
+        "The answers themselves go only to destinations configured with `profile`.",
+    )
+    inferences_revision = serializers.IntegerField(
+        help_text="Counts changes of the inferences reported for the customer (PUT …/inferences)."
+    )
+
+
 class PermissionBodySerializer(serializers.Serializer):
     channels = serializers.DictField(child=ChannelPermissionSerializer())
     location = LocationPermissionSerializer()
     personalization = serializers.CharField(allow_null=True)
+    profile = ProfileReferencesSerializer(
+        required=False,
+        help_text="Only for a customer who shared a profile answer or has inferences reported: references, "
+        "never the data, so that each change makes a new version.",
+    )
 
 
 @extend_schema_field(PermissionBodySerializer)
