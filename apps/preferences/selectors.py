@@ -418,7 +418,9 @@ def what_we_know(customer, questions, location, location_options, language) -> l
     if location["level"] != "off":
         label = {option.code: option.label for option in location_options}.get(location["level"], "")
         groups.setdefault("location", []).append(
-            KnownItem("location", _("Your location, to the %(precision)s") % {"precision": label}, told)
+            KnownItem(
+                "location", _("Your location, at this precision: %(precision)s") % {"precision": label}, told
+            )
         )
     return [
         KnownGroup(purpose, notices[purpose].title if purpose in notices else purpose, items)
