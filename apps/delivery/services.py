@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,6 +27,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from apps.consent.documents import PermissionBody, document_part
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 from apps.consent.selectors import shareable_profile
 
@@ -193,24 +195,11 @@ def _sees_a_change(destination: Destination, customer_id: int, version: int, bod
     )
 
 
-def visible_part(destination: Destination, body: dict) -> dict:
-    wanted = set(destination.purposes) - {"profile"}
-
-    def allowed(part):
-        return not wanted or part in wanted
-
-    part = {"channels": {code: rules for code, rules in body["channels"].items() if allowed(code)}}
-    for key in ("location", "personalization"):
-        if allowed(key):
-            part[key] = body[key]
-    if "profile" in destination.purposes:
-        # What the customer told us is sent only where configured by name, never by an empty list's "all".
-        # The depth is part of it: lowering it must reach a destination that takes the profile alone.
-        part["profile"] = {**body.get("profile", {}), "depth": body["personalization"]}
-    return part
+def visible_part(destination: Destination, body: PermissionBody) -> dict[str, Any]:
+    return document_part(body, frozenset(destination.purposes))
 
 
-def profile_part(destination: Destination, customer_id: int, body: dict) -> dict:
+def profile_part(destination: Destination, customer_id: int, body: PermissionBody) -> dict[str, Any]:
     """The ``profile`` section the destination receives with this document: the answers and inferences
     themselves, as far as the depth allows (``apps.consent.selectors.shareable_profile``), in place of the
     references the stored document holds; nothing for a destination not configured with ``profile``."""

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.consent.models import ConsentEvent, PermissionDocument
+from apps.consent.rules import Provenance
 from apps.consent.selectors import ledger_breaks, shareable_profile
 from apps.consent.services import (
     answer_text,
@@ -37,8 +38,7 @@ def answer(customer, question, *codes):
     return record_choices(
         customer=customer,
         choices=[make_choice(f"profile:{question}", value={"answer": list(codes)})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 
@@ -48,7 +48,11 @@ def depth(customer, level):
         if level != "none"
         else make_choice("personalization", "withdrawn")
     )
-    return record_choices(customer=customer, choices=[choice], source="web", actor="customer")
+    return record_choices(
+        customer=customer,
+        choices=[choice],
+        provenance=Provenance(source="web", actor="customer"),
+    )
 
 
 def test_an_answer_is_kept_in_the_erasable_table_and_the_ledger_holds_only_its_id_and_keyed_hash(customer):
@@ -87,7 +91,9 @@ def test_withdrawing_an_answer_forgets_it(customer):
     answer(customer, "size", "m")
 
     record_choices(
-        customer=customer, choices=[make_choice("profile:size", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("profile:size", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
     assert not ProfileAnswer.objects.exists()
@@ -102,7 +108,9 @@ def test_the_document_references_the_event_that_shares_each_answer_never_the_ans
 
 def test_a_customer_without_answers_or_inferences_keeps_the_document_shape(customer):
     recorded = record_choices(
-        customer=customer, choices=[make_choice("channel:push")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:push")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
     assert "profile" not in recorded.document.body
@@ -192,7 +200,10 @@ def test_erasure_removes_every_answer_and_inference_and_the_ledger_still_verifie
     answer(customer, "interests", "hiking", "running")
     report_inferences(customer=customer, inferences=[RUNNER])
 
-    erase_customer(customer=customer, source="support_agent", actor="staff:1")
+    erase_customer(
+        customer=customer,
+        provenance=Provenance(source="support_agent", actor="staff:1"),
+    )
 
     assert not ProfileAnswer.objects.exists()
     assert not Inference.objects.exists()

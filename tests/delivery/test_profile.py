@@ -8,6 +8,7 @@ import uuid
 import pika
 import pytest
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices, remove_customer_inference, report_inferences
 from apps.delivery import services
 from tests.factories import CustomerFactory, make_choice
@@ -32,8 +33,7 @@ def tell(customer, question, *codes):
     record_choices(
         customer=customer,
         choices=[make_choice(f"profile:{question}", value={"answer": list(codes)})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 
@@ -43,7 +43,11 @@ def set_depth(customer, depth):
         if depth == "none"
         else make_choice("personalization", value={"depth": depth})
     )
-    record_choices(customer=customer, choices=[choice], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[choice],
+        provenance=Provenance(source="web", actor="customer"),
+    )
 
 
 def send(*destinations):
@@ -152,8 +156,7 @@ def test_braze_gets_answers_as_custom_attributes_and_a_forgotten_one_as_null(cus
         record_choices(
             customer=customer,
             choices=[make_choice("profile:size", "withdrawn")],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
         )
         send(destination)
 
