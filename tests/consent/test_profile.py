@@ -200,10 +200,7 @@ def test_erasure_removes_every_answer_and_inference_and_the_ledger_still_verifie
     answer(customer, "interests", "hiking", "running")
     report_inferences(customer=customer, inferences=[RUNNER])
 
-    erase_customer(
-        customer=customer,
-        provenance=Provenance(source="support_agent", actor="staff:1"),
-    )
+    erase_customer(customer=customer, source="support_agent", actor="staff:1")
 
     assert not ProfileAnswer.objects.exists()
     assert not Inference.objects.exists()
