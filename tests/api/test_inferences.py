@@ -7,14 +7,7 @@ from rest_framework.test import APIClient
 from apps.consent.models import PermissionDocument
 from apps.consent.services import remove_customer_inference
 from apps.customers.models import Inference
-from tests.factories import CustomerFactory
-
-RUNNER = {
-    "code": "runner",
-    "label": {"en": "Runs often", "de": "Läuft oft"},
-    "source": "purchase history",
-    "purpose": "personalization",
-}
+from tests.factories import RUNNER, CustomerFactory
 
 
 @pytest.fixture
@@ -31,7 +24,7 @@ def test_reported_inferences_are_kept_and_listed_back(api, customer):
 
     assert response.status_code == 200
     assert response.json() == {"changed": True, "inferences": [{**RUNNER, "removed": None}]}
-    assert Inference.objects.get(customer=customer).source == "purchase history"
+    assert Inference.objects.get(customer=customer).source == "purchases"
 
 
 def test_a_report_writes_the_next_permission_document(api, customer):

@@ -10,19 +10,13 @@ from apps.consent.models import ConsentEvent
 from apps.consent.services import report_inferences
 from apps.customers.links import make_token
 from apps.customers.models import Inference, ProfileAnswer
-from tests.factories import CustomerFactory
+from tests.factories import RUNNER, CustomerFactory
 
 from .conftest import new_context_page, open_section
 
 SAVED = {"en": "Saved", "de": "Gespeichert"}
 SAVE = {"en": "Save", "de": "Speichern"}
 REMOVED = {"en": "Removed", "de": "Entfernt"}
-RUNNER = {
-    "code": "runner",
-    "label": {"en": "Runs often", "de": "Läuft oft"},
-    "source": "purchases",
-    "purpose": "personalization",
-}
 
 
 @pytest.fixture

@@ -19,14 +19,7 @@ from apps.consent.services import (
 )
 from apps.customers.models import Inference, ProfileAnswer
 from apps.support.selectors import consent_proof
-from tests.factories import CustomerFactory, make_choice
-
-RUNNER = {
-    "code": "runner",
-    "label": {"en": "Runs often", "de": "Läuft oft"},
-    "source": "purchases",
-    "purpose": "personalization",
-}
+from tests.factories import RUNNER, CustomerFactory, make_choice, set_depth, tell
 
 
 @pytest.fixture
@@ -34,29 +27,8 @@ def customer(questions):
     return CustomerFactory()
 
 
-def answer(customer, question, *codes):
-    return record_choices(
-        customer=customer,
-        choices=[make_choice(f"profile:{question}", value={"answer": list(codes)})],
-        provenance=Provenance(source="web", actor="customer"),
-    )
-
-
-def depth(customer, level):
-    choice = (
-        make_choice("personalization", value={"depth": level})
-        if level != "none"
-        else make_choice("personalization", "withdrawn")
-    )
-    return record_choices(
-        customer=customer,
-        choices=[choice],
-        provenance=Provenance(source="web", actor="customer"),
-    )
-
-
 def test_an_answer_is_kept_in_the_erasable_table_and_the_ledger_holds_only_its_id_and_keyed_hash(customer):
-    recorded = answer(customer, "size", "m")
+    recorded = tell(customer, "size", "m")
 
     kept = ProfileAnswer.objects.get(customer=customer, question="size")
     (event,) = recorded.events
@@ -67,7 +39,7 @@ def test_an_answer_is_kept_in_the_erasable_table_and_the_ledger_holds_only_its_i
 
 def test_an_option_the_question_does_not_offer_is_refused_and_nothing_is_kept(customer):
     with pytest.raises(ValidationError, match="Not an option of this question: xxl"):
-        answer(customer, "size", "xxl")
+        tell(customer, "size", "xxl")
 
     assert not ProfileAnswer.objects.exists()
     assert not ConsentEvent.objects.exists()
@@ -75,12 +47,12 @@ def test_an_option_the_question_does_not_offer_is_refused_and_nothing_is_kept(cu
 
 def test_a_one_answer_question_refuses_two(customer):
     with pytest.raises(ValidationError, match="takes one answer"):
-        answer(customer, "size", "s", "m")
+        tell(customer, "size", "s", "m")
 
 
 def test_a_new_answer_replaces_the_old_one_so_proof_shows_the_old_one_erased(customer):
-    answer(customer, "interests", "hiking")
-    answer(customer, "interests", "climbing", "running")
+    tell(customer, "interests", "hiking")
+    tell(customer, "interests", "climbing", "running")
 
     events = consent_proof(customer)["events"]
     assert [event["answer"] for event in events] == ["[erased]", ["climbing", "running"]]
@@ -88,7 +60,7 @@ def test_a_new_answer_replaces_the_old_one_so_proof_shows_the_old_one_erased(cus
 
 
 def test_withdrawing_an_answer_forgets_it(customer):
-    answer(customer, "size", "m")
+    tell(customer, "size", "m")
 
     record_choices(
         customer=customer,
@@ -100,7 +72,7 @@ def test_withdrawing_an_answer_forgets_it(customer):
 
 
 def test_the_document_references_the_event_that_shares_each_answer_never_the_answer(customer):
-    recorded = answer(customer, "size", "l")
+    recorded = tell(customer, "size", "l")
 
     profile = recorded.document.body["profile"]
     assert profile == {"answers": {"size": recorded.events[0].pk}, "inferences_revision": 0}
@@ -117,7 +89,7 @@ def test_a_customer_without_answers_or_inferences_keeps_the_document_shape(custo
 
 
 def test_at_depth_none_nothing_is_shareable(customer):
-    answer(customer, "size", "m")
+    tell(customer, "size", "m")
     report_inferences(customer=customer, inferences=[RUNNER])
 
     body = PermissionDocument.objects.filter(customer=customer).last().body
@@ -130,11 +102,11 @@ def test_at_depth_none_nothing_is_shareable(customer):
 
 
 def test_at_depth_interests_answers_are_shareable_but_not_inferences(customer):
-    answer(customer, "size", "m")
-    answer(customer, "household", "family")
+    tell(customer, "size", "m")
+    tell(customer, "household", "family")
     report_inferences(customer=customer, inferences=[RUNNER])
 
-    body = depth(customer, "interests").document.body
+    body = set_depth(customer, "interests").document.body
 
     shared = shareable_profile(customer.pk, body)
     assert shared["answers"] == {"size": ["m"], "interests": None}  # household may not go downstream
@@ -142,16 +114,16 @@ def test_at_depth_interests_answers_are_shareable_but_not_inferences(customer):
 
 
 def test_at_depth_activity_inferences_are_shareable_too(customer):
-    answer(customer, "size", "m")
+    tell(customer, "size", "m")
     report_inferences(customer=customer, inferences=[RUNNER])
 
-    body = depth(customer, "activity").document.body
+    body = set_depth(customer, "activity").document.body
 
     assert shareable_profile(customer.pk, body)["inferences"] == [RUNNER]
 
 
 def test_reported_inferences_write_a_new_document_version(customer):
-    before = answer(customer, "size", "m").document.version
+    before = tell(customer, "size", "m").document.version
 
     assert report_inferences(customer=customer, inferences=[RUNNER]) is True
 
@@ -174,7 +146,7 @@ def test_an_inference_the_customer_removed_is_not_brought_back_by_a_later_report
 
     kept = Inference.objects.get()
     assert (kept.removal, kept.removed_at is not None) == ("wrong", True)
-    body = depth(customer, "activity").document.body
+    body = set_depth(customer, "activity").document.body
     assert shareable_profile(customer.pk, body)["inferences"] == []
 
 
@@ -196,8 +168,8 @@ def test_a_removal_needs_a_reason(customer):
 
 
 def test_erasure_removes_every_answer_and_inference_and_the_ledger_still_verifies(customer):
-    answer(customer, "size", "m")
-    answer(customer, "interests", "hiking", "running")
+    tell(customer, "size", "m")
+    tell(customer, "interests", "hiking", "running")
     report_inferences(customer=customer, inferences=[RUNNER])
 
     erase_customer(customer=customer, source="support_agent", actor="staff:1")

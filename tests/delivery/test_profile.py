@@ -2,52 +2,22 @@
 ``profile``, and only as far as the customer's personalization depth allows: checked at the receivers."""
 
 import json
-import os
-import uuid
 
-import pika
 import pytest
 
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices, remove_customer_inference, report_inferences
 from apps.delivery import services
-from tests.factories import CustomerFactory, make_choice
+from tests.factories import RUNNER, CustomerFactory, make_choice, set_depth, tell
 
+from .conftest import RABBITMQ_URL
 from .factories import DestinationFactory
 from .fake_braze import FakeBraze
-
-RUNNER = {
-    "code": "runner",
-    "label": {"en": "Runs often"},
-    "source": "purchases",
-    "purpose": "personalization",
-}
 
 
 @pytest.fixture
 def customer(questions):
     return CustomerFactory()
-
-
-def tell(customer, question, *codes):
-    record_choices(
-        customer=customer,
-        choices=[make_choice(f"profile:{question}", value={"answer": list(codes)})],
-        provenance=Provenance(source="web", actor="customer"),
-    )
-
-
-def set_depth(customer, depth):
-    choice = (
-        make_choice("personalization", "withdrawn")
-        if depth == "none"
-        else make_choice("personalization", value={"depth": depth})
-    )
-    record_choices(
-        customer=customer,
-        choices=[choice],
-        provenance=Provenance(source="web", actor="customer"),
-    )
 
 
 def send(*destinations):
@@ -167,27 +137,17 @@ def test_braze_gets_answers_as_custom_attributes_and_a_forgotten_one_as_null(cus
         braze.stop()
 
 
-def test_rabbitmq_messages_carry_the_profile(customer):
-    url = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    name = f"candor_test_profile.{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
-    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
-    try:
-        destination = services.add_destination(
-            name="bus", kind="rabbitmq", endpoint=url, options={"exchange": name}, purposes=["profile"]
-        )
-        tell(customer, "interests", "climbing")
-        set_depth(customer, "interests")
-        send(destination)
+def test_rabbitmq_messages_carry_the_profile(customer, exchange):
+    channel, name, queue = exchange
+    destination = services.add_destination(
+        name="bus", kind="rabbitmq", endpoint=RABBITMQ_URL, options={"exchange": name}, purposes=["profile"]
+    )
+    tell(customer, "interests", "climbing")
+    set_depth(customer, "interests")
 
-        bodies = []
-        while (message := channel.basic_get(queue=queue, auto_ack=True))[0] is not None:
-            bodies.append(json.loads(message[2]))
-        assert bodies[-1]["data"]["profile"]["answers"]["interests"] == ["climbing"]
-    finally:
-        channel.queue_delete(queue=queue)
-        channel.exchange_delete(exchange=name)
-        connection.close()
+    send(destination)
+
+    bodies = []
+    while (message := channel.basic_get(queue=queue, auto_ack=True))[0] is not None:
+        bodies.append(json.loads(message[2]))
+    assert bodies[-1]["data"]["profile"]["answers"]["interests"] == ["climbing"]

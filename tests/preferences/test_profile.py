@@ -5,16 +5,11 @@ import pytest
 from apps.consent.models import ConsentEvent
 from apps.consent.services import report_inferences
 from apps.customers.models import Inference, ProfileAnswer
+from tests.factories import RUNNER
 
 from .conftest import nv
 
 PAGE = "/preferences/"
-RUNNER = {
-    "code": "runner",
-    "label": {"en": "Runs often", "de": "Läuft oft"},
-    "source": "purchases",
-    "purpose": "personalization",
-}
 
 
 @pytest.fixture
