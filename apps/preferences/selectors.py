@@ -6,11 +6,12 @@ replaying the ledger; the timeline and receipts read the ledger itself.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from apps.catalog.models import (
     Channel,
@@ -26,11 +27,10 @@ from apps.catalog.purposes import Purpose, channel_purpose, profile_purpose, top
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_notice_versions
 from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import State, is_in_force
+from apps.consent.rules import ON_STATES, SMS, State, is_in_force
 from apps.customers.models import Customer, Inference, ProfileAnswer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
 
-ON_STATES = (State.GIVEN, State.REQUESTED)
 FIXED_SECTIONS = ("frequency", "location", "personalization")
 COMMON_TIMEZONES = (
     "Europe/London",
@@ -98,6 +98,15 @@ def current_notices(language: str) -> dict[str, NoticeView]:
     }
 
 
+# What the page offers for how long a pause or sharing the location lasts: the form's values are the days.
+PAUSE_DAYS = {
+    30: gettext_lazy("For 30 days"),
+    60: gettext_lazy("For 60 days"),
+    90: gettext_lazy("For 90 days"),
+}
+LOCATION_DAYS = {1: gettext_lazy("For 1 day"), 7: gettext_lazy("For 7 days"), 30: gettext_lazy("For 30 days")}
+
+
 @dataclass
 class ChannelRow:
     code: str
@@ -107,6 +116,11 @@ class ChannelRow:
     pending: bool
     contact: str
     needs_verification: bool
+
+    @property
+    def texts(self) -> bool:
+        """The text-message channel, whose number is verified by a code before the first text."""
+        return f"channel:{self.code}" == SMS
 
 
 @dataclass
@@ -170,6 +184,8 @@ class PreferencePage:
     known: list["KnownGroup"] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
     location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
+    pause_options: tuple = tuple(PAUSE_DAYS.items())
+    location_days_options: tuple = tuple(LOCATION_DAYS.items())
 
 
 def snapshot_choices(customer: Customer) -> Choices:
@@ -235,7 +251,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
                 on=is_on(entry) and not reask,
                 pending=entry is not None and entry.state == State.REQUESTED and not reask,
                 contact=contact,
-                needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
+                needs_verification=channel.purpose == SMS and customer.phone_verified_at is None,
             )
         )
     channel_on = {row.code: row.on for row in channels}
@@ -266,7 +282,9 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         )
 
     frequency_entry = SnapshotEntry.of(choices, "frequency")
-    frequency = dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    frequency: dict[str, Any] = (
+        dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    )
     frequency.setdefault("digest", rules.defaults.get("frequency", ""))
     quiet = frequency.get("quiet_hours") or {}
     paused_until = frequency.get("paused_until")
@@ -281,7 +299,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     )
 
     location_entry = SnapshotEntry.of(choices, "location")
-    location = {"level": "off", "expires_at": None}
+    location: dict[str, Any] = {"level": "off", "expires_at": None}
     if location_entry and in_force["location"]:
         location = {"level": location_entry.value_of("level"), "expires_at": location_entry.expiry}
     personalization_entry = SnapshotEntry.of(choices, "personalization")
@@ -429,7 +447,7 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
     if not due:
         return []
     # The answer being re-asked: the customer's last given/requested event for the purpose.
-    answered = {}
+    answered: dict[str, ConsentEvent] = {}
     for event in (
         ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
         .select_related("notice_version__notice")
