@@ -3,6 +3,8 @@
 Three request kinds go through Django's full handler and middleware (test client, no network), interleaved in
 rounds so machine noise hits all alike:
   * save   - one htmx save of the channels section (record_choices, snapshot, permission document, outbox);
+  * profile - one htmx save of "What you tell us" (the size answered anew: the answer kept in its erasable
+             table, the event with its id and keyed hash, the next permission document);
   * page   - a GET of the whole preference page;
   * bare   - a bare function view doing one indexed single-row UPDATE on the same database.
 Prints p50/p95 in ms and requests per second for each, and each one's ratio against the bare view.
@@ -54,7 +56,7 @@ def main():
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", customers=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_demo", customers=0, stdout=open(os.devnull, "w"))  # noqa: SIM115 (the catalog only)
     customer, _ = customer_upsert(external_id="prefbench-1", email="bench@example.com")
     client = Client()
     client.get(reverse("preferences:link", args=[make_token(customer)]))
@@ -62,12 +64,20 @@ def main():
         f"nv:channel:{code}": str(current_notice_version(f"channel:{code}").pk)
         for code in ("email", "sms", "push", "postal", "phone")
     }
+    size_version = str(current_notice_version("profile:size").pk)
     page_url, bare_url = reverse("preferences:page"), f"/bench/bare/{customer.pk}/"
-    state = {"on": False}
+    state = {"on": False, "size": "m"}
 
     def save():
         state["on"] = not state["on"]
         data = {"section": "channels", "channel": ["push"] if state["on"] else [], **versions}
+        response = client.post(page_url, data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200, response.content[:300]
+        assert b"Saved:" in response.content, response.content[:300]
+
+    def profile():
+        state["size"] = "l" if state["size"] == "m" else "m"
+        data = {"section": "profile", "profile:size": state["size"], "nv:profile:size": size_version}
         response = client.post(page_url, data, HTTP_HX_REQUEST="true")
         assert response.status_code == 200, response.content[:300]
         assert b"Saved:" in response.content, response.content[:300]
@@ -78,7 +88,7 @@ def main():
     def bare_view():
         assert client.get(bare_url).status_code == 200
 
-    kinds = {"save": save, "page": page, "bare": bare_view}
+    kinds = {"save": save, "profile": profile, "page": page, "bare": bare_view}
     if os.environ.get("PROFILE") in kinds:  # PROFILE=save: where one kind's time goes, instead of the figures
         import cProfile
         import pstats
@@ -107,7 +117,7 @@ def main():
     for name in kinds:
         p50, p95, rps = stats(times[name])
         print(
-            f"{name:5} p50 {p50 * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms  {rps:7.1f} req/s"
+            f"{name:7} p50 {p50 * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms  {rps:7.1f} req/s"
             f"  ratio to bare: {rps / base[2]:.2f}"
         )
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 
+from apps.catalog.models import Question, QuestionVersion
 from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.delivery import tasks as delivery_tasks
@@ -125,6 +126,33 @@ def catalog(db):
         notice = NoticeFactory(purpose=purpose, honours_gpc=purpose in ("location", "personalization"))
         publish_notice_version(version=NoticeVersionFactory(notice=notice))
     return purposes
+
+
+@pytest.fixture
+def questions(catalog):
+    """Three profile questions, version 1 of each published: ``size`` (one answer) and ``interests`` (several),
+    which may be sent downstream, and ``household`` (one answer), which may not."""
+    specs = [
+        ("size", Question.Kind.ONE, ["s", "m", "l"], True),
+        ("interests", Question.Kind.MANY, ["hiking", "climbing", "running"], True),
+        ("household", Question.Kind.ONE, ["alone", "family"], False),
+    ]
+    for position, (code, kind, options, downstream) in enumerate(specs):
+        question = Question.objects.create(
+            code=code,
+            kind=kind,
+            serves=["personalization"],
+            may_send_downstream=downstream,
+            position=position,
+        )
+        version = NoticeVersionFactory(notice=NoticeFactory(purpose=question.purpose))
+        QuestionVersion.objects.create(
+            question=question,
+            notice_version=version,
+            options=[{"code": o, "label": {"en": o.title(), "de": f"{o.title()} (de)"}} for o in options],
+        )
+        publish_notice_version(version=version)
+    return [code for code, *_ in specs]
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from django.utils import timezone
 from apps.api.models import ApiClient, IdempotencyRecord
 from apps.catalog.models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 from apps.catalog.selectors import current_notice_version
-from apps.consent.rules import Choice
+from apps.consent.rules import Choice, Provenance
+from apps.consent.services import Recorded, record_choices
 from apps.customers.models import Customer
 
 
@@ -119,4 +120,34 @@ def make_choice(purpose, state="given", value=None, **kwargs):
         notice_version_id=current_notice_version(purpose).pk,
         value=value,
         **kwargs,
+    )
+
+
+# An inference as the brand's systems report it (PUT …/inferences, ``report_inferences``).
+RUNNER = {
+    "code": "runner",
+    "label": {"en": "Runs often", "de": "Läuft oft"},
+    "source": "purchases",
+    "purpose": "personalization",
+}
+
+
+def tell(customer, question: str, *codes: str) -> Recorded:
+    """The customer answers a profile question on their page."""
+    return record_choices(
+        customer=customer,
+        choices=[make_choice(f"profile:{question}", value={"answer": list(codes)})],
+        provenance=Provenance(source="web", actor="customer"),
+    )
+
+
+def set_depth(customer, depth: str) -> Recorded:
+    """The customer picks a personalization depth on their page ("none" withdraws it)."""
+    choice = (
+        make_choice("personalization", "withdrawn")
+        if depth == "none"
+        else make_choice("personalization", value={"depth": depth})
+    )
+    return record_choices(
+        customer=customer, choices=[choice], provenance=Provenance(source="web", actor="customer")
     )

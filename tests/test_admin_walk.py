@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.api.models import ApiClient
-from apps.catalog.models import BenefitKind, Channel, Notice, NoticeVersion, Option, Topic
+from apps.catalog.models import BenefitKind, Channel, Notice, NoticeVersion, Option, Question, Topic
 from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery, Destination
@@ -107,6 +107,7 @@ ATTACKS = {
     InboundReport: [],
     InboundSource: [],
     BenefitKind: [],
+    Question: [],
     OutboxEntry: [],
     Destination: [],
     Delivery: [],

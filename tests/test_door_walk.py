@@ -82,6 +82,7 @@ DOORS = {
     "api:customer": (API, lambda: ["ada"]),
     "api:customer-permissions": (API, lambda: ["ada"]),
     "api:customer-consents": (API, lambda: ["ada"]),
+    "api:customer-inferences": (API, lambda: ["ada"]),
     "api:consents-batch": (API, lambda: []),
     "api:customer-explain": (API, lambda: ["ada"]),
     "api:links": (API, lambda: []),
@@ -187,6 +188,19 @@ BODIES = {
     "api:consents-batch": lambda: [
         {"lines": [{"id": "l-1", "external_id": "ada", "choices": [api_choice("channel:push")]}]},
         {"lines": [{"id": "l-2", "external_id": "bob", "choices": [api_choice("channel:sms")]}]},
+    ],
+    "api:customer-inferences": lambda: [
+        {
+            "inferences": [
+                {
+                    "code": "runner",
+                    "label": {"en": "Runs"},
+                    "source": "purchases",
+                    "purpose": "personalization",
+                }
+            ]
+        },
+        {"inferences": []},
     ],
     "api:links": lambda: [{"external_id": "ada", "kind": "page"}],
     "api:decisions": lambda: [{"external_id": "ada", "channel": "email", "topic": "offers"}],

@@ -27,7 +27,7 @@ from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
 from apps.customers import links
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Inference
 
 from .models import ApiClient
 
@@ -67,6 +67,19 @@ def customer_by_external_id(external_id: str) -> Customer | None:
     if not _could_be_external_id(external_id):
         return None
     return Customer.objects.filter(external_id=external_id).first()
+
+
+def customer_inferences(customer: Customer) -> list[dict]:
+    return [
+        {
+            "code": item.code,
+            "label": item.label,
+            "source": item.source,
+            "purpose": item.purpose,
+            "removed": item.removal or None,
+        }
+        for item in Inference.objects.filter(customer=customer).order_by("code")
+    ]
 
 
 @dataclass(frozen=True)

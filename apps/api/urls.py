@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from .views.batch import BatchConsentsApi
 from .views.catalog import CatalogApi
-from .views.customers import CustomerApi, CustomerConsentsApi
+from .views.customers import CustomerApi, CustomerConsentsApi, CustomerInferencesApi
 from .views.permissions import (
     CustomerPermissionsApi,
     PermissionChangesApi,
@@ -30,6 +30,11 @@ urlpatterns = [
         name="customer-permissions",
     ),
     path("v1/customers/<str:external_id>/consents", CustomerConsentsApi.as_view(), name="customer-consents"),
+    path(
+        "v1/customers/<str:external_id>/inferences",
+        CustomerInferencesApi.as_view(),
+        name="customer-inferences",
+    ),
     path("v1/consents:batch", BatchConsentsApi.as_view(), name="consents-batch"),
     path("v1/customers/<str:external_id>/explain", ExplainApi.as_view(), name="customer-explain"),
     path("v1/links", LinksApi.as_view(), name="links"),

@@ -1,9 +1,21 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .models import BenefitKind, Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from .models import (
+    BenefitKind,
+    Channel,
+    Notice,
+    NoticeText,
+    NoticeVersion,
+    Option,
+    Question,
+    QuestionVersion,
+    Topic,
+)
 
 
 @admin.register(Channel)
@@ -73,3 +85,27 @@ class NoticeVersionInline(admin.TabularInline):
 class NoticeAdmin(admin.ModelAdmin):
     list_display = ["purpose", "honours_gpc"]
     inlines = [NoticeVersionInline]
+
+
+class QuestionVersionInline(admin.TabularInline):
+    """The answer options of each version; the wording is the ``profile:<code>`` notice's version, published
+    from there, after which these options cannot change either (``QuestionVersion.clean``)."""
+
+    model = QuestionVersion
+    fields = ["notice_version", "options"]
+    extra = 0
+    can_delete = False
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "notice_version":
+            kwargs["queryset"] = NoticeVersion.objects.filter(notice__purpose__startswith="profile:")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["code", "kind", "may_send_downstream", "position"]
+    inlines = [QuestionVersionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Question | None = None) -> list[str]:
+        return ["code", "kind"] if obj else []

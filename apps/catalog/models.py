@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from .purposes import channel_purpose, topic_purpose
+from .purposes import channel_purpose, profile_purpose, topic_purpose
 
 
 def translated(texts: dict[str, str], language: str) -> str:
@@ -310,3 +310,105 @@ class CatalogRevision(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class Question(models.Model):
+    """Something the brand asks the customer about themselves (zero-party data): interests, a size, a store.
+
+    Its purpose is ``profile:<code>``: the question's notice says what is asked and what the customer gets for
+    the answer (the value exchange), and each of its notice versions has one ``QuestionVersion`` with the answer
+    options, so an answer pins the exact wording and options the customer saw.
+    """
+
+    class Kind(models.TextChoices):
+        ONE = "one", "One answer (a size, a store, a birthday month)"
+        MANY = "many", "Several answers (interests)"
+
+    code = models.SlugField(max_length=40, unique=True)
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.ONE)
+    serves = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The purposes the answer is used for, e.g. ["topic:new-arrivals"]; shown to the customer.',
+    )
+    may_send_downstream = models.BooleanField(
+        default=False,
+        help_text="Destinations configured with profile receive the answer (at depth interests or deeper).",
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def purpose(self) -> str:
+        return profile_purpose(self.code)
+
+
+class QuestionVersion(models.Model):
+    """The answer options of one version of a question, beside its notice version (which holds the wording).
+
+    Published with the notice version and immutable from then on, like its texts."""
+
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="versions")
+    notice_version = models.OneToOneField(
+        NoticeVersion, on_delete=models.PROTECT, related_name="question_version"
+    )
+    options = models.JSONField(
+        help_text='In order: [{"code": "m", "label": {"en": "M", "de": "M"}}, …]; English is required.'
+    )
+
+    class Meta:
+        ordering = ["question", "-notice_version__number"]
+
+    def __str__(self) -> str:
+        return f"{self.question} options ({self.notice_version})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        published = NoticeVersion.objects.filter(pk=self.notice_version_id, published_at__isnull=False)
+        if published.exists():
+            raise PublishedVersionError(
+                f"{self.notice_version} is published; its answer options cannot change."
+            )
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        problems = option_problems(self.options)
+        if problems:
+            raise ValidationError({"options": problems})
+        if not self.notice_version_id:
+            return
+        if self.notice_version.notice.purpose != self.question.purpose:
+            raise ValidationError(
+                {"notice_version": f"Pick a version of the {self.question.purpose} notice."}
+            )
+        before = type(self).objects.filter(pk=self.pk).values_list("notice_version_id", "options").first()
+        if self.notice_version.is_published and before != (self.notice_version_id, self.options):
+            raise ValidationError(
+                {
+                    "notice_version": f"{self.notice_version} is published; write a new version for new options."
+                }
+            )
+
+
+def option_problems(options: Any) -> list[str]:
+    """What is wrong with a question version's options (an empty list when nothing is)."""
+    if not isinstance(options, list) or not options:
+        return ["Give at least one answer option."]
+    problems, codes = [], []
+    for option in options:
+        if not isinstance(option, dict) or not isinstance(option.get("label"), dict):
+            problems.append('Each option is {"code": …, "label": {"en": …, "de": …}}.')
+            continue
+        code = option.get("code")
+        if not isinstance(code, str) or not code or len(code) > 40 or not code.replace("-", "").isalnum():
+            problems.append(f"Option code {code!r}: letters, digits and - only, up to 40.")
+        codes.append(code)
+        if not str(option["label"].get("en", "")).strip():
+            problems.append(f"Option {code!r} needs an English label.")
+    if len(set(codes)) != len(codes):
+        problems.append("Two options share a code.")
+    return problems

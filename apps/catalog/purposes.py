@@ -1,7 +1,7 @@
 """A purpose: one thing a customer answers, named by a key.
 
 The key is what the ledger, snapshots and the catalog's notices store (``channel:email``, ``topic:new-arrivals``,
-``frequency``, ``location``, ``personalization``); ``Purpose`` is the key read once into its parts, so no other
+``frequency``, ``location``, ``personalization``, ``profile:size``); ``Purpose`` is the key read once into its parts, so no other
 module splits strings to learn which channel or topic a purpose is about.
 """
 
@@ -15,16 +15,18 @@ class PurposeKind(StrEnum):
     FREQUENCY = "frequency"
     LOCATION = "location"
     PERSONALIZATION = "personalization"
+    PROFILE = "profile"  # a profile question: ``profile:<question code>``
 
 
 FIXED_PURPOSES = (PurposeKind.FREQUENCY.value, PurposeKind.LOCATION.value, PurposeKind.PERSONALIZATION.value)
-_NAMED_KINDS = (PurposeKind.CHANNEL, PurposeKind.TOPIC)
+_NAMED_KINDS = (PurposeKind.CHANNEL, PurposeKind.TOPIC, PurposeKind.PROFILE)
 _CHANNEL_PREFIX, _TOPIC_PREFIX = f"{PurposeKind.CHANNEL.value}:", f"{PurposeKind.TOPIC.value}:"
+_PROFILE_PREFIX = f"{PurposeKind.PROFILE.value}:"
 
 
 class Purpose(NamedTuple):
-    """A purpose key read into its parts: a channel (``code`` its code), a topic (``code`` its slug), or one of
-    the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``);
+    """A purpose key read into its parts: a channel (``code`` its code), a topic (``code`` its slug), a profile
+    question (``code`` the question's), or one of the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``);
     a key of no kind at all has the empty kind.
 
     A named tuple, not a dataclass: the rules read one for each purpose of each decision they make."""
@@ -63,6 +65,11 @@ class Purpose(NamedTuple):
         return self.code if self.kind == PurposeKind.TOPIC else None
 
     @property
+    def question_code(self) -> str | None:
+        """The profile question's code, if this is a profile question's purpose."""
+        return self.code if self.kind == PurposeKind.PROFILE else None
+
+    @property
     def is_channel(self) -> bool:
         return self.kind == PurposeKind.CHANNEL
 
@@ -79,3 +86,8 @@ def channel_purpose(code: str) -> str:
 def topic_purpose(slug: str) -> str:
     """The key of the topic's purpose (``topic:<slug>``)."""
     return _TOPIC_PREFIX + slug
+
+
+def profile_purpose(code: str) -> str:
+    """The key of a profile question's purpose (``profile:<code>``)."""
+    return _PROFILE_PREFIX + code

@@ -1,18 +1,35 @@
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 
 from django.db.models import QuerySet
 
-from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
-from .purposes import FIXED_PURPOSES, Purpose, channel_purpose, topic_purpose
+from .models import (
+    BenefitKind,
+    CatalogRevision,
+    Channel,
+    Notice,
+    NoticeVersion,
+    Option,
+    Question,
+    QuestionVersion,
+    Topic,
+)
+from .purposes import FIXED_PURPOSES, Purpose, channel_purpose, profile_purpose, topic_purpose
 
 
 @dataclass(frozen=True)
 class TopicRule:
     channels: frozenset[str]
     required: bool
+
+
+@dataclass(frozen=True)
+class QuestionRule:
+    many: bool  # several answers allowed (interests), else exactly one
+    may_send_downstream: bool
+    options: dict[int, tuple[str, ...]]  # per published notice version id: the answer codes it offered
 
 
 @dataclass(frozen=True)
@@ -38,13 +55,19 @@ class CatalogRules:
     gpc_purposes: frozenset[str]
     noticed_purposes: frozenset[str]
     published: dict[int, PublishedVersion]
+    questions: dict[str, QuestionRule] = field(default_factory=dict)
 
     def purposes(self) -> list[str]:
+        """The purposes the page, the console and the re-ask ask as consent; profile questions are asked in
+        their own section (``question_purposes``)."""
         return (
             [channel_purpose(code) for code in self.channels]
             + [topic_purpose(slug) for slug in self.topics]
             + list(FIXED_PURPOSES)
         )
+
+    def question_purposes(self) -> list[str]:
+        return [profile_purpose(code) for code in self.questions]
 
     def version(self, version_id: int | None) -> PublishedVersion | None:
         """The published version with this id, if there is one."""
@@ -164,7 +187,25 @@ def _load_catalog_rules() -> CatalogRules:
         gpc_purposes=frozenset(purpose for purpose, gpc in notices if gpc),
         noticed_purposes=frozenset(purpose for purpose, _ in notices),
         published=published,
+        questions=_question_rules(published),
     )
+
+
+def _question_rules(published: dict[int, PublishedVersion]) -> dict[str, QuestionRule]:
+    options: dict[int, dict[int, tuple[str, ...]]] = {}
+    for question_id, version_id, choices in QuestionVersion.objects.values_list(
+        "question_id", "notice_version_id", "options"
+    ):
+        if version_id in published:
+            options.setdefault(question_id, {})[version_id] = tuple(option["code"] for option in choices)
+    return {
+        code: QuestionRule(
+            many=kind == Question.Kind.MANY, may_send_downstream=downstream, options=options.get(pk, {})
+        )
+        for pk, code, kind, downstream in Question.objects.values_list(
+            "pk", "code", "kind", "may_send_downstream"
+        )
+    }
 
 
 def _legacy_stand_in(legacy: PublishedVersion, versions: Iterable[PublishedVersion]) -> int:

@@ -37,18 +37,39 @@ class LocationPermission(TypedDict):
     until: IsoDateTime | None
 
 
+class ProfileReferences(TypedDict):
+    answers: Annotated[
+        dict[str, int],
+        "Per profile question the customer shared an answer to: the ledger event that shares it. The answers "
+        "themselves go only to destinations configured with profile.",
+    ]
+    inferences_revision: Annotated[
+        int, "Counts changes of the inferences reported for the customer (PUT …/inferences)."
+    ]
+
+
 class PermissionBody(TypedDict):
     channels: dict[str, ChannelPermission]
     location: LocationPermission
     personalization: str | None
+    profile: NotRequired[
+        Annotated[
+            ProfileReferences,
+            "Only for a customer who shared a profile answer or has inferences reported: references, never the "
+            "data, so that each change makes a new version.",
+        ]
+    ]
 
 
 def document_part(body: PermissionBody, parts: frozenset[str]) -> dict[str, Any]:
     """What of a document a destination limited to ``parts`` (channel codes, ``location``, ``personalization``)
-    sees, in the document's own shape; all of it when ``parts`` is empty."""
+    sees, in the document's own shape; all of it when ``parts`` is empty. The ``profile`` only when ``parts``
+    names it (an empty list's "all" does not include what the customer told us), with the depth that decides
+    how much of it is sent: lowering the depth is a change a profile-only destination must see."""
+    named = parts - {"profile"}
 
     def allowed(part: str) -> bool:
-        return not parts or part in parts
+        return not named or part in named
 
     part: dict[str, Any] = {
         "channels": {code: channel for code, channel in body["channels"].items() if allowed(code)}
@@ -57,4 +78,6 @@ def document_part(body: PermissionBody, parts: frozenset[str]) -> dict[str, Any]
         part["location"] = body["location"]
     if allowed("personalization"):
         part["personalization"] = body["personalization"]
+    if "profile" in parts:
+        part["profile"] = {**body.get("profile", {}), "depth": body["personalization"]}
     return part

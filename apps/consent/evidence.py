@@ -45,7 +45,17 @@ MATERIAL_CHANGE = re.compile(r"material change: (?:[a-z]+|[a-z]+:[a-z0-9-]{1,50}
 CALLER_KEYS: dict[str, frozenset[str] | str] = {
     "via": frozenset({"form", "htmx"}),
     "section": frozenset(
-        {"channels", "topics", "frequency", "location", "personalization", "reask", "undo", "leave"}
+        {
+            "channels",
+            "topics",
+            "frequency",
+            "location",
+            "personalization",
+            "profile",
+            "reask",
+            "undo",
+            "leave",
+        }
     ),
     "confirmed": frozenset({"email address"}),
     "verified": frozenset({"phone number by code"}),

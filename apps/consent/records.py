@@ -18,7 +18,7 @@ from apps.catalog.models import NoticeText
 from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import catalog_rules
 from apps.customers.models import Customer
-from apps.customers.selectors import ERASED, evidence_note_texts
+from apps.customers.selectors import ERASED, evidence_note_texts, profile_answers_by_id
 
 from .entries import entries
 from .models import ConsentEvent, Snapshot
@@ -180,6 +180,7 @@ def consent_proof(
             field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
         }
     notes = evidence_note_texts(event.evidence.get("note_id") for event in chosen)
+    answers = profile_answers_by_id((event.value or {}).get("answer_id") for event in chosen)
     now = timezone.now()
     purposes = sorted({event.purpose for event in chosen})
     snapshot = Snapshot.objects.filter(customer=customer).first()
@@ -215,7 +216,7 @@ def consent_proof(
             }
             for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
         ],
-        "events": [event_record(event, notes) for event in chosen],
+        "events": [event_record(event, notes, answers) for event in chosen],
         "inbound_revocations": [
             _revocation_record(item, now)
             for item in revocations
@@ -231,9 +232,10 @@ def consent_proof(
     }
 
 
-def event_record(event: ConsentEvent, notes: dict[int, str]) -> dict[str, Any]:
+def event_record(event: ConsentEvent, notes: dict[int, str], answers: dict[int, list[str]]) -> dict[str, Any]:
     """One event as proof. A note is shown from the erasable table beside the evidence that references it by
-    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
+    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies.
+    A profile answer likewise, from its value's ``answer_id`` (``[erased]`` once replaced, forgotten or erased)."""
     proof: dict[str, Any] = {
         "event_id": event.pk,
         "event_time": event.effective_at.isoformat(),  # when the choice took effect: captured, else recorded
@@ -256,6 +258,8 @@ def event_record(event: ConsentEvent, notes: dict[int, str]) -> dict[str, Any]:
     }
     if "note_id" in event.evidence:
         proof["note"] = notes.get(event.evidence["note_id"], ERASED)
+    if event.value and "answer_id" in event.value:
+        proof["answer"] = answers.get(event.value["answer_id"], ERASED)
     return proof
 
 

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 
 from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
-from apps.catalog.selectors import CatalogRules, PublishedVersion
+from apps.catalog.selectors import CatalogRules, PublishedVersion, QuestionRule
 
-from .documents import ChannelPermission, IsoDateTime, PermissionBody, QuietHours
+from .documents import ChannelPermission, IsoDateTime, PermissionBody, ProfileReferences, QuietHours
 from .entries import Choices, Held, SnapshotEntry, entries, entry_json
 from .models import ConsentEvent
 
@@ -70,7 +70,7 @@ def validate_choices(choices: list[Choice], rules: CatalogRules, now: datetime, 
 
 def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list[str]:
     purpose = choice.purpose
-    if purpose not in rules.purposes():
+    if purpose not in rules.purposes() and purpose not in rules.question_purposes():
         return [f"Unknown purpose {purpose!r}."]
     if purpose not in rules.noticed_purposes:
         return [f"Purpose {purpose!r} has no notice, so it cannot be asked."]
@@ -104,6 +104,8 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
     topic = rules.topic_rule(parsed)
     if topic is not None:
         return _topic_value_problems(value, topic.channels, rules)
+    if parsed.question_code is not None:
+        return answer_problems(value, rules.questions[parsed.question_code], choice.notice_version_id)
     if purpose == "frequency":
         return _frequency_value_problems(value, rules)
     key = {"location": "level", "personalization": "depth"}[purpose]
@@ -131,6 +133,27 @@ def _topic_value_problems(value: dict[str, Any], allowed: frozenset[str], rules:
     frequency = value.get("frequency")
     if frequency is not None and frequency not in rules.options.get("frequency", ()):
         problems.append(f"frequency must be one of {', '.join(rules.options.get('frequency', ()))}.")
+    return problems
+
+
+def answer_problems(
+    value: dict[str, Any], question: QuestionRule, notice_version_id: int | None
+) -> list[str]:
+    """A profile answer as a caller gives it: ``{"answer": [option codes]}`` from the version it answers."""
+    problems = _unknown_keys(value, {"answer"})
+    offered = question.options.get(notice_version_id, ()) if notice_version_id is not None else ()
+    answer = value.get("answer")
+    if not isinstance(answer, list) or not answer or not all(isinstance(code, str) for code in answer):
+        return [*problems, "answer must be a non-empty list of option codes; to take it back, withdraw."]
+    unknown = sorted(set(answer) - set(offered))
+    if unknown:
+        problems.append(
+            f"Not an option of this question: {', '.join(unknown)}; it offers {', '.join(offered)}."
+        )
+    if len(set(answer)) != len(answer):
+        problems.append("answer lists an option twice.")
+    if not question.many and len(answer) > 1:
+        problems.append("This question takes one answer.")
     return problems
 
 
@@ -300,12 +323,17 @@ def is_in_force(entry: SnapshotEntry | None, purpose: str, rules: CatalogRules, 
 
 
 def derive_permissions(
-    choices: Choices, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
+    choices: Choices,
+    rules: CatalogRules,
+    at: datetime,
+    email_undeliverable_at: datetime | None = None,
+    inferences_revision: int = 0,
 ) -> PermissionBody:
     """The permission document body: per channel what may be sent, plus location and personalization.
 
     An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
-    a consent (the key is there only while the flag is, so other documents keep their exact shape).
+    a consent (the key is there only while the flag is, so other documents keep their exact shape). So does
+    ``profile`` (``profile_section``), only for a customer who shared an answer or has inferences reported.
     """
     held = entries(choices)
     location = _in_force(held, "location", rules, at)
@@ -316,7 +344,7 @@ def derive_permissions(
         channels["email"]["undeliverable_since"] = IsoDateTime(
             email_undeliverable_at.astimezone(UTC).isoformat()
         )
-    return {
+    body: PermissionBody = {
         "channels": channels,
         "location": {
             "level": location.value_of("level") if location else "off",
@@ -326,6 +354,36 @@ def derive_permissions(
             personalization.value_of("depth") if personalization else rules.defaults.get("personalization")
         ),
     }
+    profile = profile_section(held, rules, at, inferences_revision)
+    if profile is not None:
+        body["profile"] = profile
+    return body
+
+
+def profile_section(
+    held: Held, rules: CatalogRules, at: datetime, inferences_revision: int
+) -> ProfileReferences | None:
+    """The document's ``profile``: references, never the data. Per question, the ledger event that shares the
+    current answer, and how many times the reported inferences changed, so that any change makes a new
+    version. Each destination configured with ``profile`` gets the answers and inferences themselves, as far
+    as the depth allows, when the version is sent (``apps.delivery.services.profile_part``)."""
+    answers: dict[str, int] = {}
+    for purpose in sorted(held):
+        code = Purpose.parse(purpose).question_code
+        entry = _in_force(held, purpose, rules, at) if code is not None else None
+        if code is not None and entry is not None:
+            answers[code] = entry.event
+    if not answers and not inferences_revision:
+        return None
+    return {"answers": answers, "inferences_revision": inferences_revision}
+
+
+def profile_depth(depth: str | None, rules: CatalogRules) -> tuple[bool, bool]:
+    """What a personalization depth lets destinations use: (answers, inferences). The least depth ("none")
+    neither, the next ("what I tell you") the customer's answers, any deeper ("what I do") inferences too."""
+    depths = rules.options.get("personalization", ())
+    rank = depths.index(depth) if depth in depths else 0
+    return rank >= 1, rank >= 2
 
 
 def _in_force(held: Held, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:

@@ -11,7 +11,7 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from apps.catalog.models import NoticeText, NoticeVersion
 from apps.catalog.selectors import CatalogRules, catalog_rules
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Inference, ProfileAnswer
 from apps.customers.selectors import message_times
 
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
@@ -28,6 +28,7 @@ from .rules import (
     derive_permissions,
     derived_from,
     next_expiry,
+    profile_depth,
     week_start,
 )
 
@@ -518,3 +519,35 @@ def resubscriptions(*, since: datetime) -> Iterator[Resubscription]:
                     event,
                 )
             stopped.pop(event.purpose, None)
+
+
+def shareable_profile(customer_id: int, body: PermissionBody) -> dict[str, Any]:
+    """The customer's profile as a destination configured with ``profile`` receives it with this document: the
+    whole of what it may hold, so an answer sent as null and an inference no longer listed it deletes.
+
+    At the least personalization depth nothing; from "what I tell you" the answers the document shares, of
+    questions that may be sent downstream; from "what I do" also the inferences the customer has not removed.
+    """
+    rules = catalog_rules()
+    answers_allowed, inferences_allowed = profile_depth(body.get("personalization"), rules)
+    profile = body.get("profile")
+    shared = list(profile["answers"]) if profile else []
+    # Every question that may go downstream is named, null when there is nothing to send: a deletion.
+    answers = {code: None for code, question in rules.questions.items() if question.may_send_downstream}
+    if answers_allowed and shared:
+        for question, answer in ProfileAnswer.objects.filter(
+            customer_id=customer_id, question__in=shared
+        ).values_list("question", "answer"):
+            if question in answers:
+                answers[question] = answer
+    inferences = []
+    if inferences_allowed:
+        inferences = [
+            {"code": code, "label": label, "source": source, "purpose": purpose}
+            for code, label, source, purpose in Inference.objects.filter(
+                customer_id=customer_id, removed_at__isnull=True
+            )
+            .order_by("code")
+            .values_list("code", "label", "source", "purpose")
+        ]
+    return {"depth": body.get("personalization"), "answers": answers, "inferences": inferences}

@@ -2,7 +2,7 @@
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,14 +20,18 @@ from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_revision_token, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
-from apps.customers.models import Customer, MessageRecord
+from apps.customers.models import Customer, Inference, MessageRecord
 from apps.customers.services import (
     add_evidence_note,
     customer_upsert,
     erase_identity,
+    forget_profile_answer,
     hourly_limit_reached,
+    keep_profile_answer,
     mark_email_undeliverable,
     message_records_add,
+    remove_inference,
+    replace_inferences,
 )
 
 from . import store
@@ -151,7 +155,7 @@ def _record(change: Change) -> Recorded:
         return Recorded(events=[], document=snapshot.document, document_changed=False)
     store.append_events(events)
     history_only = _fold(snapshot, events, rules)
-    document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
+    document = _next_document(snapshot, rules, now, locked)
     _save(snapshot, document, now)
     return Recorded(
         events=events,
@@ -197,6 +201,7 @@ def _new_events(
         for choice in change.choices
         if system_change_applies(choice, SnapshotEntry.of(snapshot.choices, choice.purpose), rules, now)
     ]
+    choices = [_answer_kept(choice, change.customer_id, now) for choice in choices]
     if choices and note:  # kept only when something is recorded
         evidence["note_id"] = add_evidence_note(customer_id=change.customer_id, text=note).pk
         evidence["note_hash"] = evidence_hash(note)
@@ -224,6 +229,36 @@ def _new_events(
         snapshot.last_sequence, snapshot.last_hash = event.sequence, event.hash
         events.append(event)
     return events
+
+
+def _answer_kept(choice: Choice, customer_id: int, now: datetime) -> Choice:
+    """A profile answer goes to the erasable table, never the ledger: the event's value is the kept row's id
+    and a keyed hash of the answer (as ``note_id`` / ``note_hash`` for a note). Anything but ``given`` forgets
+    the answer."""
+    question = Purpose.parse(choice.purpose).question_code
+    if question is None:
+        return choice
+    if choice.state != State.GIVEN:
+        forget_profile_answer(customer_id=customer_id, question=question)
+        return choice
+    # validate_choices has made sure of both: a given answer carries its value and the version it answers
+    assert choice.value is not None
+    assert choice.notice_version_id is not None
+    answer = choice.value["answer"]
+    kept = keep_profile_answer(
+        customer_id=customer_id,
+        question=question,
+        notice_version_id=choice.notice_version_id,
+        answer=answer,
+        at=now,
+    )
+    value = {"answer_id": kept.pk, "answer_hash": evidence_hash(answer_text(answer))}
+    return replace(choice, value=value)
+
+
+def answer_text(answer: list[str]) -> str:
+    """The text an answer's keyed hash covers: its option codes, sorted, comma-separated."""
+    return ",".join(sorted(answer))
 
 
 def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules: CatalogRules) -> tuple[ConsentEvent, ...]:
@@ -288,9 +323,7 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
                     continue
                 snapshot.last_sequence, snapshot.last_hash = events[-1].sequence, events[-1].hash
                 history_only = _fold(snapshot, events, rules)
-                document = _next_document(
-                    snapshot, rules, now, locked[change.customer_id].email_undeliverable_at
-                )
+                document = _next_document(snapshot, rules, now, locked[change.customer_id])
                 if document is not None:
                     documents.append(document)
                     snapshot.document = document
@@ -400,10 +433,12 @@ def _validate_context(*, choices: list[Choice], provenance: Provenance, language
 
 
 def _next_document(
-    snapshot: Snapshot, rules: CatalogRules, now: datetime, undeliverable: datetime | None = None
+    snapshot: Snapshot, rules: CatalogRules, now: datetime, locked: store.Locked
 ) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
-    body = derive_permissions(snapshot.choices, rules, now, undeliverable)
+    body = derive_permissions(
+        snapshot.choices, rules, now, locked.email_undeliverable_at, locked.inferences_revision
+    )
     current = snapshot.document
     if current is not None and current.body == body:
         return None
@@ -611,9 +646,7 @@ def refresh_documents(*, after: int = 0, limit: int = 1000) -> int | None:
         with transaction.atomic():
             locked = store.lock_customer(customer_id)
             now = timezone.now()
-            document = _next_document(
-                locked.snapshot, catalog_rules(locked.catalog_token), now, locked.email_undeliverable_at
-            )
+            document = _next_document(locked.snapshot, catalog_rules(locked.catalog_token), now, locked)
             if document is not None:
                 _save(locked.snapshot, document, now)
     return customer_ids[-1] if customer_ids else None
@@ -651,7 +684,7 @@ def rebuild_snapshot(*, customer: Customer) -> bool:
         for field, value in replayed.items():
             setattr(snapshot, field, value)
         now = timezone.now()
-        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
+        document = _next_document(snapshot, rules, now, locked)
         _save(snapshot, document, now)
     return drifted or document is not None
 
@@ -918,6 +951,98 @@ def mark_address_undeliverable(*, customer: Customer, at: datetime) -> bool:
         mark_email_undeliverable(customer=customer, at=at)
         now = timezone.now()
         rules = catalog_rules(locked.catalog_token)
-        document = _next_document(locked.snapshot, rules, now, at)
+        document = _next_document(locked.snapshot, rules, now, replace(locked, email_undeliverable_at=at))
         _save(locked.snapshot, document, now)
     return document is not None
+
+
+def report_inferences(*, customer: Customer, inferences: list[dict[str, Any]]) -> bool:
+    """What the brand's systems infer about the customer (segments, attributes), reported whole: it replaces the
+    earlier report (``apps.customers.services.replace_inferences``: one the customer removed stays removed).
+    Not a consent, so no ledger event; but what destinations may receive changed, so under the customer's lock
+    the next permission document is written. Each item: ``code``, ``label`` (per language, English required),
+    ``source`` and ``purpose``; a bad item raises ``ValidationError`` keyed ``<index>/<field>`` and nothing is
+    kept. Returns whether anything changed."""
+    rules = catalog_rules()
+    _validate_inferences(inferences, rules)
+    with transaction.atomic():
+        locked = store.lock_customer(customer.pk)
+        if locked.erased:
+            raise ValidationError(
+                {"customer": "This customer was erased; nothing more is recorded for them."}
+            )
+        now = timezone.now()
+        revision = replace_inferences(customer_id=customer.pk, inferences=inferences, at=now)
+        if revision is None:
+            return False
+        _write_profile_document(locked, revision, now)
+    return True
+
+
+def remove_customer_inference(*, customer: Customer, code: str, removal: str) -> bool:
+    """The customer's own "this is wrong" / "don't use this" for one inference: kept as removed (a later report
+    cannot bring it back) and, through the next permission document, deleted at every destination. Returns
+    whether it was in use."""
+    if removal not in Inference.Removal.values:
+        raise ValidationError({"removal": f"Say why: {' or '.join(Inference.Removal.values)}."})
+    with transaction.atomic():
+        locked = store.lock_customer(customer.pk)
+        now = timezone.now()
+        revision = remove_inference(customer_id=customer.pk, code=code, removal=removal, at=now)
+        if revision is None:
+            return False
+        _write_profile_document(locked, revision, now)
+    return True
+
+
+def _write_profile_document(locked: store.Locked, revision: int, now: datetime) -> None:
+    rules = catalog_rules(locked.catalog_token)
+    document = _next_document(locked.snapshot, rules, now, replace(locked, inferences_revision=revision))
+    _save(locked.snapshot, document, now)
+
+
+INFERENCE_KEYS = ("code", "label", "source", "purpose")
+MAX_INFERENCES = 200
+
+
+def _validate_inferences(inferences: Any, rules: CatalogRules) -> None:
+    if not isinstance(inferences, list) or len(inferences) > MAX_INFERENCES:
+        raise ValidationError({"inferences": f"Give a list of at most {MAX_INFERENCES} inferences."})
+    purposes = {*rules.purposes(), *rules.question_purposes()}
+    errors, seen = {}, set()
+    for index, item in enumerate(inferences):
+        problems = _inference_problems(item, purposes)
+        if isinstance(item, dict) and item.get("code") in seen:
+            problems["code"] = "The same code appears twice."
+        seen.add(item.get("code") if isinstance(item, dict) else None)
+        errors.update({f"{index}/{field}": [problem] for field, problem in problems.items()})
+    if errors:
+        raise ValidationError(errors)
+
+
+def _inference_problems(item: Any, purposes: set[str]) -> dict[str, str]:
+    if not isinstance(item, dict):
+        return {"code": "Each inference is an object with code, label, source and purpose."}
+    problems = {key: f"Unknown field {key!r}." for key in item if key not in INFERENCE_KEYS}
+    code = item.get("code")
+    if (
+        not isinstance(code, str)
+        or not code
+        or len(code) > 60
+        or not code.replace("-", "").replace("_", "").isalnum()
+    ):
+        problems["code"] = "A code: letters, digits, - and _, up to 60."
+    label = item.get("label")
+    if (
+        not isinstance(label, dict)
+        or not all(isinstance(text, str) and 0 < len(text.strip()) <= 200 for text in label.values())
+        or not label.get("en")
+        or set(label) - dict(settings.LANGUAGES).keys()
+    ):
+        problems["label"] = 'Per language, English required, up to 200 characters each: {"en": …, "de": …}.'
+    source = item.get("source")
+    if not isinstance(source, str) or not 0 < len(source.strip()) <= 120:
+        problems["source"] = "Where it comes from, in plain words (up to 120 characters)."
+    if item.get("purpose") not in purposes:
+        problems["purpose"] = "The purpose it serves: one of the catalog's purposes, e.g. personalization."
+    return problems

@@ -53,7 +53,8 @@ def _selected(alias: str, model: type[Model]) -> str:
 
 _LOADED = f"""
        (SELECT token FROM catalog_catalogrevision LIMIT 1) AS catalog_token, c.erased_at AS erased_at,
-       c.email_undeliverable_at AS email_undeliverable_at, {_selected("s", Snapshot)}, {_selected("d", PermissionDocument)}
+       c.email_undeliverable_at AS email_undeliverable_at, c.inferences_revision AS inferences_revision,
+       {_selected("s", Snapshot)}, {_selected("d", PermissionDocument)}
   FROM customers_customer c
   LEFT JOIN consent_snapshot s ON s.customer_id = c.id
   LEFT JOIN consent_permissiondocument d ON d.id = s.document_id
@@ -78,6 +79,7 @@ class Locked:
     catalog_token: str | None
     erased: bool
     email_undeliverable_at: datetime | None = None  # a deliverability flag the document carries, not consent
+    inferences_revision: int = 0  # how often reported inferences changed (the document's profile section)
 
 
 def lock_customer(customer_id: int) -> Locked:
@@ -125,10 +127,10 @@ def _locked(row: Row) -> Locked:
     )
     if row["s.customer_id"] is None:
         snapshot = Snapshot(customer_id=row["customer"], choices={})
-        return Locked(snapshot, row["catalog_token"], erased, undeliverable)
+        return Locked(snapshot, row["catalog_token"], erased, undeliverable, row["inferences_revision"])
     snapshot = _instance(Snapshot, "s", row)
     snapshot.document = _instance(PermissionDocument, "d", row) if row["d.id"] is not None else None
-    return Locked(snapshot, row["catalog_token"], erased, undeliverable)
+    return Locked(snapshot, row["catalog_token"], erased, undeliverable, row["inferences_revision"])
 
 
 def _instance(model: type[M], alias: str, row: Row) -> M:

@@ -54,6 +54,12 @@ class Customer(models.Model):
         related_name="customer",
         help_text="The login account (email code) linked to this customer, if any.",
     )
+    inferences_revision = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Counts changes of what the brand infers about the customer, so each shows in the next "
+        "permission document (the inferences themselves never enter it).",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -155,3 +161,57 @@ class HeldMessage(models.Model):
 
     def __str__(self):
         return f"held message {self.pk} of {self.customer_id}"
+
+
+class ProfileAnswer(models.Model):
+    """What the customer told us about themselves for one profile question: personal data, kept out of the ledger.
+
+    The ledger event that shares it holds this row's id and a keyed hash of the answer; a new answer replaces
+    the row, forgetting the question deletes it, and erasure deletes them all, so proof can show that an answer
+    was given and, while it is held, which. ``question`` and ``answer`` are catalog codes (this app does not
+    import the catalog).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="profile_answers")
+    question = models.CharField(max_length=40)
+    notice_version_id = models.PositiveIntegerField(help_text="The question version the customer answered.")
+    answer = models.JSONField(help_text="The chosen option codes, in the question's order.")
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer_id", "question"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "question"], name="profile_answer_one_per_question")
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id}:{self.question}"
+
+
+class Inference(models.Model):
+    """Something the brand's systems inferred about the customer (a segment, an attribute) and reported through
+    the API, with a plain-language label and its source. Personal data, erasable, never in the ledger.
+
+    A customer who removes one ("this is wrong", "don't use this") leaves it here as removed: a later report
+    cannot bring it back, and destinations are told to delete it.
+    """
+
+    class Removal(models.TextChoices):
+        WRONG = "wrong", "This is wrong"
+        DONT_USE = "dont_use", "Don't use this"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="inferences")
+    code = models.SlugField(max_length=60)
+    label = models.JSONField(help_text='Per language, e.g. {"en": "Runs often", "de": "Läuft oft"}.')
+    source = models.CharField(max_length=120, help_text="Where it comes from, in plain words.")
+    purpose = models.CharField(max_length=80, help_text="The purpose it serves, e.g. personalization.")
+    reported_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removal = models.CharField(max_length=8, choices=Removal.choices, blank=True)
+
+    class Meta:
+        ordering = ["customer_id", "code"]
+        constraints = [models.UniqueConstraint(fields=["customer", "code"], name="inference_one_per_code")]
+
+    def __str__(self):
+        return f"{self.customer_id}:{self.code}"

@@ -1,6 +1,6 @@
 from django.db import connection
 
-from .models import Customer, EvidenceNote, MessageRecord
+from .models import Customer, EvidenceNote, Inference, MessageRecord, ProfileAnswer
 
 
 def customer_by_email_or_id(value: str) -> Customer | None:
@@ -34,6 +34,40 @@ def evidence_note_texts(note_ids) -> dict[int, str]:
     """The text of each evidence note by id, ``[erased]`` for one blanked by erasure."""
     notes = EvidenceNote.objects.filter(pk__in={note_id for note_id in note_ids if note_id is not None})
     return {note.pk: ERASED if note.erased_at else note.text for note in notes}
+
+
+def profile_answers_by_id(answer_ids) -> dict[int, list[str]]:
+    """The answers still held, by id (an answer replaced, forgotten or erased is gone: proof shows ``[erased]``)."""
+    ids = {answer_id for answer_id in answer_ids if answer_id is not None}
+    return dict(ProfileAnswer.objects.filter(pk__in=ids).values_list("pk", "answer"))
+
+
+def what_we_know_export(customer: Customer) -> dict:
+    """The customer's profile for their data export: every answer they gave and every inference reported, the
+    removed ones included (kept so a later report cannot bring them back)."""
+    return {
+        "profile_answers": [
+            {
+                "question": row.question,
+                "answer": row.answer,
+                "question_version_id": row.notice_version_id,
+                "answered_at": row.answered_at.isoformat(),
+            }
+            for row in ProfileAnswer.objects.filter(customer=customer).order_by("question")
+        ],
+        "inferences": [
+            {
+                "code": row.code,
+                "label": row.label,
+                "source": row.source,
+                "purpose": row.purpose,
+                "reported_at": row.reported_at.isoformat(),
+                "removed": row.removal or None,
+                "removed_at": row.removed_at.isoformat() if row.removed_at else None,
+            }
+            for row in Inference.objects.filter(customer=customer).order_by("code")
+        ],
+    }
 
 
 def message_times(customer_ids, *, since, until, exclude_topics=()) -> dict[int, list]:

@@ -5,11 +5,21 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.utils import timezone
 
 from apps.counters import count_in_window, forget_counts
 
-from .models import Customer, CustomerSession, EvidenceNote, HeldMessage, MessageRecord, new_link_key
+from .models import (
+    Customer,
+    CustomerSession,
+    EvidenceNote,
+    HeldMessage,
+    Inference,
+    MessageRecord,
+    ProfileAnswer,
+    new_link_key,
+)
 
 # Every cache entry about one customer is named here, so that erasure can forget them all.
 CACHE_NAMES = ("sms-code", "sms-sent", "email-confirmation-sent")
@@ -133,6 +143,64 @@ def add_evidence_note(*, customer_id: int, text: str) -> EvidenceNote:
     return EvidenceNote.objects.create(customer_id=customer_id, text=text)
 
 
+def keep_profile_answer(
+    *, customer_id: int, question: str, notice_version_id: int, answer: list, at
+) -> ProfileAnswer:
+    """Keep the customer's answer to a question in place of any earlier one (``record_choices`` calls this and
+    puts only the new row's id and a keyed hash in the ledger, so proof of an earlier answer shows it erased)."""
+    ProfileAnswer.objects.filter(customer_id=customer_id, question=question).delete()
+    return ProfileAnswer.objects.create(
+        customer_id=customer_id,
+        question=question,
+        notice_version_id=notice_version_id,
+        answer=answer,
+        answered_at=at,
+    )
+
+
+def forget_profile_answer(*, customer_id: int, question: str) -> None:
+    ProfileAnswer.objects.filter(customer_id=customer_id, question=question).delete()
+
+
+def replace_inferences(*, customer_id: int, inferences: list[dict], at) -> int | None:
+    """Make the reported inferences the customer's current ones: new codes are added, known ones updated, codes
+    no longer reported deleted. One the customer removed stays removed. Returns the new inferences revision
+    if anything the customer or a destination would see changed, else ``None``. Call it under the customer's
+    lock (``apps.consent.services.report_inferences``)."""
+    held = {inference.code: inference for inference in Inference.objects.filter(customer_id=customer_id)}
+    reported = {item["code"]: item for item in inferences}
+    changed = False
+    gone = [code for code, inference in held.items() if code not in reported and not inference.removed_at]
+    if gone:
+        Inference.objects.filter(customer_id=customer_id, code__in=gone).delete()
+        changed = True
+    for code, item in reported.items():
+        inference = held.get(code)
+        if inference is None:
+            Inference.objects.create(customer_id=customer_id, reported_at=at, **item)
+            changed = True
+        elif not inference.removed_at and any(
+            getattr(inference, key) != value for key, value in item.items()
+        ):
+            Inference.objects.filter(pk=inference.pk).update(reported_at=at, **item)
+            changed = True
+    return _next_inferences_revision(customer_id) if changed else None
+
+
+def remove_inference(*, customer_id: int, code: str, removal: str, at) -> int | None:
+    """The customer's own "this is wrong" / "don't use this": the inference stays, marked removed, so a later
+    report cannot bring it back. Returns the new inferences revision, ``None`` if it was already removed."""
+    removed = Inference.objects.filter(customer_id=customer_id, code=code, removed_at__isnull=True).update(
+        removed_at=at, removal=removal
+    )
+    return _next_inferences_revision(customer_id) if removed else None
+
+
+def _next_inferences_revision(customer_id: int) -> int:
+    Customer.objects.filter(pk=customer_id).update(inferences_revision=F("inferences_revision") + 1)
+    return Customer.objects.values_list("inferences_revision", flat=True).get(pk=customer_id)
+
+
 def mark_email_undeliverable(*, customer: Customer, at) -> None:
     """Note that the address bounced or was cleaned (by a sender or an old platform): no consent changes."""
     customer.email_undeliverable_at = at
@@ -143,7 +211,8 @@ def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
     Their login account (it holds their email) is deleted, so are the records of messages sent to them, their
-    link key is replaced, which revokes every link sent to them, the free text of their evidence notes blanked,
+    link key is replaced, which revokes every link sent to them, their profile answers and the inferences about
+    them deleted, the free text of their evidence notes blanked,
     their sessions ended (a code login's session holds the address) and their cache entries forgotten. The
     external id is the brand's own pseudonymous key: it lets the brand's systems match the erasure. Call it
     through ``apps.consent.services.erase_customer``, which first withdraws what the
@@ -162,6 +231,8 @@ def erase_identity(*, customer: Customer, at) -> Customer:
     )
     EvidenceNote.objects.filter(customer=customer).update(text="", erased_at=at)
     MessageRecord.objects.filter(customer_id=customer.pk).delete()
+    ProfileAnswer.objects.filter(customer_id=customer.pk).delete()
+    Inference.objects.filter(customer_id=customer.pk).delete()
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
     end_sessions(customer=customer)

@@ -44,7 +44,8 @@ class Destination(models.Model):
     purposes = models.JSONField(
         default=list,
         blank=True,
-        help_text="Parts of the document it may receive: channel codes, location, personalization. Empty: all.",
+        help_text="Parts of the document it may receive: channel codes, location, personalization. Empty: all. "
+        "Add profile to also send what the customer told us (and, at depth activity, inferences): only by name.",
     )
     identifiers = models.JSONField(default=list, blank=True, help_text="external_id, email, phone.")
     queue = models.CharField(

@@ -12,7 +12,16 @@ from pathlib import Path
 
 from django.db import transaction
 
-from apps.catalog.models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
+from apps.catalog.models import (
+    Channel,
+    Notice,
+    NoticeText,
+    NoticeVersion,
+    Option,
+    Question,
+    QuestionVersion,
+    Topic,
+)
 
 CATALOG = Path(__file__).resolve().parent / "data" / "catalog.json"
 
@@ -79,6 +88,26 @@ def load_demo_catalog() -> None:
             purpose=purpose, defaults={"title": title, "honours_gpc": purpose in catalog["gpc_purposes"]}
         )
         _load_first_version(notice, catalog["notices"][purpose], catalog["first_version_summary"])
+
+    for position, entry in enumerate(catalog["questions"]):
+        question, _ = Question.objects.update_or_create(
+            code=entry["code"],
+            defaults={
+                "kind": entry["kind"],
+                "serves": entry["serves"],
+                "may_send_downstream": entry["may_send_downstream"],
+                "position": position,
+            },
+        )
+        notice, _ = Notice.objects.update_or_create(
+            purpose=question.purpose, defaults={"title": entry["title"]}
+        )
+        _load_first_version(notice, entry["notice"], catalog["first_version_summary"])
+        version = notice.versions.get(number=1)
+        if not version.is_published:
+            QuestionVersion.objects.update_or_create(
+                notice_version=version, defaults={"question": question, "options": entry["options"]}
+            )
 
 
 def _load_first_version(notice: Notice, texts: dict, summary: dict) -> None:

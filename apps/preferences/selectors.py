@@ -13,13 +13,22 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
-from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.models import (
+    Channel,
+    NoticeText,
+    NoticeVersion,
+    Option,
+    Question,
+    QuestionVersion,
+    Topic,
+    translated,
+)
+from apps.catalog.purposes import Purpose, channel_purpose, profile_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_notice_versions
 from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import ON_STATES, SMS, State, is_in_force
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Inference, ProfileAnswer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
 
 FIXED_SECTIONS = ("frequency", "location", "personalization")
@@ -142,16 +151,6 @@ class OptionView:
     code: str
     label: str
     description: str
-    today: str = ""  # what the option uses today, where the catalog's wording promises more than exists yet
-
-
-# "From my interests" promises interests the customer tells us; until the page can ask for them, say what it uses.
-OPTIONS_TODAY = {
-    ("personalization", "interests"): gettext_lazy(
-        "Today that means the topics you pick above and how often you want them; a place to tell us more "
-        "about your interests is still to come."
-    ),
-}
 
 
 @dataclass
@@ -181,6 +180,8 @@ class PreferencePage:
     personalization: str
     personalization_options: list[OptionView]
     reasks: list[Reask] = field(default_factory=list)
+    questions: list["QuestionRow"] = field(default_factory=list)
+    known: list["KnownGroup"] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
     location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
     pause_options: tuple = tuple(PAUSE_DAYS.items())
@@ -206,7 +207,6 @@ def _options(language: str) -> dict[str, list[OptionView]]:
                 option.code,
                 translated(option.label, language),
                 translated(option.description, language),
-                str(OPTIONS_TODAY.get((option.set, option.code), "")),
             )
         )
     return sets
@@ -323,7 +323,116 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         personalization=personalization,
         personalization_options=options[Option.Set.PERSONALIZATION],
         reasks=reasks(customer, choices, rules, notices, language, now),
+        questions=(questions := question_rows(customer, notices, language)),
+        known=what_we_know(customer, questions, location, options[Option.Set.LOCATION], language),
     )
+
+
+@dataclass(frozen=True)
+class AnswerOption:
+    code: str
+    label: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    """One profile question on the page: its wording (the notice: why we ask, what you get), options, answer."""
+
+    code: str
+    many: bool
+    notice: NoticeView
+    options: list[AnswerOption]
+    serves: list[str]  # the titles of the purposes the answer is used for
+    answered: bool
+
+    @property
+    def purpose(self) -> str:
+        return profile_purpose(self.code)
+
+    @property
+    def answer_labels(self) -> list[str]:
+        return [option.label for option in self.options if option.checked]
+
+
+def question_rows(customer: Customer, notices: dict[str, NoticeView], language: str) -> list[QuestionRow]:
+    """The questions with a published version, each with its current options and the customer's answer."""
+    answers = {row.question: row.answer for row in ProfileAnswer.objects.filter(customer=customer)}
+    versions = {
+        version.notice_version_id: version
+        for version in QuestionVersion.objects.filter(
+            notice_version_id__in=[notice.version_id for notice in notices.values()]
+        )
+    }
+    rows = []
+    for question in Question.objects.all():
+        notice = notices.get(question.purpose)
+        version = versions.get(notice.version_id) if notice else None
+        if version is None:
+            continue
+        answer = answers.get(question.code) or []
+        rows.append(
+            QuestionRow(
+                code=question.code,
+                many=question.kind == Question.Kind.MANY,
+                notice=notice,
+                options=[
+                    AnswerOption(
+                        option["code"], translated(option["label"], language), option["code"] in answer
+                    )
+                    for option in version.options
+                ],
+                serves=[notices[purpose].title for purpose in question.serves if purpose in notices],
+                answered=bool(answer),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    kind: str  # "answer", "inference" or "location"
+    text: str
+    source: str
+    code: str = ""  # an inference's code: what its removal buttons send
+
+
+@dataclass(frozen=True)
+class KnownGroup:
+    purpose: str
+    title: str
+    items: list[KnownItem]
+
+
+def what_we_know(customer, questions, location, location_options, language) -> list[KnownGroup]:
+    """Everything the brand holds or infers about the customer, per purpose: the answers they gave (under each
+    purpose the question serves, else under the question itself), what the brand's systems inferred and
+    reported, and the precision at which they share their location."""
+    notices = current_notices(language)
+    groups: dict[str, list[KnownItem]] = {}
+    told = _("You told us")
+    for row in questions:
+        if row.answered:
+            text = f"{row.notice.title}: {', '.join(row.answer_labels)}"
+            for purpose in row.serves or [row.purpose]:
+                groups.setdefault(purpose if purpose in notices else row.purpose, []).append(
+                    KnownItem("answer", text, told)
+                )
+    for inference in Inference.objects.filter(customer=customer, removed_at__isnull=True):
+        groups.setdefault(inference.purpose, []).append(
+            KnownItem("inference", translated(inference.label, language), inference.source, inference.code)
+        )
+    if location["level"] != "off":
+        label = {option.code: option.label for option in location_options}.get(location["level"], "")
+        groups.setdefault("location", []).append(
+            KnownItem(
+                "location", _("Your location, at this precision: %(precision)s") % {"precision": label}, told
+            )
+        )
+    return [
+        KnownGroup(purpose, notices[purpose].title if purpose in notices else purpose, items)
+        for purpose, items in groups.items()
+    ]
 
 
 TEXT_FIELD_KEYS = NoticeText.TEXT_FIELDS
@@ -553,6 +662,8 @@ def page_summary(page: PreferencePage) -> tuple[list[SummaryItem], dict[str, str
     if "personalization" in page.notices:
         items.append(SummaryItem("personalization", page.notices["personalization"].title, depth))
     on = [row.label for row in page.channels if row.on or row.pending]
+    answered = sum(1 for row in page.questions if row.answered)
+    known = sum(len(group.items) for group in page.known)
     chosen = [topic.label for topic in page.topics if any(channel.checked for channel in topic.channels)]
     frequency = [digest]
     if paused:
@@ -568,5 +679,7 @@ def page_summary(page: PreferencePage) -> tuple[list[SummaryItem], dict[str, str
         "frequency": "; ".join(frequency),
         "location": location,
         "personalization": depth,
+        "profile": ngettext("%(count)s answer", "%(count)s answers", answered) % {"count": answered},
+        "known": ngettext("%(count)s item", "%(count)s items", known) % {"count": known},
     }
     return items, sections

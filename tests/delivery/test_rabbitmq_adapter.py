@@ -1,6 +1,4 @@
 import json
-import os
-import uuid
 
 import pika
 import pytest
@@ -11,25 +9,9 @@ from apps.delivery.adapters.rabbitmq import RabbitMQAdapter
 from apps.delivery.models import Delivery
 from tests.factories import CustomerFactory
 
-from .conftest import grant_email
+from .conftest import RABBITMQ_URL, grant_email
 
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 MESSAGE = Message(id="msg_7", customer_id=1, version=2, payload={"type": "permissions.updated", "data": {}})
-
-
-@pytest.fixture
-def exchange():
-    """A private exchange with one bound queue; both removed afterwards."""
-    name = f"candor_test_delivery.{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
-    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
-    yield channel, name, queue
-    channel.queue_delete(queue=queue)
-    channel.exchange_delete(exchange=name)
-    connection.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from types import UnionType
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
@@ -78,6 +79,11 @@ def problems(*codes: int) -> dict:
         )
         for code in sorted({401, 403, 429, *codes})
     }
+
+
+def at_index(error: DjangoValidationError, field: str) -> DjangoValidationError:
+    """The core keys a list's errors ``<index>/<field>``; the answer points into the request's list."""
+    return DjangoValidationError({f"{field}/{key}": messages for key, messages in error.message_dict.items()})
 
 
 class ApiView(APIView):

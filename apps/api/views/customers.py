@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.consent.evidence import CAPTURED_VIA, NOTE_MAX_LENGTH
 from apps.consent.models import ConsentEvent
+from apps.consent.services import MAX_INFERENCES, report_inferences
 from apps.customers.models import Customer
 
 from .. import selectors, services
@@ -15,6 +17,7 @@ from .common import (
     StrictCharField,
     StrictEmailField,
     StrictIntegerField,
+    at_index,
     problems,
 )
 
@@ -217,3 +220,61 @@ class CustomerConsentsApi(ApiView):
         if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
             raise serializers.ValidationError({"Idempotency-Key": "Use 1 to 255 printable ASCII characters."})
         return key
+
+
+class InferenceInput(serializers.Serializer):
+    code = StrictCharField(max_length=60, help_text="Your id for it, e.g. frequent-runner.")
+    label = serializers.DictField(  # type: ignore[assignment]  # a field named like a Field attribute
+        child=StrictCharField(max_length=200),
+        help_text='What it means, in plain words the customer will read, per language: {"en": …, "de": …}.',
+    )
+    source = StrictCharField(  # type: ignore[assignment]  # a field named like a Field attribute
+        max_length=120, help_text="Where it comes from, in plain words: purchase history."
+    )
+    purpose = StrictCharField(max_length=80, help_text="The catalog purpose it serves, e.g. personalization.")
+
+
+class InferenceOutput(InferenceInput):
+    removed = serializers.ChoiceField(
+        choices=["wrong", "dont_use"],
+        allow_null=True,
+        help_text="Set when the customer removed it (this is wrong / don't use this): never used or sent again.",
+    )
+
+
+class CustomerInferencesApi(ApiView):
+    """What the brand's systems infer about a customer, reported so the customer can see and remove it."""
+
+    required_scopes = {"PUT": "customers:write"}
+
+    class InferencesInput(serializers.Serializer):
+        inferences = InferenceInput(many=True, max_length=MAX_INFERENCES)  # type: ignore[call-arg]  # many=True makes a ListSerializer
+
+    class InferencesOutput(serializers.Serializer):
+        changed = serializers.BooleanField(help_text="Whether this report changed anything.")
+        inferences = InferenceOutput(many=True)
+
+    @extend_schema(
+        operation_id="customer_inferences_replace",
+        description="Replaces what your systems infer about the customer (segments, attributes), each with a "
+        "plain-language label and its source: the customer sees them under *What we know about you* and in "
+        "their data export, and can remove any (*this is wrong*, *don't use this*). A removed one stays "
+        "removed: reporting it again changes nothing (it is listed with `removed`). An empty list deletes "
+        "every inference not removed. Inferences are personal data, kept out of the consent ledger and "
+        "deleted when the customer is erased; destinations configured with `profile` receive those in use "
+        "only while the customer's personalization depth is `activity`. A change writes a new permission "
+        "document version. All or nothing: one bad item and nothing is kept.",
+        parameters=[EXTERNAL_ID],
+        request=InferencesInput,
+        responses={200: InferencesOutput, **problems(400, 404)},
+    )
+    def put(self, request, external_id):
+        customer = self.get_customer(external_id)
+        data = self.InferencesInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            changed = report_inferences(customer=customer, inferences=data.validated_data["inferences"])
+        except DjangoValidationError as error:
+            raise at_index(error, "inferences") from error
+        body = {"changed": changed, "inferences": selectors.customer_inferences(customer)}
+        return Response(self.InferencesOutput(body).data)

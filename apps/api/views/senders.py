@@ -15,16 +15,11 @@ from apps.consent.selectors import DecisionRequest, decisions, explain_decision
 from apps.consent.services import SentMessage, record_messages
 
 from .. import selectors
-from .common import EXTERNAL_ID, ApiView, StrictCharField, problems
+from .common import EXTERNAL_ID, ApiView, StrictCharField, at_index, problems
 
 MAX_LINKS = 1_000
 MAX_DECISIONS = 10_000
 MAX_MESSAGES = 1_000
-
-
-def _at_index(error: DjangoValidationError, field: str) -> DjangoValidationError:
-    """The core keys a batch's errors ``<index>/<field>``; the answer points into the request's list."""
-    return DjangoValidationError({f"{field}/{key}": messages for key, messages in error.message_dict.items()})
 
 
 # --- links ------------------------------------------------------------------------------------------------------
@@ -101,7 +96,7 @@ class LinksApi(ApiView):
         try:
             answers = selectors.message_links(data.validated_data["recipients"])
         except DjangoValidationError as error:
-            raise _at_index(error, "recipients") from error
+            raise at_index(error, "recipients") from error
         # Written out by hand in LinksOutput's shape: its serializer took longer than making the links.
         return Response({"links": [_link(answer) for answer in answers]})
 
@@ -459,6 +454,6 @@ class MessagesApi(ApiView):
         try:
             new = record_messages(sender=request.auth.name, messages=messages)
         except DjangoValidationError as error:
-            raise _at_index(error, "messages") from error
+            raise at_index(error, "messages") from error
         body = {"recorded": len(new), "already_recorded": len(messages) - len(new)}
         return Response(body, status=201 if new else 200)

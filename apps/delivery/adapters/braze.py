@@ -8,7 +8,9 @@ e.g. ``https://rest.fra-02.braze.eu``.
 Mapping: email and push channel permission → ``email_subscribe`` / ``push_subscribe`` (``opted_in`` or
 ``unsubscribed``); topics → Braze subscription groups, configured as ``options.subscription_groups``
 (``{"email:news": "<subscription group id>", "sms:offers": "…"}``); location level, personalization depth,
-pause and document version → custom attributes prefixed ``candor_``.
+pause and document version → custom attributes prefixed ``candor_``; for a destination configured with
+``profile``, each answer the customer shared → ``candor_profile_<question>`` (an array of option codes; null
+deletes it) and the inferences in use → ``candor_inferences`` (an array of codes).
 """
 
 import httpx
@@ -53,6 +55,11 @@ def user_attributes(message: Message, subscription_groups: dict) -> dict:
         attributes["candor_location_level"] = data["location"]["level"]
     if "personalization" in data:
         attributes["candor_personalization"] = data["personalization"]
+    if "profile" in data:
+        # Null deletes a custom attribute in Braze; the inference list is replaced whole.
+        for question, answer in data["profile"]["answers"].items():
+            attributes[f"candor_profile_{question}"] = answer
+        attributes["candor_inferences"] = [item["code"] for item in data["profile"]["inferences"]]
     return attributes
 
 

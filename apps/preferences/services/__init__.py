@@ -6,7 +6,16 @@ version that was on screen (the form carries it as ``nv:<purpose>``). Unchanged 
 again, so the ledger holds what the customer actually changed.
 """
 
-from .sections import SECTIONS, answer_reask, save_section, section_choices, section_of, undo, undo_choices
+from .sections import (
+    SECTIONS,
+    answer_reask,
+    remove_inference,
+    save_section,
+    section_choices,
+    section_of,
+    undo,
+    undo_choices,
+)
 from .sms_verification import (
     cancel_sms_code,
     entered_phone,
@@ -28,6 +37,7 @@ __all__ = [
     "confirm_email",
     "entered_phone",
     "record",
+    "remove_inference",
     "resend_email_confirmation",
     "resend_sms_code",
     "save_section",

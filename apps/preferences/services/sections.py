@@ -9,17 +9,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.purposes import Purpose, channel_purpose, profile_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, catalog_rules
 from apps.consent.entries import SnapshotEntry
 from apps.consent.rules import SMS, Choice, State, switch_off_state
+from apps.consent.services import answer_text, evidence_hash, remove_customer_inference
 
 from ..selectors import LOCATION_DAYS, PAUSE_DAYS, current_notices, is_on, needs_reask, snapshot_choices
 from ..selectors import reasks as open_reasks
 from .sms_verification import start_sms_verification
 from .visits import Saved, Visit, _saved, _shown_version, record
 
-SECTIONS = ("channels", "topics", "frequency", "location", "personalization")
+SECTIONS = ("channels", "topics", "frequency", "location", "personalization", "profile", "known")
 
 
 def section_of(purpose: str) -> str:
@@ -35,6 +36,7 @@ def section_choices(section: str, data, choices: dict, rules: CatalogRules, now:
         "frequency": _frequency_choices,
         "location": _location_choices,
         "personalization": _personalization_choices,
+        "profile": _profile_choices,
     }.get(section)
     if build is None:
         raise ValidationError({"section": [_("Unknown section.")]})
@@ -156,6 +158,34 @@ def _personalization_choices(data, choices, rules, now) -> list[Choice]:
     ]
 
 
+def _profile_choices(data, choices, rules, now) -> list[Choice]:
+    """ "What you tell us": each question's posted options as its answer (pinned to the version shown), no
+    option or its "forget this" button to forget it. Every answer is optional; a question not on the page
+    (``nv:`` missing) is left alone."""
+    forget = set(data.getlist("forget"))
+    result = []
+    for question in rules.questions:
+        purpose = profile_purpose(question)
+        if f"nv:{purpose}" not in data:
+            continue
+        entry = SnapshotEntry.of(choices, purpose)
+        # The snapshot holds the answer's keyed hash: enough to tell whether it changed, without reading it.
+        held = entry.value_of("answer_hash") if entry and entry.is_given else None
+        answer = [] if question in forget else [code for code in data.getlist(purpose) if code]
+        if answer and evidence_hash(answer_text(answer)) != held:
+            result.append(
+                Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules), {"answer": answer})
+            )
+        elif not answer and held:
+            result.append(Choice(purpose, State.WITHDRAWN, _shown_version(data, purpose, rules)))
+    return result
+
+
+def remove_inference(*, visit: Visit, code: str, removal: str) -> bool:
+    """The customer's "this is wrong" / "don't use this" for something the brand inferred."""
+    return remove_customer_inference(customer=visit.customer, code=code, removal=removal)
+
+
 def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None = None) -> Saved:
     """Record what changed in one section. Raises ``ValidationError`` keyed by purpose; nothing is then written."""
     rules = rules or catalog_rules()
@@ -173,7 +203,8 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     if not choices:
         return saved
     recorded = record(visit, choices, evidence={"section": section})
-    return _saved(visit, recorded, before, saved)
+    # A forgotten answer is gone: there is nothing to undo it with.
+    return _saved(visit, recorded, None if section == "profile" else before, saved)
 
 
 def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:

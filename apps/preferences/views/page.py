@@ -129,6 +129,14 @@ def page(request):
         elif action == "resend_email":
             section = "channels"
             saved = services.resend_email_confirmation(visit=request.visit)
+        elif action == "remove_inference":
+            removed = services.remove_inference(
+                visit=request.visit,
+                code=request.POST.get("code", ""),
+                removal=request.POST.get("removal", ""),
+            )
+            message = _("Removed: we no longer use it and told our other systems to delete it.")
+            return _respond(request, section="known", message=message if removed else _("Nothing changed."))
         elif section.startswith("reask:"):
             purpose = section.removeprefix("reask:")
             saved = services.answer_reask(

@@ -16,7 +16,7 @@ from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument,
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
 from apps.customers.models import Customer, HeldMessage, MessageRecord
-from apps.customers.selectors import ERASED, evidence_note_texts
+from apps.customers.selectors import ERASED, evidence_note_texts, profile_answers_by_id, what_we_know_export
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 from apps.delivery.selectors import RevocationProgress, revocation_progress
 
@@ -249,6 +249,7 @@ def everything_held(customer: Customer) -> dict:
     snapshot = Snapshot.objects.filter(customer=customer).first()
     events = list(ConsentEvent.objects.filter(customer=customer).order_by("sequence"))
     notes = evidence_note_texts(event.evidence.get("note_id") for event in events)
+    answers = profile_answers_by_id((event.value or {}).get("answer_id") for event in events)
     return {
         "generated_at": timezone.now().isoformat(),
         "controller": records.controller(),
@@ -271,7 +272,8 @@ def everything_held(customer: Customer) -> dict:
             }
             for document in PermissionDocument.objects.filter(customer=customer).order_by("version")
         ],
-        "consent_events": [records.event_record(event, notes) for event in events],
+        "consent_events": [records.event_record(event, notes, answers) for event in events],
+        "what_we_know": what_we_know_export(customer),
         "deliveries": [
             {
                 "destination": delivery.destination.name,
