@@ -35,6 +35,7 @@ QUEUES = {
     "DELIVERY_PRIORITY_QUEUE": f"candor_bench_priority_{SUFFIX}",
 }
 os.environ.update(QUEUES)
+os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 

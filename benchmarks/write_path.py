@@ -34,7 +34,7 @@ from django.db import connection, transaction  # noqa: E402
 from apps.catalog.selectors import current_notice_version  # noqa: E402
 from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
-from apps.customers.services import customer_upsert  # noqa: E402
+from apps.customers.services import customer_upsert, mark_phone_verified  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", sized(5, 1)))
 PER_ROUND = int(os.environ.get("PER_ROUND", sized(400, 4)))
@@ -45,9 +45,13 @@ def prepare():
     call_command("migrate", verbosity=0)
     call_command("seed_demo", customers=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
     customers = [
-        customer_upsert(external_id=f"bench-{n:04d}", email=f"bench{n}@example.com")[0]
+        customer_upsert(
+            external_id=f"bench-{n:04d}", email=f"bench{n}@example.com", phone=f"+4915100{n:05d}"
+        )[0]
         for n in range(CUSTOMERS)
     ]
+    for customer in customers:  # texts only for a verified number
+        mark_phone_verified(customer=customer)
     version = current_notice_version("channel:sms").pk
     with connection.cursor() as cursor:
         cursor.execute(

@@ -18,7 +18,7 @@ from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.models import Customer
-from apps.customers.services import customer_upsert
+from apps.customers.services import customer_upsert, mark_phone_verified
 
 from .catalog import load_demo_catalog
 from .histories import History, external_id, plan
@@ -46,10 +46,10 @@ def seed_demo(*, customers: int) -> Seeded:
     rules = catalog_rules()
     versions = {}
     for purpose in rules.purposes():
-        version = rules.current_version(purpose)
-        if version is None:
+        current = rules.current_version(purpose)
+        if current is None:
             raise ImproperlyConfigured(f"No published notice for {purpose}; cannot record choices for it.")
-        versions[purpose] = version.id
+        versions[purpose] = current.id
 
     rng = random.Random(SEED)  # noqa: S311 - demo data, not secrets
     now = timezone.now()
@@ -75,6 +75,10 @@ def seed_demo(*, customers: int) -> Seeded:
                     name=person.name,
                     locale=person.locale,
                 )
+                if (
+                    customer.phone
+                ):  # proved on their page with the code we texted: texts need a verified number
+                    mark_phone_verified(customer=customer)
                 created += 1
             events += _record(customer, history, versions)
             histories += bool(history.steps)
