@@ -57,7 +57,7 @@ from apps.consent.models import InboundReport, Snapshot  # noqa: E402
 from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
-from apps.customers.services import customer_upsert  # noqa: E402
+from apps.customers.services import customer_upsert, mark_phone_verified  # noqa: E402
 from apps.delivery import services  # noqa: E402
 from apps.delivery.models import Destination  # noqa: E402
 from apps.inbound.models import InboundSource  # noqa: E402
@@ -90,10 +90,13 @@ def prepare():
     InboundSource.objects.filter(name="bench-texts").delete()
     add_inbound_source(name="bench-texts", kind="twilio", signing_key=TOKEN)
     count = max(PER_ROUND, LATENCY_STOPS + WARM_UP)
-    return [
+    customers = [
         customer_upsert(external_id=f"inbound-bench-{n:04d}", phone=f"+4915199{n:05d}")[0]
         for n in range(count)
     ]
+    for customer in customers:  # texts need a verified number before they can be switched on
+        mark_phone_verified(customer=customer)
+    return customers
 
 
 def texts_on(customers):
