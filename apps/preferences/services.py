@@ -23,10 +23,16 @@ from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_v
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State
 from apps.consent.services import Recorded, change_identity, record_choices, send_email_confirmation
-from apps.customers.models import Customer
-from apps.customers.services import clean_phone, customer_cache_key, hourly_limit_reached, mark_phone_verified
+from apps.customers.models import Customer, Exposure
+from apps.customers.services import (
+    clean_phone,
+    customer_cache_key,
+    hourly_limit_reached,
+    mark_phone_verified,
+    record_exposures,
+)
 
-from .selectors import current_notices, is_on, needs_reask, snapshot_choices
+from .selectors import PreferencePage, current_notices, is_on, needs_reask, snapshot_choices
 from .selectors import reasks as open_reasks
 
 Source = ConsentEvent.Source
@@ -499,3 +505,16 @@ def verify_sms_code(*, visit: Visit, code: str) -> Saved:
     return Saved(
         recorded=recorded, before={"channel:sms": before.get("channel:sms")}, purposes=["channel:sms"]
     )
+
+
+def note_page_shown(page: PreferencePage) -> None:
+    """Record which notice versions the rendered page showed (the insights' denominators): a purpose asked
+    again after a material change counts as a re-ask, every other current notice as shown on the page."""
+    reasked = {reask.notice.version_id for reask in page.reasks}
+    shown = [notice.version_id for notice in page.notices.values() if notice.version_id not in reasked]
+    at = timezone.now()
+    for surface, versions in ((Exposure.Surface.PAGE, shown), (Exposure.Surface.REASK, reasked)):
+        if versions:
+            record_exposures(
+                customer_id=page.customer.pk, notice_version_ids=versions, surface=surface, at=at
+            )

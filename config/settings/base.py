@@ -278,7 +278,12 @@ NOTICE_INVALIDATION_SWEEP_SECONDS = env.int("NOTICE_INVALIDATION_SWEEP_SECONDS",
 # How often Celery beat takes a ledger checkpoint (docs/ledger.md).
 LEDGER_CHECKPOINT_SECONDS = env.int("LEDGER_CHECKPOINT_SECONDS", default=3600)
 
+# Notice exposures (apps.customers.models.Exposure: which version was shown to whom) are kept this long, purged
+# daily; the insights rollups keep their counts (docs/insights.md).
+EXPOSURE_RETENTION_DAYS = env.int("EXPOSURE_RETENTION_DAYS", default=400)
+
 CELERY_BEAT_SCHEDULE = {
+    "purge-exposures": {"task": "apps.customers.tasks.purge_exposures", "schedule": 86400.0},
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "take-ledger-checkpoint": {
         "task": "apps.consent.tasks.take_ledger_checkpoint",
