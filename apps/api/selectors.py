@@ -19,8 +19,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from apps.catalog.models import Channel, Notice, NoticeVersion, Option, Topic
-from apps.catalog.selectors import catalog_rules
+from apps.catalog.models import Channel, Notice, Option, Topic
+from apps.catalog.selectors import catalog_rules, current_versions
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
@@ -331,9 +331,7 @@ class Catalog:
 
 def catalog() -> Catalog:
     """The whole catalog in six queries; each notice carries its current published version and texts."""
-    published = (
-        NoticeVersion.objects.filter(published_at__isnull=False).order_by("-number").prefetch_related("texts")
-    )
+    published = current_versions().order_by("-number").prefetch_related("texts")
     notices = list(
         Notice.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published"))
     )

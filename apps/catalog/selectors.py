@@ -2,6 +2,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 
+from django.db.models import QuerySet
+
 from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
 
 FIXED_PURPOSES = ("frequency", "location", "personalization")
@@ -21,6 +23,7 @@ class PublishedVersion:
     material: bool
     published_at: datetime
     legacy_source: str = ""
+    experimental: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def _load_catalog_rules() -> CatalogRules:
             defaults[option_set] = code
     notices = list(Notice.objects.values_list("purpose", "honours_gpc"))
     rows = NoticeVersion.objects.filter(published_at__isnull=False).values_list(
-        "id", "notice__purpose", "number", "material", "published_at", "legacy_source"
+        "id", "notice__purpose", "number", "material", "published_at", "legacy_source", "experimental"
     )
     published = {row[0]: PublishedVersion(*row) for row in rows}
     for version in [v for v in published.values() if v.legacy_source]:
@@ -128,16 +131,23 @@ def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
             for version in versions
             if version.purpose == legacy.purpose
             and not version.legacy_source
+            and not version.experimental
             and version.published_at <= legacy.published_at
         ),
         default=0,
     )
 
 
+def current_versions() -> QuerySet[NoticeVersion]:
+    """The published versions that can be a purpose's current one: not an experiment's variant."""
+    return NoticeVersion.objects.filter(published_at__isnull=False, experimental=False)
+
+
 def current_notice_version(purpose: str) -> NoticeVersion | None:
     """The latest published version of the purpose's notice, with its texts."""
     return (
-        NoticeVersion.objects.filter(notice__purpose=purpose, published_at__isnull=False)
+        current_versions()
+        .filter(notice__purpose=purpose)
         .select_related("notice")
         .prefetch_related("texts")
         .order_by("-number")

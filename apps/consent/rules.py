@@ -579,8 +579,12 @@ def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
 
 
 def latest_version_id(purpose: str, rules: CatalogRules) -> int | None:
-    """The id of the newest published version of the purpose's notice."""
-    versions = [version for version in rules.published.values() if version.purpose == purpose]
+    """The id of the newest published version of the purpose's notice (an experiment's variant never is)."""
+    versions = [
+        version
+        for version in rules.published.values()
+        if version.purpose == purpose and not version.experimental
+    ]
     return max(versions, key=lambda version: version.number).id if versions else None
 
 

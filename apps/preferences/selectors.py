@@ -13,11 +13,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
-from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_versions
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import State, is_in_force
 from apps.customers.models import Customer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
+from apps.experiments.selectors import versions_shown
 
 ON_STATES = (State.GIVEN, State.REQUESTED)
 FIXED_SECTIONS = ("frequency", "location", "personalization")
@@ -82,14 +83,31 @@ def notice_view(version: NoticeVersion, language: str) -> NoticeView:
 def current_notices(language: str) -> dict[str, NoticeView]:
     """Per purpose, the latest published notice version (two queries for all of them)."""
     versions = (
-        NoticeVersion.objects.filter(published_at__isnull=False)
-        .select_related("notice")
-        .prefetch_related("texts")
-        .order_by("notice_id", "-number")
+        current_versions().select_related("notice").prefetch_related("texts").order_by("notice_id", "-number")
     )
     notices: dict[str, NoticeView] = {}
     for version in versions:
         if version.notice.purpose not in notices:
+            notices[version.notice.purpose] = notice_view(version, language)
+    return notices
+
+
+def shown_notices(customer_id: int, choices: dict, language: str) -> dict[str, NoticeView]:
+    """Per purpose, the notice this customer is shown: the current one, or their arm's variant while an
+    experiment on the purpose runs (``apps.experiments.selectors.versions_shown`` decides)."""
+    notices = current_notices(language)
+    shown = versions_shown(
+        customer_id, choices, {purpose: notice.version_id for purpose, notice in notices.items()}
+    )
+    variants = [
+        version_id
+        for purpose, version_id in shown.items()
+        if purpose not in notices or notices[purpose].version_id != version_id
+    ]
+    if variants:
+        for version in (
+            NoticeVersion.objects.filter(pk__in=variants).select_related("notice").prefetch_related("texts")
+        ):
             notices[version.notice.purpose] = notice_view(version, language)
     return notices
 
@@ -217,7 +235,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     rules = rules or catalog_rules()
     now = timezone.now()
     choices = snapshot_choices(customer)
-    notices = current_notices(language)
+    notices = shown_notices(customer.pk, choices, language)
     in_force = {
         purpose: is_in_force(choices.get(purpose), purpose, rules, now) for purpose in rules.purposes()
     }

@@ -6,6 +6,7 @@ from .views import (
     customer,
     deliveries,
     enrol,
+    experiments,
     explain,
     imports,
     ledger,
@@ -46,4 +47,10 @@ urlpatterns = [
     path("imports/<int:run_id>/", imports.import_run, name="import_run"),
     path("review/", review.queue, name="review"),
     path("review/<int:message_id>/", review.decide, name="review_decide"),
+    path("experiments/", experiments.experiments, name="experiments"),
+    path("experiments/new/", experiments.create, name="experiment_new"),
+    path("experiments/<int:experiment_id>/", experiments.experiment, name="experiment"),
+    path("experiments/<int:experiment_id>/approve/", experiments.approve, name="experiment_approve"),
+    path("experiments/<int:experiment_id>/start/", experiments.start, name="experiment_start"),
+    path("experiments/<int:experiment_id>/stop/", experiments.stop, name="experiment_stop"),
 ]

@@ -65,6 +65,7 @@ LOCAL_APPS = [
     "apps.api",
     "apps.imports",
     "apps.inbound",
+    "apps.experiments",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -295,6 +296,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.consent.tasks.sweep_notice_invalidations",
         "schedule": float(NOTICE_INVALIDATION_SWEEP_SECONDS),
     },
+    "stop-experiments-on-guardrail-breaches": {
+        "task": "apps.experiments.tasks.stop_on_guardrail_breaches",
+        "schedule": env.float("EXPERIMENT_GUARDRAIL_SECONDS", default=900.0),
+    },
     # A narrowing catalog change reaches every permission document (apps.consent.services.refresh_documents).
     "refresh-documents-after-catalog-change": {
         "task": "apps.consent.tasks.refresh_documents_after_catalog_change",
@@ -410,6 +415,10 @@ CONTENT_SECURITY_POLICY = {
 
 # Keyed hashes of IP addresses and user agents in ledger evidence: provable, yet not personal data on its own.
 LEDGER_EVIDENCE_KEY = env.str("LEDGER_EVIDENCE_KEY", default=SECRET_KEY)
+# Experiments (docs/experiments.md): the key of the hash that assigns a customer to a variant, and how many
+# customers each variant must have been shown before the page compares them.
+EXPERIMENT_ASSIGNMENT_KEY = env.str("EXPERIMENT_ASSIGNMENT_KEY", default=SECRET_KEY)
+EXPERIMENT_MIN_PER_ARM = env.int("EXPERIMENT_MIN_PER_ARM", default=200)
 # Signs the checkpoints that anchor every chain's head (docs/ledger.md).
 LEDGER_CHECKPOINT_KEY = env.str("LEDGER_CHECKPOINT_KEY", default=SECRET_KEY)
 
