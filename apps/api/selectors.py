@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Prefetch, Q, TextField
+from django.db.models import BooleanField, Q, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.catalog.models import Channel, Notice, Option, Topic
-from apps.catalog.selectors import catalog_rules, current_versions
+from apps.catalog.purposes import topic_purpose
+from apps.catalog.selectors import catalog_rules, current_notice_versions
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
@@ -331,12 +332,10 @@ class Catalog:
 
 def catalog() -> Catalog:
     """The whole catalog in six queries; each notice carries its current published version and texts."""
-    published = current_versions().order_by("-number").prefetch_related("texts")
-    notices = list(
-        Notice.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published"))
-    )
+    current = {version.notice_id: version for version in current_notice_versions()}
+    notices = list(Notice.objects.all())
     for notice in notices:
-        notice.current_version = notice.published[0] if notice.published else None
+        notice.current_version = current.get(notice.pk)
     return Catalog(
         channels=list(Channel.objects.all()),
         topics=list(Topic.objects.prefetch_related("channels")),
@@ -382,15 +381,16 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     for recipient in recipients:
         customer = customers[recipient["external_id"]]
         by_email = recipient.get("channel", "email") == "email"
-        scope = f"topic:{recipient['topic']}" if recipient.get("topic") else "channel:email"
+        scope = topic_purpose(recipient["topic"]) if recipient.get("topic") else "channel:email"
+        unsubscribe_url = links.unsubscribe_url(customer, scope) if by_email else None
         answers.append(
             MessageLinks(
                 external_id=customer.external_id,
                 page_url=links.page_url(customer),
                 page_expires_at=page_expires,
-                unsubscribe_url=links.unsubscribe_url(customer, scope) if by_email else None,
+                unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,
-                headers=links.list_unsubscribe_headers(customer, scope).as_dict() if by_email else None,
+                headers=links.unsubscribe_headers_for(unsubscribe_url).as_dict() if by_email else None,
             )
         )
     return answers

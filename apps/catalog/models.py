@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .purposes import channel_purpose, topic_purpose
+
 
 def translated(texts: dict, language: str) -> str:
     """The text in ``language``, falling back to English, then to any language there is."""
@@ -35,7 +37,7 @@ class Channel(models.Model):
 
     @property
     def purpose(self) -> str:
-        return f"channel:{self.code}"
+        return channel_purpose(self.code)
 
 
 class WideningChangeError(ValidationError):
@@ -81,7 +83,7 @@ class Topic(models.Model):
 
     @property
     def purpose(self) -> str:
-        return f"topic:{self.slug}"
+        return topic_purpose(self.slug)
 
     def clean(self):
         self.refuse_widening()

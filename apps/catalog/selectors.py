@@ -5,8 +5,7 @@ from functools import cached_property, lru_cache
 from django.db.models import QuerySet
 
 from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
-
-FIXED_PURPOSES = ("frequency", "location", "personalization")
+from .purposes import FIXED_PURPOSES, Purpose, channel_purpose, topic_purpose
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,44 @@ class CatalogRules:
 
     def purposes(self) -> list[str]:
         return (
-            [f"channel:{code}" for code in self.channels]
-            + [f"topic:{slug}" for slug in self.topics]
+            [channel_purpose(code) for code in self.channels]
+            + [topic_purpose(slug) for slug in self.topics]
             + list(FIXED_PURPOSES)
         )
+
+    def topic_rule(self, purpose: Purpose) -> TopicRule | None:
+        """The topic's rule, if the purpose is a topic the catalog knows."""
+        slug = purpose.topic_slug
+        return self.topics.get(slug) if slug is not None else None
+
+    def is_required_topic(self, purpose: Purpose) -> bool:
+        topic = self.topic_rule(purpose)
+        return topic is not None and topic.required
+
+    def needs_double_opt_in(self, purpose: Purpose) -> bool:
+        """A channel whose consent counts only once the customer confirmed the address."""
+        return purpose.channel_code in self.double_opt_in_channels
+
+    def current_version(self, purpose: str) -> PublishedVersion | None:
+        """The newest published version of the purpose's notice: the one shown and asked for now. A legacy
+        version (wording from a system before Candor) never is, whatever number it stands in for, nor is an
+        experiment's variant (shown only to the customers assigned to it, ``apps.experiments``)."""
+        return self._current_versions.get(purpose)
+
+    def current_versions(self) -> dict[str, PublishedVersion]:
+        """Per purpose with a published notice, its current version."""
+        return dict(self._current_versions)
+
+    @cached_property
+    def _current_versions(self) -> dict[str, PublishedVersion]:
+        current: dict[str, PublishedVersion] = {}
+        for version in self.published.values():
+            if version.legacy_source or version.experimental:
+                continue
+            held = current.get(version.purpose)
+            if held is None or version.number > held.number:
+                current[version.purpose] = version
+        return current
 
     def material_floor(self, purpose: str, at: datetime) -> int:
         """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
@@ -138,21 +171,15 @@ def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
     )
 
 
-def current_versions() -> QuerySet[NoticeVersion]:
-    """The published versions that can be a purpose's current one: not an experiment's variant."""
-    return NoticeVersion.objects.filter(published_at__isnull=False, experimental=False)
+def current_notice_versions() -> QuerySet[NoticeVersion]:
+    """The rows of the purposes' current notice versions (``CatalogRules.current_version``), with texts."""
+    current = [version.id for version in catalog_rules().current_versions().values()]
+    return NoticeVersion.objects.filter(pk__in=current).select_related("notice").prefetch_related("texts")
 
 
 def current_notice_version(purpose: str) -> NoticeVersion | None:
-    """The latest published version of the purpose's notice, with its texts."""
-    return (
-        current_versions()
-        .filter(notice__purpose=purpose)
-        .select_related("notice")
-        .prefetch_related("texts")
-        .order_by("-number")
-        .first()
-    )
+    """The row of the purpose's current notice version, with its texts."""
+    return current_notice_versions().filter(notice__purpose=purpose).first()
 
 
 def benefit_kinds() -> dict[str, BenefitKind]:

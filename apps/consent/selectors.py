@@ -14,6 +14,7 @@ from apps.customers.models import Customer
 from apps.customers.selectors import message_times
 
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .entries import SnapshotEntry, entries
 from .models import GENESIS_HASH, CheckpointHead, ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     Decision,
@@ -272,6 +273,17 @@ def checkpoint_export(checkpoint: LedgerCheckpoint, *, heads: bool = False) -> d
 ADDRESS_FIELDS = {"email": "email", "sms": "phone", "phone": "phone"}
 
 
+def reachable(channel: str, at: datetime, email: str, phone: str, email_undeliverable_at) -> bool:
+    """Candor holds an address for the channel, and (for email) no bounce or clean-up has flagged it since
+    before ``at``: the flag the permission document shows as ``undeliverable_since``."""
+    address = ADDRESS_FIELDS.get(channel)
+    if address is None:
+        return True
+    if address == "email" and email_undeliverable_at is not None and email_undeliverable_at <= at:
+        return False
+    return bool(email if address == "email" else phone)
+
+
 @dataclass(frozen=True)
 class DecisionRequest:
     external_id: str
@@ -291,8 +303,10 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
     customers = _customers_and_choices({request.external_id for request in requests})
     capped = {
         customer_id: customer_timezone(choices)
-        for customer_id, _, _, _, choices in customers.values()
-        if choices and ((choices.get("frequency") or {}).get("value") or {}).get("weekly_cap")
+        for customer_id, *_, choices in customers.values()
+        if choices
+        and (frequency := SnapshotEntry.of(choices, "frequency"))
+        and frequency.value_of("weekly_cap")
     }
     sent = {}
     if capped:
@@ -309,7 +323,7 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
         if customer is None:
             answers.append(denied(Reason.UNKNOWN))
             continue
-        customer_id, email, phone, erased_at, choices = customer
+        customer_id, email, phone, email_undeliverable_at, erased_at, choices = customer
         if erased_at is not None:
             answers.append(denied(Reason.ERASED))
             continue
@@ -317,7 +331,6 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
         if customer_id in sent:
             start = week_start(request.at, capped[customer_id])
             sent_this_week = sum(start <= time < request.at for time in sent[customer_id])
-        address = ADDRESS_FIELDS.get(request.channel)
         answers.append(
             decide(
                 choices or {},
@@ -326,7 +339,7 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
                 topic=request.topic,
                 at=request.at,
                 sent_this_week=sent_this_week,
-                reachable=address is None or bool({"email": email, "phone": phone}[address]),
+                reachable=reachable(request.channel, request.at, email, phone, email_undeliverable_at),
                 digest=request.digest,
             )
         )
@@ -336,24 +349,32 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
 # One array parameter instead of an IN list of 10,000 placeholders, which psycopg spent longer composing than
 # PostgreSQL spent answering.
 _CUSTOMERS_AND_CHOICES = (
-    "SELECT c.external_id, c.id, c.email, c.phone, c.erased_at, s.choices FROM customers_customer c "
+    "SELECT c.external_id, c.id, c.email, c.phone, c.email_undeliverable_at, c.erased_at, s.choices "
+    "FROM customers_customer c "
     "LEFT JOIN consent_snapshot s ON s.customer_id = c.id WHERE c.external_id = ANY(%s)"
 )
 
 
 def _customers_and_choices(external_ids: set[str]) -> dict[str, tuple]:
-    """Per external id: surrogate id, email, phone, erased_at and the snapshot's choices (None if none)."""
+    """Per external id: surrogate id, email, phone, when email was flagged undeliverable, erased_at and the
+    snapshot's choices (None if none)."""
     if connection.vendor != "postgresql":
         rows = Customer.objects.filter(external_id__in=external_ids).values_list(
-            "external_id", "id", "email", "phone", "erased_at", "consent_snapshot__choices"
+            "external_id",
+            "id",
+            "email",
+            "phone",
+            "email_undeliverable_at",
+            "erased_at",
+            "consent_snapshot__choices",
         )
         return {row[0]: row[1:] for row in rows}
     choices_field = Snapshot._meta.get_field("choices")
     with connection.cursor() as cursor:
         cursor.execute(_CUSTOMERS_AND_CHOICES, [list(external_ids)])
         return {
-            external_id: (pk, email, phone, erased_at, choices_field.from_db_value(choices, None, connection))
-            for external_id, pk, email, phone, erased_at, choices in cursor.fetchall()
+            external_id: (pk, *row, choices_field.from_db_value(choices, None, connection))
+            for external_id, pk, *row, choices in cursor.fetchall()
         }
 
 
@@ -392,7 +413,6 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
             until=at,
             exclude_topics=[slug for slug, topic in rules.topics.items() if topic.required],
         )
-        address = ADDRESS_FIELDS.get(channel)
         decision = decide(
             choices,
             rules,
@@ -400,11 +420,11 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
             topic=topic,
             at=at,
             sent_this_week=len(sent.get(customer.pk, [])),
-            reachable=address is None or bool(getattr(customer, address)),
+            reachable=reachable(channel, at, customer.email, customer.phone, customer.email_undeliverable_at),
         )
     # The event each purpose's choice rests on (not a later one kept as history only).
     by_id = {event.pk: event for event in counted}
-    by_purpose = {purpose: by_id[entry["event"]] for purpose, entry in choices.items()}
+    by_purpose = {purpose: by_id[entry.event] for purpose, entry in entries(choices).items()}
     used = [by_purpose[p] for p in dict.fromkeys(step.purpose for step in decision.steps) if p in by_purpose]
     last = max((event.sequence for event in used), default=0)
     return Explanation(

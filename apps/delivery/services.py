@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,6 +27,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from apps.consent.documents import PermissionBody, document_part
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
@@ -192,17 +194,8 @@ def _sees_a_change(destination: Destination, customer_id: int, version: int, bod
     )
 
 
-def visible_part(destination: Destination, body: dict) -> dict:
-    wanted = set(destination.purposes)
-
-    def allowed(part):
-        return not wanted or part in wanted
-
-    part = {"channels": {code: rules for code, rules in body["channels"].items() if allowed(code)}}
-    for key in ("location", "personalization"):
-        if allowed(key):
-            part[key] = body[key]
-    return part
+def visible_part(destination: Destination, body: PermissionBody) -> dict[str, Any]:
+    return document_part(body, frozenset(destination.purposes))
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:

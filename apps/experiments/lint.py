@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import CatalogRules
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
@@ -99,8 +100,7 @@ def _controls_problems(purpose: str, rules: CatalogRules) -> list[str]:
         return [_("%(purpose)s is not a purpose with a notice.") % {"purpose": purpose}]
     if purpose == "frequency":
         return [_("Frequency is a setting with a default, not a yes-or-no question: it cannot be tested.")]
-    topic = rules.topics.get(purpose.removeprefix("topic:")) if purpose.startswith("topic:") else None
-    if topic is not None and topic.required:
+    if rules.is_required_topic(Purpose.parse(purpose)):
         return [_("A required topic cannot be switched off: there is no choice to test.")]
     options = rules.options.get(purpose)
     if options and rules.defaults.get(purpose) not in (None, options[0]):

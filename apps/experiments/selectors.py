@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
+from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import State
 from apps.customers.models import Exposure
@@ -53,7 +54,7 @@ def assigned_variant(experiment: Experiment, customer_id: int) -> Variant:
     return variants[-1]
 
 
-def versions_shown(customer_id: int, choices: dict, current: dict[str, int]) -> dict[str, int]:
+def versions_shown(customer_id: int, choices: Choices, current: dict[str, int]) -> dict[str, int]:
     """Per purpose, the id of the notice version this customer sees: ``current`` (the purpose's current version),
     or, while an experiment on the purpose runs, the customer's arm's variant.
 
@@ -62,9 +63,9 @@ def versions_shown(customer_id: int, choices: dict, current: dict[str, int]) -> 
     """
     shown = dict(current)
     for experiment in running_experiments():
-        entry = choices.get(experiment.purpose)
+        entry = SnapshotEntry.of(choices, experiment.purpose)
         versions = {variant.notice_version_id for variant in experiment.variants.all()}
-        if entry is None or entry["notice_version"] in versions:
+        if entry is None or entry.notice_version in versions:
             shown[experiment.purpose] = assigned_variant(experiment, customer_id).notice_version_id
     return shown
 
@@ -187,8 +188,8 @@ def arm_counts(variant: Variant, purpose: str) -> Arm:
     least = (catalog_rules().options.get("personalization") or ("none",))[0]
     deep = 0
     for choices in Snapshot.objects.filter(customer_id__in=list(opted_at)).values_list("choices", flat=True):
-        entry = choices.get("personalization") or {}
-        if entry.get("state") == State.GIVEN and (entry.get("value") or {}).get("depth") not in (None, least):
+        entry = SnapshotEntry.of(choices, "personalization")
+        if entry is not None and entry.is_given and (entry.value or {}).get("depth") not in (None, least):
             deep += 1
     shown, opted = len(first_shown), len(opted_at)
     return Arm(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
+from apps.catalog.purposes import channel_purpose
 from apps.consent.rules import Confirmation, State
 
 from .mapping import RowProblem, TopicMap, Wanted
@@ -288,7 +289,7 @@ def _shopify(row: SourceRow, raw: dict, topic_map: TopicMap, exported_at) -> Non
             continue
         if at is None:
             raise RowProblem(f"{key} {state} without consentUpdatedAt")
-        purpose = f"channel:{channel}"
+        purpose = channel_purpose(channel)
         if state == "UNSUBSCRIBED":
             row.changes.append(Change((Wanted(purpose, State.WITHDRAWN),), at, reason="unsubscribed"))
         elif channel == "email":

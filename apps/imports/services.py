@@ -23,9 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog.models import NoticeVersion
+from apps.catalog.purposes import topic_purpose
 from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, State
+from apps.consent.rules import Choice, Provenance, State
 from apps.consent.services import (
     Change,
     change_identity,
@@ -156,7 +157,7 @@ def check_import(
     errors = {}
     if fmt not in FORMATS:
         errors["format"] = f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}."
-    needed = {*FORMAT_PURPOSES.get(fmt, ()), *(f"topic:{slug}" for slug, _ in topic_map.topics.values())}
+    needed = {*FORMAT_PURPOSES.get(fmt, ()), *(topic_purpose(slug) for slug, _ in topic_map.topics.values())}
     missing = sorted(p for p in needed if p in rules.noticed_purposes and p not in versions)
     if missing:
         errors["source"] = (
@@ -363,14 +364,16 @@ def _changes(job: _Job, row: SourceRow, customer: Customer) -> list[Change]:
         Change(
             customer_id=customer.pk,
             choices=[_choice(wanted, job.versions) for wanted in change.choices],
-            source=ConsentEvent.Source.IMPORT,
-            actor=f"import:{run.source}",
+            provenance=Provenance(
+                source=ConsentEvent.Source.IMPORT,
+                actor=f"import:{run.source}",
+                evidence={"import_run": run.pk, "row": row.number},
+                captured_at=change.captured_at,
+            ),
             language=customer.locale,
-            # The run names the file; the export's own words (an unsubscribe reason) are free text: an erasable note.
-            evidence={"import_run": run.pk, "row": row.number},
+            # The export's own words (an unsubscribe reason) are free text: an erasable note, not evidence.
             note=change.reason or None,
             ip_address=change.ip_address,
-            captured_at=change.captured_at,
             confirmation=change.confirmation,
         )
         for change in sorted(row.changes, key=lambda c: c.captured_at, reverse=True)

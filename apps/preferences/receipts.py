@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from apps.catalog.purposes import Purpose, channel_purpose
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import State
 from apps.customers.models import Customer
@@ -146,7 +147,7 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
             "lines": [
                 line.text
                 for line in received_in_return(customer, event.language)
-                if event.purpose in (line.purpose, f"channel:{line.channel}")
+                if event.purpose in (line.purpose, channel_purpose(line.channel))
             ],
         },
     }
@@ -155,7 +156,8 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
 def _purpose_category(purpose: str) -> str:
     if purpose in ("location", "personalization"):
         return "Personalisation"
-    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
+    slug = Purpose.parse(purpose).topic_slug or ""
+    return "Service communications" if slug.startswith("order") else "Marketing communications"
 
 
 def _pii_category(purpose: str) -> str:
@@ -163,6 +165,6 @@ def _pii_category(purpose: str) -> str:
         return "Location"
     if purpose == "personalization":
         return "Preferences and activity"
-    if purpose.startswith("channel:"):
+    if Purpose.parse(purpose).is_channel:
         return "Contact details"
     return "Communication preferences"

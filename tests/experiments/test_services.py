@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.catalog.models import NoticeText
 from apps.catalog.selectors import catalog_rules, current_notice_version
-from apps.consent.rules import Choice, latest_version_id
+from apps.consent.rules import Choice, Provenance
 from apps.consent.services import record_choices
 from apps.customers.models import Exposure
 from apps.customers.services import record_exposures
@@ -19,6 +19,8 @@ from apps.experiments.models import Experiment
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import SHORT, STOCK
+
+WEB = Provenance(source="web", actor="customer")
 
 
 def started(experiment, marketer, officer):
@@ -78,14 +80,13 @@ def test_a_started_experiments_variants_are_accepted_by_the_write_path_yet_are_n
     current = current_notice_version("topic:offers")
     started(experiment, marketer, officer)
     assert current_notice_version("topic:offers") == current
-    assert latest_version_id("topic:offers", catalog_rules()) == current.pk
+    assert catalog_rules().current_version("topic:offers").id == current.pk
     customer = CustomerFactory()
     version = variant_version(experiment, "B")
     record_choices(
         customer=customer,
         choices=[Choice("topic:offers", "given", version.pk, {"channels": ["email"]})],
-        source="web",
-        actor="customer",
+        provenance=WEB,
     )
     assert customer.consent_events.get().notice_version == version
 
@@ -123,7 +124,9 @@ def test_a_customer_who_already_answered_is_not_asked_again_because_of_an_experi
 ):
     customer = CustomerFactory()
     record_choices(
-        customer=customer, choices=[make_choice("topic:offers", "refused")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("topic:offers", "refused")],
+        provenance=WEB,
     )
     current = current_notice_version("topic:offers").pk
     started(experiment, marketer, officer)
@@ -140,8 +143,7 @@ def test_a_customer_who_answered_under_their_variant_keeps_seeing_it(experiment,
     record_choices(
         customer=customer,
         choices=[Choice("topic:offers", "refused", mine)],
-        source="web",
-        actor="customer",
+        provenance=WEB,
     )
     current = current_notice_version("topic:offers").pk
     shown = selectors.versions_shown(
@@ -160,15 +162,13 @@ def shown_and_chosen(experiment, label, shown, opted_in, *, withdrawn=0):
             record_choices(
                 customer=customer,
                 choices=[Choice("topic:offers", "given", version.pk, {"channels": ["email"]})],
-                source="web",
-                actor="customer",
+                provenance=WEB,
             )
         if n < withdrawn:
             record_choices(
                 customer=customer,
                 choices=[Choice("topic:offers", "withdrawn", version.pk)],
-                source="web",
-                actor="customer",
+                provenance=WEB,
             )
 
 
@@ -272,8 +272,7 @@ def test_withdrawals_after_thirty_days_are_not_counted(experiment, marketer, off
     record_choices(
         customer=customer,
         choices=[Choice("topic:offers", "withdrawn", variant_version(experiment, "A").pk)],
-        source="web",
-        actor="customer",
+        provenance=WEB,
     )
     assert selectors.arm_counts(experiment.variants.get(label="A"), "topic:offers").counts["withdrawal"] == (
         0,

@@ -4,12 +4,15 @@ experiment runs on a purpose they have not answered, the current version otherwi
 from django.urls import reverse
 
 from apps.catalog.selectors import current_notice_version
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.models import Exposure
 from apps.experiments import selectors, services
 from tests.experiments.conftest import SHORT, STOCK
 from tests.factories import make_choice
 from tests.support.conftest import make_staff
+
+WEB = Provenance(source="web", actor="customer")
 
 
 def running():
@@ -36,7 +39,9 @@ def test_the_page_shows_the_customers_arm_and_records_its_exposure(signed_in, cu
 
 def test_a_customer_who_answered_before_sees_the_current_wording(signed_in, customer):
     record_choices(
-        customer=customer, choices=[make_choice("topic:offers", "refused")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("topic:offers", "refused")],
+        provenance=WEB,
     )
     running()
     response = signed_in.get(reverse("preferences:page")).content.decode()

@@ -135,7 +135,8 @@ class DecisionOutput(serializers.Serializer):
         "`no_consent` (never given, expired, lapsed by a changed notice, or not for this channel), `withdrawn` "
         "(the customer said no), `requested_unconfirmed` (double opt-in pending), `paused_until`, "
         "`quiet_hours_until`, `digest_only` (the customer wants a digest; send `digest: true` for it), "
-        "`weekly_cap_reached`, `undeliverable` (no address for the channel), `erased`, `unknown` (no such "
+        "`weekly_cap_reached`, `undeliverable` (no address for the channel, or the email address bounced or was "
+        "cleaned: `undeliverable_since` in the permission document), `erased`, `unknown` (no such "
         "customer).",
     )
     until = serializers.DateTimeField(allow_null=True, help_text="When a deny that ends by itself ends.")
