@@ -14,14 +14,15 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Q, TextField
+from django.db.models import BooleanField, Prefetch, Q, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from apps.catalog.models import Channel, Notice, Option, Topic
+from apps.catalog.models import Channel, Notice, NoticeVersion, Option, Topic
 from apps.catalog.purposes import topic_purpose
-from apps.catalog.selectors import catalog_rules, current_notice_versions
+from apps.catalog.selectors import catalog_rules
+from apps.consent.documents import PermissionBody
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
@@ -30,7 +31,7 @@ from apps.customers.models import Customer
 
 from .models import ApiClient
 
-MAX_EXTERNAL_ID_LENGTH = Customer._meta.get_field("external_id").max_length
+MAX_EXTERNAL_ID_LENGTH: int = Customer._meta.get_field("external_id").max_length  # type: ignore[assignment]
 
 
 def hash_key(raw_key: str) -> str:
@@ -73,7 +74,7 @@ class CurrentPermissions:
     external_id: str
     version: int
     updated_at: datetime | None
-    permissions: dict
+    permissions: PermissionBody
 
     @property
     def etag(self) -> str:
@@ -84,7 +85,7 @@ class CurrentPermissions:
         return f'"v0-{hash_key(digest.decode())[:16]}"'
 
 
-def default_permissions() -> dict:
+def default_permissions() -> PermissionBody:
     """What a customer who has chosen nothing allows: nothing beyond the catalog's defaults."""
     return derive_permissions({}, catalog_rules(), timezone.now())
 
@@ -115,7 +116,10 @@ def current_permissions(external_id: str) -> CurrentPermissions | None:
     body_field = PermissionDocument._meta.get_field("body")
     updated_at = updated_at if isinstance(updated_at, datetime) else _from_db_datetime(updated_at)
     return CurrentPermissions(
-        external_id, version, updated_at, body_field.from_db_value(body, None, connection)
+        external_id,
+        version,
+        updated_at,
+        body_field.from_db_value(body, None, connection),  # type: ignore[arg-type]
     )
 
 
@@ -128,7 +132,7 @@ def _from_db_datetime(value) -> datetime:
 class PermissionsAt:
     external_id: str
     at: datetime
-    permissions: dict
+    permissions: PermissionBody
     derived_from: list[int]
 
 
@@ -332,10 +336,14 @@ class Catalog:
 
 def catalog() -> Catalog:
     """The whole catalog in six queries; each notice carries its current published version and texts."""
-    current = {version.notice_id: version for version in current_notice_versions()}
-    notices = list(Notice.objects.all())
+    published = (
+        NoticeVersion.objects.filter(published_at__isnull=False).order_by("-number").prefetch_related("texts")
+    )
+    notices = list(
+        Notice.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published"))
+    )
     for notice in notices:
-        notice.current_version = current.get(notice.pk)
+        notice.current_version = notice.published[0] if notice.published else None  # type: ignore[attr-defined]
     return Catalog(
         channels=list(Channel.objects.all()),
         topics=list(Topic.objects.prefetch_related("channels")),
@@ -390,7 +398,7 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
                 page_expires_at=page_expires,
                 unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,
-                headers=links.unsubscribe_headers_for(unsubscribe_url).as_dict() if by_email else None,
+                headers=links.unsubscribe_headers_for(unsubscribe_url).as_dict() if unsubscribe_url else None,
             )
         )
     return answers

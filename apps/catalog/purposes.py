@@ -24,8 +24,10 @@ _NAMED_KINDS = (PurposeKind.CHANNEL, PurposeKind.TOPIC)
 @dataclass(frozen=True, slots=True)
 class Purpose:
     """A purpose key read into its parts: a channel (``code`` its code), a topic (``code`` its slug), or one of
-    the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``)."""
+    the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``);
+    a key of no kind at all has the empty kind."""
 
+    key: str
     kind: str
     code: str = ""
 
@@ -34,20 +36,16 @@ class Purpose:
         """Any key parses, known or not, so a bad one reaches validation and gets its clear error there."""
         prefix, colon, code = key.partition(":")
         if colon and prefix in _NAMED_KINDS:
-            return cls(prefix, code)
-        return cls(key)
+            return cls(key, prefix, code)
+        return cls(key, key if key in FIXED_PURPOSES else "")
 
     @classmethod
     def channel(cls, code: str) -> "Purpose":
-        return cls(PurposeKind.CHANNEL, code)
+        return cls(f"{PurposeKind.CHANNEL}:{code}", PurposeKind.CHANNEL, code)
 
     @classmethod
     def topic(cls, slug: str) -> "Purpose":
-        return cls(PurposeKind.TOPIC, slug)
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.code}" if self.kind in _NAMED_KINDS else self.kind
+        return cls(f"{PurposeKind.TOPIC}:{slug}", PurposeKind.TOPIC, slug)
 
     def __str__(self) -> str:
         return self.key

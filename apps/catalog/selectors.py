@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -45,6 +46,10 @@ class CatalogRules:
             + [topic_purpose(slug) for slug in self.topics]
             + list(FIXED_PURPOSES)
         )
+
+    def version(self, version_id: int | None) -> PublishedVersion | None:
+        """The published version with this id, if there is one."""
+        return self.published.get(version_id) if version_id is not None else None
 
     def topic_rule(self, purpose: Purpose) -> TopicRule | None:
         """The topic's rule, if the purpose is a topic the catalog knows."""
@@ -136,7 +141,11 @@ def _load_catalog_rules() -> CatalogRules:
     rows = NoticeVersion.objects.filter(published_at__isnull=False).values_list(
         "id", "notice__purpose", "number", "material", "published_at", "legacy_source", "experimental"
     )
-    published = {row[0]: PublishedVersion(*row) for row in rows}
+    published = {
+        id_: PublishedVersion(id_, purpose, number, material, published_at, legacy_source, experimental)
+        for id_, purpose, number, material, published_at, legacy_source, experimental in rows
+        if published_at is not None  # the filter's promise, which the row's type cannot carry
+    }
     for version in [v for v in published.values() if v.legacy_source]:
         published[version.id] = replace(version, number=_legacy_stand_in(version, published.values()))
     return CatalogRules(
@@ -155,7 +164,7 @@ def _load_catalog_rules() -> CatalogRules:
     )
 
 
-def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
+def _legacy_stand_in(legacy: PublishedVersion, versions: Iterable[PublishedVersion]) -> int:
     """A legacy version stands in for the version that was current when the operator entered it: consent under
     it stays in force until a material version published after it (as under that version)."""
     return max(

@@ -6,7 +6,7 @@ point-in-time answer all apply exactly the same rules.
 import math
 import re
 import zoneinfo
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, PublishedVersion
 
-from .documents import ChannelPermission, IsoDateTime, PermissionBody
+from .documents import ChannelPermission, IsoDateTime, PermissionBody, QuietHours
 from .entries import Choices, SnapshotEntry, entries, entry_json
 from .models import ConsentEvent
 
@@ -32,7 +32,10 @@ ADDRESS_PROOF_SOURCES = frozenset({Source.EMAIL_LINK, Source.IMPORT})
 INBOUND_SOURCES = frozenset(
     {Source.TWILIO, Source.SENDGRID, Source.POSTMARK, Source.MAILCHIMP, Source.BRAZE, Source.INBOUND_WEBHOOK}
 )
+# Sources that prove the customer holds the phone number: a text from it, or the source system's own proof.
+NUMBER_PROOF_SOURCES = INBOUND_SOURCES | {Source.IMPORT, Source.SYSTEM}
 ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbound:\S+)$")
+SMS = channel_purpose("sms")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
 
@@ -43,8 +46,8 @@ class Choice:
 
     purpose: str
     state: str
-    notice_version_id: int
-    value: dict | None = None
+    notice_version_id: int | None  # None when the purpose has no published version: validation refuses it
+    value: dict[str, Any] | None = None
     expires_at: datetime | None = None
 
 
@@ -75,7 +78,7 @@ def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list
         return [f"Unknown state {choice.state!r}; use one of {', '.join(sorted(CUSTOMER_STATES))}."]
     problems = []
     parsed = Purpose.parse(purpose)
-    version = rules.published.get(choice.notice_version_id)
+    version = rules.version(choice.notice_version_id)
     if version is None or version.purpose != purpose:
         problems.append(
             f"Notice version {choice.notice_version_id!r} is not a published version for {purpose}."
@@ -112,7 +115,7 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
     return problems
 
 
-def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRules) -> list[str]:
+def _topic_value_problems(value: dict[str, Any], allowed: frozenset[str], rules: CatalogRules) -> list[str]:
     problems = _unknown_keys(value, {"channels", "frequency"})
     channels = value.get("channels")
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
@@ -131,7 +134,7 @@ def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRu
     return problems
 
 
-def _frequency_value_problems(value: dict, rules: CatalogRules) -> list[str]:
+def _frequency_value_problems(value: dict[str, Any], rules: CatalogRules) -> list[str]:
     problems = _unknown_keys(value, {"digest", "weekly_cap", "paused_until", "quiet_hours"})
     if value.get("digest") not in rules.options.get("frequency", ()):
         problems.append(f"digest must be one of {', '.join(rules.options.get('frequency', ()))}.")
@@ -159,7 +162,7 @@ def _frequency_value_problems(value: dict, rules: CatalogRules) -> list[str]:
     return problems
 
 
-def _unknown_keys(value: dict, known: set[str]) -> list[str]:
+def _unknown_keys(value: dict[str, Any], known: set[str]) -> list[str]:
     unknown = sorted(set(value) - known)
     return [f"Unknown field(s): {', '.join(unknown)}."] if unknown else []
 
@@ -213,6 +216,23 @@ def effective_state(
     return State.REQUESTED if needs_confirmation else choice.state
 
 
+def unverified_number_problems(
+    choices: list[Choice], source: str, number_verified: bool
+) -> dict[str, list[str]]:
+    """Texts only after the number is verified, from any door (beside email's double opt-in): SMS consent is
+    given only for a number the customer proved with a code on their page, unless the source proves it."""
+    if number_verified or source in NUMBER_PROOF_SOURCES:
+        return {}
+    if any(choice.purpose == SMS and choice.state == State.GIVEN for choice in choices):
+        return {
+            SMS: [
+                "Texts need a verified number: the customer confirms it on their preference page with the code "
+                "we text them."
+            ]
+        }
+    return {}
+
+
 def system_change_applies(
     choice: Choice, current: SnapshotEntry | None, rules: CatalogRules, now: datetime
 ) -> bool:
@@ -223,10 +243,8 @@ def system_change_applies(
         expiry = current.expiry
         return current.is_given and expiry is not None and expiry <= now
     if choice.state == State.INVALIDATED:
-        shown = rules.published.get(current.notice_version)
-        return bool(
-            shown and current.holds and shown.number < rules.published[choice.notice_version_id].number
-        )
+        shown, new = rules.published.get(current.notice_version), rules.version(choice.notice_version_id)
+        return bool(shown and new and current.holds and shown.number < new.number)
     return True
 
 
@@ -521,7 +539,9 @@ def _decision(steps: list[Step], allowed_reason: Reason) -> Decision:
     if failed is None:
         return Decision(allow=True, reason=allowed_reason, steps=tuple(steps))
     # The first rule that fails gives the reason, and (if it ends by itself) when it ends.
-    return Decision(allow=False, reason=failed.reason, until=failed.until, steps=tuple(steps))
+    return Decision(
+        allow=False, reason=failed.reason or Reason.UNKNOWN, until=failed.until, steps=tuple(steps)
+    )
 
 
 def _consent_step(rule: str, entry: SnapshotEntry | None, purpose: str, passed: bool) -> Step:
@@ -538,7 +558,7 @@ def _consent_step(rule: str, entry: SnapshotEntry | None, purpose: str, passed: 
     return Step(rule, purpose, False, reason)
 
 
-def quiet_hours_end(quiet: dict | None, at: datetime) -> datetime | None:
+def quiet_hours_end(quiet: QuietHours | None, at: datetime) -> datetime | None:
     """If ``at`` falls in the quiet hours (by the wall clock where the customer lives), the instant they end:
     the first instant after ``at`` at which that clock reads a time outside them.
 
@@ -580,7 +600,9 @@ def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
         return instant
     # ``wall`` does not exist in ``tz`` (the clocks jump over it): its two readings lie either side of the jump.
     low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
-    return _offset_change(low, high, tz)
+    jump = _offset_change(low, high, tz)
+    assert jump is not None  # readings that differ lie either side of an offset change
+    return jump
 
 
 def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> datetime | None:
@@ -600,6 +622,22 @@ def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> date
     return datetime.fromtimestamp(high_second, UTC)
 
 
+# --- a customer's "no" ----------------------------------------------------------------------------------------
+
+ON_STATES = frozenset({State.GIVEN, State.REQUESTED})
+
+
+def switch_off_state(entry: SnapshotEntry | None) -> str | None:
+    """The state a "no" records, from any door: withdraw what was on (given or awaiting confirmation), refuse
+    what was never answered or has lapsed; a refusal or withdrawal stands as it is (``None``: nothing to record).
+    """
+    if entry is None or entry.state in SYSTEM_STATES:
+        return State.REFUSED
+    if entry.holds:
+        return State.WITHDRAWN
+    return None
+
+
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------
 
 
@@ -608,7 +646,9 @@ def _current_version_id(purpose: str, rules: CatalogRules) -> int | None:
     return version.id if version else None
 
 
-def withdrawal_choices(choices: Choices, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+def withdrawal_choices(
+    choices: Choices, rules: CatalogRules, channel: str, topics: Sequence[str] = ()
+) -> list[Choice]:
     """What stopping marketing on ``channel`` means for this snapshot: the channel itself when no topics are
     named, else each named topic loses the channel (withdrawn when no channel is left). Required topics stay;
     purposes that allow nothing on the channel already give nothing to withdraw."""
@@ -636,7 +676,9 @@ def withdrawal_choices(choices: Choices, rules: CatalogRules, channel: str, topi
     return result
 
 
-def regrant_choices(choices: Choices, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+def regrant_choices(
+    choices: Choices, rules: CatalogRules, channel: str, topics: Sequence[str] = ()
+) -> list[Choice]:
     """A customer's own "start again" (START, a resubscribe): the channel, and each named topic on it, under
     the current notices. A double opt-in channel still waits for the address to be confirmed."""
     result = []

@@ -4,8 +4,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
@@ -16,7 +18,7 @@ from django.utils.translation import gettext
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.purposes import Purpose
-from apps.catalog.selectors import benefit_kinds, catalog_rules
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_revision_token, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer, MessageRecord
 from apps.customers.services import (
@@ -46,15 +48,21 @@ from .rules import (
     effective_state,
     next_expiry,
     system_change_applies,
+    unverified_number_problems,
     validate_choices,
 )
-from .selectors import first_rewound_head, replayed_snapshot_fields, superseded_consents
+from .selectors import (
+    first_rewound_head,
+    newest_material_versions,
+    replayed_snapshot_fields,
+    superseded_consents,
+)
 
 
 @dataclass(frozen=True)
 class Recorded:
     events: list[ConsentEvent]
-    document: PermissionDocument
+    document: PermissionDocument | None  # None: the customer never chose anything
     document_changed: bool
     # Recorded as history, but changing nothing: a later choice for the same purpose stands.
     history_only: tuple[ConsentEvent, ...] = ()
@@ -147,7 +155,19 @@ class Change:
     confirmation: Confirmation | None = None
 
 
-def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: datetime) -> list[ConsentEvent]:
+def _validate_number(change: Change) -> None:
+    """Read the number's verification only for a change that gives SMS consent (under the customer's lock)."""
+    if not unverified_number_problems(change.choices, change.provenance.source, number_verified=False):
+        return
+    verified = Customer.objects.filter(pk=change.customer_id, phone_verified_at__isnull=False).exists()
+    problems = unverified_number_problems(change.choices, change.provenance.source, verified)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _new_events(
+    change: Change, erased: bool, snapshot: Snapshot, rules: CatalogRules, now: datetime
+) -> list[ConsentEvent]:
     """Validate the change against the locked state and build its events, chained on from the snapshot's last
     hash (advanced in place); nothing is written. Raises ``ValidationError`` for a bad change."""
     source, captured_at = change.provenance.source, change.provenance.captured_at
@@ -155,6 +175,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
         raise ValidationError({"customer": "This customer was erased; nothing more is recorded for them."})
     _validate_capture(change.choices, rules, now, source, captured_at, change.confirmation)
     validate_choices(change.choices, rules, now, source)
+    _validate_number(change)
     evidence = clean_evidence(change.provenance.evidence, {choice.purpose for choice in change.choices})
     note = clean_note(change.note)
     if change.ip_address:
@@ -182,7 +203,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
             purpose=choice.purpose,
             state=effective_state(choice, current, rules, source, change.confirmation is not None),
             value=choice.value or None,
-            notice_version_id=choice.notice_version_id,
+            notice_version_id=choice.notice_version_id,  # type: ignore[misc]  # validated: a published version
             language=change.language,
             source=source,
             actor=change.provenance.actor,
@@ -199,7 +220,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
     return events
 
 
-def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules) -> tuple[ConsentEvent, ...]:
+def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules: CatalogRules) -> tuple[ConsentEvent, ...]:
     """Apply the events to the snapshot; returns those kept as history only."""
     history_only = tuple(event for event in events if not apply_event(snapshot.choices, event, rules))
     snapshot.next_expiry_at = next_expiry(snapshot.choices)
@@ -246,13 +267,15 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
         store.append_many_events(
             [e for plan in plans if isinstance(plan, list) for _, evs in plan for e in evs]
         )
-        results, documents, touched = [], [], {}
-        for plan in plans:
-            if isinstance(plan, ValidationError):
-                results.append(plan)
+        results: list[list[Recorded] | ValidationError] = []
+        documents: list[PermissionDocument] = []
+        touched: dict[int, Snapshot] = {}
+        for decided in plans:
+            if isinstance(decided, ValidationError):
+                results.append(decided)
                 continue
             recorded = []
-            for change, events in plan:
+            for change, events in decided:
                 snapshot = locked[change.customer_id].snapshot
                 if not events:
                     recorded.append(Recorded(events=[], document=snapshot.document, document_changed=False))
@@ -288,10 +311,17 @@ def _scratch_copy(snapshot: Snapshot) -> Snapshot:
     return copy
 
 
-def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:
+def _validate_capture(
+    choices: list[Choice],
+    rules: CatalogRules,
+    now: datetime,
+    source: str,
+    captured_at: datetime | None,
+    confirmation: Confirmation | None,
+) -> None:
     """Captured times within bounds; proof of a confirmation only beside consent that needs one."""
     floor = settings.CONSENT_CAPTURED_AT_FLOOR
-    errors = {}
+    errors: dict[str, list[str]] = {}
     problems = captured_time_problems(captured_at, now, floor, "captured_at")
     if captured_at is not None and source == ConsentEvent.Source.SYSTEM:
         problems.append("The system's own changes happen now; they take no captured_at.")
@@ -310,6 +340,13 @@ def _validate_capture(choices, rules, now, source, captured_at, confirmation) ->
             errors["confirmation"] = problems
     if errors:
         raise ValidationError(errors)
+
+
+def send_confirmation_if_requested(recorded: Recorded, customer: Customer, language: str) -> bool:
+    """After a change that left email consent awaiting its confirmation, send the double opt-in mail (from any
+    door that records one change at a time; imports send theirs in a batch task). Returns whether one went out.
+    """
+    return recorded.awaits_email_confirmation and send_email_confirmation(customer, language)
 
 
 def send_email_confirmation(customer: Customer, language: str) -> bool:
@@ -340,8 +377,8 @@ def send_email_confirmation(customer: Customer, language: str) -> bool:
     return True
 
 
-def _validate_context(*, choices, provenance: Provenance, language) -> None:
-    errors = {}
+def _validate_context(*, choices: list[Choice], provenance: Provenance, language: str) -> None:
+    errors: dict[str, str] = {}
     if not choices:
         errors["choices"] = "Nothing to record: give at least one choice."
     if provenance.source not in ConsentEvent.Source.values:
@@ -357,7 +394,7 @@ def _validate_context(*, choices, provenance: Provenance, language) -> None:
 
 
 def _next_document(
-    snapshot: Snapshot, rules, now: datetime, undeliverable: datetime | None = None
+    snapshot: Snapshot, rules: CatalogRules, now: datetime, undeliverable: datetime | None = None
 ) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
     body = derive_permissions(snapshot.choices, rules, now, undeliverable)
@@ -405,7 +442,9 @@ def mark_notice_version_published(*, version: NoticeVersion) -> None:
         version.mark_published()
 
 
-def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str, dict]) -> NoticeVersion:
+def publish_legacy_notice_version(
+    *, purpose: str, source: str, texts: dict[str, dict[str, str]]
+) -> NoticeVersion:
     """Publish the wording a source system showed before Candor (what its sign-up form said), for consent
     imported from it, so proof always shows a wording. ``texts`` maps a language to the four notice fields.
 
@@ -426,7 +465,7 @@ def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str,
             errors[f"texts.{language}"] = f"Unsupported language, or missing {', '.join(missing)}."
     if notice and NoticeVersion.objects.filter(notice=notice, legacy_source=source).exists():
         errors["source"] = f"{purpose} already has a legacy version for {source}; published wording is final."
-    if errors:
+    if errors or notice is None:
         raise ValidationError(errors)
     with transaction.atomic():
         version = NoticeVersion.objects.create(notice=notice, number=0, legacy_source=source)
@@ -463,6 +502,66 @@ def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None 
         )
         invalidated += len(recorded.events)
     return invalidated
+
+
+# A published material version's invalidation runs as a chain of batches (Celery tasks, each queuing the next);
+# two cache keys coordinate the chain with the sweeper that restarts stopped chains.
+
+
+def _chain_running(version_id: int) -> str:
+    """The cache key a version's invalidation chain holds while it works: the sweeper leaves that version be."""
+    return f"consent:invalidating:{version_id}"
+
+
+def _finished(version_id: int) -> str:
+    """The cache key of a version that supersedes no standing consent any more. It stays so: a consent under an
+    older version can no longer be given (the write path checks notices under the customer's lock), so the
+    sweeper need not scan every snapshot for it again. Lost with the cache, it costs one scan to set again."""
+    return f"consent:invalidated:{version_id}"
+
+
+def start_invalidation_chain(version_id: int) -> None:
+    """Mark the version's chain at work, before its first batch is queued."""
+    cache.set(_chain_running(version_id), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS)
+
+
+def stop_invalidation_chain(version_id: int) -> None:
+    """The chain's first batch could not be queued: leave the version to the sweeper."""
+    cache.delete(_chain_running(version_id))
+
+
+def invalidate_next_batch(version_id: int) -> tuple[int, bool]:
+    """One batch of the version's chain (``NOTICE_INVALIDATION_BATCH_SIZE`` customers): how many consents it
+    invalidated, and whether the chain goes on (this batch got somewhere and some are left)."""
+    start_invalidation_chain(version_id)
+    version = NoticeVersion.objects.select_related("notice").get(pk=version_id)
+    invalidated = invalidate_superseded_consents(
+        version=version, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE
+    )
+    left = superseded_consents(version=version).exists()
+    goes_on = bool(invalidated and left)
+    if not goes_on:
+        cache.delete(_chain_running(version_id))
+    if not left:
+        cache.set(_finished(version_id), True, None)
+    return invalidated, goes_on
+
+
+def claim_stopped_invalidations() -> list[int]:
+    """The material versions that still leave superseded consents standing (the broker was down when one was
+    published, or its chain stopped early) and that no chain works on lately, each marked at work for the chain
+    the caller starts. One EXISTS per notice whose newest material version is not known to be finished."""
+    versions = newest_material_versions()
+    finished = cache.get_many([_finished(version.pk) for version in versions])
+    claimed = []
+    for version in versions:
+        if _finished(version.pk) in finished:
+            continue
+        if not superseded_consents(version=version).exists():
+            cache.set(_finished(version.pk), True, None)
+        elif cache.add(_chain_running(version.pk), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS):
+            claimed.append(version.pk)
+    return claimed
 
 
 def expire_consents(*, now: datetime | None = None) -> int:
@@ -514,6 +613,27 @@ def refresh_documents(*, after: int = 0, limit: int = 1000) -> int | None:
     return customer_ids[-1] if customer_ids else None
 
 
+DOCUMENTS_REFRESH = "consent:documents-refresh"
+
+
+def refresh_next_documents() -> tuple[int | None, bool]:
+    """One batch of re-derived documents (``NOTICE_INVALIDATION_BATCH_SIZE`` customers) while the catalog
+    revision differs from the one every document was last derived under: the last customer id done (``None``
+    when there was nothing to do), and whether more are left. The walk's place is kept in the cache; one
+    interrupted by a newer catalog change starts over."""
+    token = catalog_revision_token()
+    state = cache.get(DOCUMENTS_REFRESH) or {}
+    if state.get("done") == token:
+        return None, False
+    after = state.get("after", 0) if state.get("token") == token else 0
+    last = refresh_documents(after=after, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE)
+    if last is None:
+        cache.set(DOCUMENTS_REFRESH, {"done": token}, None)
+        return None, False
+    cache.set(DOCUMENTS_REFRESH, {"token": token, "after": last}, None)
+    return last, True
+
+
 def rebuild_snapshot(*, customer: Customer) -> bool:
     """Recompute the customer's snapshot from the ledger alone; returns whether it had drifted from it."""
     with transaction.atomic():
@@ -535,9 +655,9 @@ def change_identity(
     external_id: str,
     source: str,
     actor: str,
-    evidence: dict | None = None,
+    evidence: dict[str, Any] | None = None,
     note: str | None = None,
-    **identity,
+    **identity: Any,
 ) -> tuple[Customer, bool]:
     """Create the customer or update their identity (``customer_upsert``); returns ``(customer, created)``.
 
@@ -591,7 +711,12 @@ def _identity_change_choices(before: Customer, after: Customer) -> tuple[list[Ch
 
 
 def erase_customer(
-    *, customer: Customer, source: str, actor: str, evidence: dict | None = None, note: str | None = None
+    *,
+    customer: Customer,
+    source: str,
+    actor: str,
+    evidence: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> Customer:
     """Erase the customer's personal data; the ledger stays, pseudonymous and verifiable.
 
@@ -750,6 +875,7 @@ def record_inbound_report(
     recorded = None
     with transaction.atomic():
         if choices:
+            assert report.customer is not None  # a report carries choices only for a customer it names
             recorded = record_choices(
                 customer=report.customer,
                 choices=choices,

@@ -29,6 +29,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from apps.consent.documents import PermissionBody, document_part
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
+from apps.counters import count_in_window
 
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
 from .adapters.webhook import new_secret
@@ -393,7 +394,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
 
     def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
         """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
-        sent = []
+        sent: list[tuple[int, list[Outcome | None]]] = []
         while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
             if stop.is_set() or time.monotonic() > deadline:
@@ -402,7 +403,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
             outcomes = _send_chunk(shared, destination, chunks[index])
             if any(outcome.retry_after is not None or outcome.gone for outcome in outcomes):
                 stop.set()
-            sent.append((index, outcomes))
+            sent.append((index, list[Outcome | None](outcomes)))
         return sent
 
     renew_every = settings.DELIVERY_LEASE_SECONDS / 3
@@ -445,11 +446,8 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
         try:
-            cache.add(key, 0, timeout=int(window) + 2)
-            if cache.incr(key) <= allowed:
+            if count_in_window(key, int(window) + 2) <= allowed:
                 return
-        except ValueError:  # the key expired between add and incr
-            continue
         except (
             Exception
         ):  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back

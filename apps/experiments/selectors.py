@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils.formats import number_format
@@ -153,13 +153,13 @@ def arm_counts(variant: Variant, purpose: str) -> Arm:
     Unsubscribe-all: shown, then withdrew a whole channel within 30 days. Complaint: shown, then marked a
     message as spam within 30 days. Depth: opted in, and chose personalization beyond the least.
     """
-    first_shown = {}
+    first_shown: dict[int, datetime] = {}
     for customer_id, shown_at in Exposure.objects.filter(
         notice_version_id=variant.notice_version_id
     ).values_list("customer_id", "shown_at"):
         if customer_id not in first_shown or shown_at < first_shown[customer_id]:
             first_shown[customer_id] = shown_at
-    opted_at = {}
+    opted_at: dict[int, datetime] = {}
     for customer_id, recorded_at in ConsentEvent.objects.filter(
         notice_version_id=variant.notice_version_id, state__in=OPT_IN, customer_id__in=list(first_shown)
     ).values_list("customer_id", "recorded_at"):
@@ -244,10 +244,9 @@ def results(experiment: Experiment) -> Results:
     minimum = settings.EXPERIMENT_MIN_PER_ARM
     enough = bool(arms) and all(arm.shown >= minimum for arm in arms)
     findings = []
-    control = arms[0] if arms else None
     for arm in arms[1:]:
         for metric in (OPT_IN_RATE, *GUARDRAILS):
-            a, b = control.counts[metric.key], arm.counts[metric.key]
+            a, b = arms[0].counts[metric.key], arm.counts[metric.key]
             if min(a[1], b[1]) >= minimum:
                 findings.append(Finding(arm.label, metric, statistics.compare(a, b)))
     return Results(

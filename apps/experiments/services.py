@@ -68,7 +68,7 @@ def create_experiment(*, staff, name: str, purpose: str, variants: list[VariantS
         errors["variants"] = _("An experiment has 2 to 4 variants.")
     elif sum(spec.weight for spec in variants) != 100 or any(spec.weight < 1 for spec in variants):
         errors["variants"] = _("The split must give every variant a share and add up to 100 %.")
-    if errors:
+    if errors or notice is None:
         raise ValidationError(errors)
     with transaction.atomic():
         Notice.objects.select_for_update().get(pk=notice.pk)  # numbers versions one at a time

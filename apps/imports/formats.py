@@ -139,7 +139,7 @@ def _email_consent(captured_at, confirmed_at, confirm_ip, optin_ip) -> Change:
     return Change((Wanted("channel:email", State.REQUESTED),), captured_at, None, optin_ip or None)
 
 
-def _labels(value: str) -> list[str]:
+def _labels(value: str | None) -> list[str]:
     return [label.strip() for label in (value or "").split(",") if label.strip()]
 
 

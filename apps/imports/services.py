@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Any, TextIO
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -326,7 +327,7 @@ def _customers_in_bulk(run: ImportRun, rows: list[SourceRow]) -> dict[int, tuple
         c.external_id: c
         for c in Customer.objects.filter(external_id__in=[r.external_id for r in rows if r.external_id])
     }
-    by_email = {}
+    by_email: dict[str, Customer] = {}
     for customer in Customer.objects.filter(
         email__in=[r.email for r in rows if r.email and not r.external_id], erased_at__isnull=True
     ).order_by("-pk"):
@@ -397,7 +398,7 @@ def _choice(wanted, versions: dict) -> Choice:
 class _Tally:
     """What one imported row did, added to the summary (and its confirmation mail sent) once it is written."""
 
-    def __init__(self, job: _Job, row: SourceRow, customer: Customer, created: bool, recorded: list):
+    def __init__(self, job: _Job, row: SourceRow, customer: Customer, created: bool, recorded: Any):
         self.row, self.customer, self.created = row, customer, created
         self.events = Counter(event.state for r in recorded for event in r.events)
         self.history = sum(len(r.history_only) for r in recorded)
@@ -485,7 +486,9 @@ class _RejectedFile:
     """The rejected rows beside the input, in its own shape plus the reason, opened at the first rejection."""
 
     def __init__(self, path: Path):
-        self.path, self.count, self._file, self._writer = path, 0, None, None
+        self.path, self.count = path, 0
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
 
     def __enter__(self):
         return self

@@ -6,6 +6,7 @@ replaying the ledger; the timeline and receipts read the ledger itself.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -17,12 +18,11 @@ from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_notice_versions
 from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import State, is_in_force
+from apps.consent.rules import ON_STATES, SMS, State, is_in_force
 from apps.customers.models import Customer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
 from apps.experiments.selectors import versions_shown
 
-ON_STATES = (State.GIVEN, State.REQUESTED)
 FIXED_SECTIONS = ("frequency", "location", "personalization")
 COMMON_TIMEZONES = (
     "Europe/London",
@@ -110,6 +110,15 @@ def shown_notices(customer_id: int, choices: Choices, language: str) -> dict[str
     return notices
 
 
+# What the page offers for how long a pause or sharing the location lasts: the form's values are the days.
+PAUSE_DAYS = {
+    30: gettext_lazy("For 30 days"),
+    60: gettext_lazy("For 60 days"),
+    90: gettext_lazy("For 90 days"),
+}
+LOCATION_DAYS = {1: gettext_lazy("For 1 day"), 7: gettext_lazy("For 7 days"), 30: gettext_lazy("For 30 days")}
+
+
 @dataclass
 class ChannelRow:
     code: str
@@ -119,6 +128,11 @@ class ChannelRow:
     pending: bool
     contact: str
     needs_verification: bool
+
+    @property
+    def texts(self) -> bool:
+        """The text-message channel, whose number is verified by a code before the first text."""
+        return f"channel:{self.code}" == SMS
 
 
 @dataclass
@@ -190,6 +204,8 @@ class PreferencePage:
     reasks: list[Reask] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
     location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
+    pause_options: tuple = tuple(PAUSE_DAYS.items())
+    location_days_options: tuple = tuple(LOCATION_DAYS.items())
 
 
 def snapshot_choices(customer: Customer) -> Choices:
@@ -256,7 +272,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
                 on=is_on(entry) and not reask,
                 pending=entry is not None and entry.state == State.REQUESTED and not reask,
                 contact=contact,
-                needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
+                needs_verification=channel.purpose == SMS and customer.phone_verified_at is None,
             )
         )
     channel_on = {row.code: row.on for row in channels}
@@ -287,7 +303,9 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         )
 
     frequency_entry = SnapshotEntry.of(choices, "frequency")
-    frequency = dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    frequency: dict[str, Any] = (
+        dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    )
     frequency.setdefault("digest", rules.defaults.get("frequency", ""))
     quiet = frequency.get("quiet_hours") or {}
     paused_until = frequency.get("paused_until")
@@ -302,7 +320,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     )
 
     location_entry = SnapshotEntry.of(choices, "location")
-    location = {"level": "off", "expires_at": None}
+    location: dict[str, Any] = {"level": "off", "expires_at": None}
     if location_entry and in_force["location"]:
         location = {"level": location_entry.value_of("level"), "expires_at": location_entry.expiry}
     personalization_entry = SnapshotEntry.of(choices, "personalization")
@@ -341,7 +359,7 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
     if not due:
         return []
     # The answer being re-asked: the customer's last given/requested event for the purpose.
-    answered = {}
+    answered: dict[str, ConsentEvent] = {}
     for event in (
         ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
         .select_related("notice_version__notice")

@@ -23,8 +23,14 @@ from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, catalog_rules
 from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, Provenance, State
-from apps.consent.services import Recorded, change_identity, record_choices, send_email_confirmation
+from apps.consent.rules import SMS, Choice, Provenance, State, switch_off_state
+from apps.consent.services import (
+    Recorded,
+    change_identity,
+    record_choices,
+    send_confirmation_if_requested,
+    send_email_confirmation,
+)
 from apps.customers.models import Customer, Exposure
 from apps.customers.services import (
     clean_phone,
@@ -34,13 +40,19 @@ from apps.customers.services import (
     record_exposures,
 )
 
-from .selectors import PreferencePage, current_notices, is_on, needs_reask, snapshot_choices
+from .selectors import (
+    LOCATION_DAYS,
+    PAUSE_DAYS,
+    PreferencePage,
+    current_notices,
+    is_on,
+    needs_reask,
+    snapshot_choices,
+)
 from .selectors import reasks as open_reasks
 
 Source = ConsentEvent.Source
 SECTIONS = ("channels", "topics", "frequency", "location", "personalization")
-PAUSE_DAYS = (30, 60, 90)
-LOCATION_DAYS = (1, 7, 30)
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,18 @@ def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, eviden
     )
 
 
+def _saved(visit: Visit, recorded: Recorded, before: dict | None, saved: Saved | None = None) -> Saved:
+    """What a recorded change tells the page (``before``: what an undo puts back, ``None`` for an undo itself);
+    email consent now awaiting its confirmation sends the mail."""
+    saved = saved or Saved()
+    saved.recorded = recorded
+    if before is not None:
+        saved.before = {event.purpose: before.get(event.purpose) for event in recorded.events}
+    saved.purposes = [event.purpose for event in recorded.events]
+    saved.email_confirmation_sent = send_confirmation_if_requested(recorded, visit.customer, visit.language)
+    return saved
+
+
 def _shown_version(data, purpose: str, rules: CatalogRules) -> int:
     """The notice version the form showed for ``purpose``; it must be one of that purpose's published ones."""
     raw = data.get(f"nv:{purpose}", "")
@@ -93,17 +117,6 @@ def _shown_version(data, purpose: str, rules: CatalogRules) -> int:
     if version is None or version.purpose != purpose:
         raise ValidationError({purpose: [_("The page was out of date. Please reload it and choose again.")]})
     return version.id
-
-
-def off_state(entry: SnapshotEntry | None) -> str | None:
-    """Switching something off: withdraw what was on, refuse what was never answered, leave refusals alone."""
-    if entry is None:
-        return State.REFUSED
-    if entry.holds:
-        return State.WITHDRAWN
-    if entry.state in (State.EXPIRED, State.INVALIDATED):
-        return State.REFUSED
-    return None
 
 
 # ---- from a posted section to choices ------------------------------------------------------------------
@@ -202,7 +215,7 @@ def _location_choices(data, choices, rules, now) -> list[Choice]:
     if needs_reask("location", entry, rules, now):
         current = "off"
     if level == "off":
-        state = off_state(entry) if current != "off" or entry is None else None
+        state = switch_off_state(entry) if current != "off" or entry is None else None
         return [Choice("location", state, _shown_version(data, "location", rules))] if state else []
     current_end = entry.expiry if entry and current != "off" else None
     if days.isdigit() and int(days) in LOCATION_DAYS:
@@ -225,7 +238,7 @@ def _personalization_choices(data, choices, rules, now) -> list[Choice]:
     if depth == current and entry is not None:
         return []
     if depth == "none":
-        state = off_state(entry)
+        state = switch_off_state(entry)
         return (
             [Choice("personalization", state, _shown_version(data, "personalization", rules))]
             if state
@@ -250,19 +263,15 @@ def save_section(*, visit: Visit, section: str, data, rules: CatalogRules | None
     choices = section_choices(section, data, before, rules, now)
     saved = Saved()
     if section == "channels":
-        sms = next((c for c in choices if c.purpose == "channel:sms" and c.state == State.GIVEN), None)
+        sms = next((c for c in choices if c.purpose == SMS and c.state == State.GIVEN), None)
         if sms and visit.customer.phone_verified_at is None:
             choices.remove(sms)
             saved.sms_sent_to = start_sms_verification(visit=visit, notice_version_id=sms.notice_version_id)
             saved.sms_code_sent = True
     if not choices:
         return saved
-    saved.recorded = record(visit, choices, evidence={"section": section})
-    saved.before = {event.purpose: before.get(event.purpose) for event in saved.recorded.events}
-    saved.purposes = [event.purpose for event in saved.recorded.events]
-    if saved.recorded.awaits_email_confirmation:
-        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
-    return saved
+    recorded = record(visit, choices, evidence={"section": section})
+    return _saved(visit, recorded, before, saved)
 
 
 def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
@@ -292,11 +301,7 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     else:
         choice = Choice(purpose, State.REFUSED, version_id)
     before = snapshot_choices(visit.customer)
-    recorded = record(visit, [choice], evidence={"section": "reask"})
-    saved = Saved(recorded=recorded, before={purpose: before.get(purpose)}, purposes=[purpose])
-    if recorded.awaits_email_confirmation:
-        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
-    return saved
+    return _saved(visit, record(visit, [choice], evidence={"section": "reask"}), before)
 
 
 def undo_choices(before: dict, now: datetime | None = None) -> list[Choice]:
@@ -322,12 +327,8 @@ def undo(*, visit: Visit, before: dict) -> Saved:
     choices = undo_choices(before)
     if not choices:
         return Saved()
-    recorded = record(visit, choices, evidence={"section": "undo"})
-    saved = Saved(recorded=recorded, purposes=[e.purpose for e in recorded.events])
-    # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): send it.
-    if recorded.awaits_email_confirmation:
-        saved.email_confirmation_sent = send_email_confirmation(visit.customer, visit.language)
-    return saved
+    # Putting confirmed email back after a switch-off asks for confirmation again (the core's rule): sent.
+    return _saved(visit, record(visit, choices, evidence={"section": "undo"}), None)
 
 
 # ---- double opt-in ---------------------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def entered_phone(raw: str) -> str:
     return phone
 
 
-def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
+def start_sms_verification(*, visit: Visit, notice_version_id: int | None, phone: str = "") -> str:
     """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
     customer = visit.customer
     if settings.SMS_BACKEND is None:

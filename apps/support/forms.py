@@ -10,7 +10,7 @@ from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, entries
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice
+from apps.consent.rules import Choice, switch_off_state
 from apps.imports.formats import FORMATS
 
 from .selectors import purpose_titles
@@ -55,7 +55,7 @@ class ChangeForm(forms.Form):
         self.rules = catalog_rules()
         self.versions = {purpose: version.id for purpose, version in self.rules.current_versions().items()}
         titles = purpose_titles()
-        options = {}
+        options: dict[str, list[tuple[str, str]]] = {}
         for option in Option.objects.all():
             options.setdefault(option.set, []).append((option.code, translated(option.label, "en")))
         self.groups = []
@@ -69,7 +69,7 @@ class ChangeForm(forms.Form):
                 PurposeGroup(
                     purpose,
                     titles.get(purpose, purpose),
-                    dict(State.choices).get(entry.state if entry else None, "Not asked yet"),
+                    dict(State.choices).get(entry.state if entry else "", "Not asked yet"),
                     [self[name] for name in names],
                 )
             )
@@ -133,16 +133,19 @@ class ChangeForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         self.choices = []
+        answered = False
         for group in self.groups:
             purpose = group.purpose
             answer = cleaned.get(f"{purpose}|answer")
             if not answer:
                 continue
+            answered = True
             if answer == NO:
-                state = State.WITHDRAWN if self._holds(purpose) else State.REFUSED
-                self.choices.append(
-                    Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
-                )
+                state = switch_off_state(self.current.get(purpose))
+                if state:  # a refusal or withdrawal already stands
+                    self.choices.append(
+                        Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
+                    )
                 continue
             value = self._value(purpose, cleaned)
             if value is not False:
@@ -155,12 +158,10 @@ class ChangeForm(forms.Form):
                     )
                 )
         if not self.choices and not self.errors:
+            if answered:
+                raise forms.ValidationError("Nothing to change: each No is already recorded.")
             raise forms.ValidationError("Choose Yes or No for at least one preference.")
         return cleaned
-
-    def _holds(self, purpose) -> bool:
-        entry = self.current.get(purpose)
-        return entry is not None and entry.holds
 
     def _value(self, purpose, cleaned):
         """The value a "Yes" records, or ``False`` after adding the error that stops it."""

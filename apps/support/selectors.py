@@ -8,14 +8,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Model, Q
 from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, translated
 from apps.catalog.selectors import catalog_rules
-from apps.consent.entries import SnapshotEntry, entries
+from apps.consent import records
+from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
@@ -148,7 +148,7 @@ def purpose_titles(language: str = "en") -> dict[str, str]:
     }
 
 
-def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText]:
+def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText | None]:
     """The notice text shown for each (notice version id, language), falling back to English."""
     version_ids = {version for version, _ in pairs}
     texts = {
@@ -346,149 +346,12 @@ def timeline_filters(customer: Customer) -> dict:
     }
 
 
-# --- proof of consent (shaped on ISO/IEC TS 27560) ------------------------------------------------------------
-
-PROOF_SCHEMA = (
-    "candor-consent-record/1 (shaped on ISO/IEC TS 27560:2023 consent record information structure)"
-)
-
-
-def controller() -> dict:
-    return getattr(
-        settings,
-        "CONSENT_RECEIPT_CONTROLLER",
-        {
-            "name": settings.DEFAULT_FROM_EMAIL.partition("@")[2] or "Candor",
-            "contact": "Data Protection Officer",
-        },
-    )
+# --- proof of consent (``apps.consent.records``) ---------------------------------------------------------------
 
 
 def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
-    """A consent record for the customer (or one purpose): the notices shown, every event with its chain hash
-    and the exact fields the hash covers, and whether the customer's chain verifies.
-
-    The principal is named by the surrogate key only, so the proof works the same after an erasure.
-    """
-    events = list(
-        ConsentEvent.objects.filter(customer=customer)
-        .select_related("notice_version__notice")
-        .order_by("sequence")
-    )
-    chosen = [event for event in events if not purpose or event.purpose == purpose]
-    breaks = list(ledger_breaks(customer_ids=[customer.pk]))
-    versions = {event.notice_version for event in chosen}
-    texts = {}
-    for text in NoticeText.objects.filter(version__in=versions):
-        texts.setdefault(text.version_id, {})[text.language] = {
-            field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
-        }
-    titles = purpose_titles()
-    notes = evidence_note_texts(event.evidence.get("note_id") for event in chosen)
-    now = timezone.now()
-    purposes = sorted({event.purpose for event in chosen})
-    snapshot = Snapshot.objects.filter(customer=customer).first()
-    held = entries(snapshot.choices) if snapshot else {}
-    rules = catalog_rules()
-    return {
-        "schema_version": PROOF_SCHEMA,
-        "record_id": f"candor:customer:{customer.pk}:{purpose or 'all'}:{now.strftime('%Y%m%dT%H%M%S%fZ')}",
-        "generated_at": now.isoformat(),
-        "pii_principal_id": f"candor:customer:{customer.pk}",
-        "pii_principal_erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
-        "pii_controllers": [controller()],
-        "processing": [
-            {
-                "purpose_id": item,
-                "purpose": titles.get(item, item),
-                "lawful_basis": "consent (GDPR art. 6(1)(a))",
-                "current_state": entry.state if (entry := held.get(item)) else None,
-                "in_force": is_in_force(held.get(item), item, rules, now),
-            }
-            for item in purposes
-        ],
-        "notices": [
-            {
-                "notice_id": version.notice.purpose,
-                "notice_version": version.number,
-                "notice_version_id": version.pk,
-                "legacy_source": version.legacy_source or None,
-                "material_change": version.material,
-                "published_at": version.published_at.isoformat() if version.published_at else None,
-                "notice_hash": version.text_hash,
-                "notice_content": texts.get(version.pk, {}),
-            }
-            for version in sorted(versions, key=lambda v: (v.notice.purpose, v.number))
-        ],
-        "events": [_proof_event(event, notes) for event in chosen],
-        "inbound_revocations": [
-            _proof_revocation(item, now)
-            for item in {id(p): p for p in customer_revocations(customer).values()}.values()
-            if not purpose or any(event.pk in item.report.ledger_events for event in chosen)
-        ],
-        "ledger": {
-            "hash_algorithm": "SHA-256 over the canonical JSON in each event's 'canonical' (docs/ledger.md)",
-            "events_in_chain": len(events),
-            "chain_head": events[-1].hash if events else None,
-            "verifies": not breaks,
-            "first_break": str(breaks[0]) if breaks else None,
-        },
-    }
-
-
-def _proof_event(event: ConsentEvent, notes: dict[int, str]) -> dict:
-    """One event as proof. A note is shown from the erasable table beside the evidence that references it by
-    id and keyed hash (``[erased]`` after erasure); the hash covers only the reference, so the chain verifies."""
-    proof = {
-        "event_id": event.pk,
-        "event_time": event.effective_at.isoformat(),  # when the choice took effect: captured, else recorded
-        "recorded_at": event.recorded_at.isoformat(),
-        "captured_at": event.captured_at.isoformat() if event.captured_at else None,
-        "event_type": f"consent {event.state}",
-        "event_state": event.state,
-        "event_by": event.actor,
-        "event_method": event.source,
-        "purpose_id": event.purpose,
-        "notice_version_id": event.notice_version_id,
-        "language": event.language,
-        "value": event.value,
-        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
-        "evidence": event.evidence,
-        "sequence": event.sequence,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-        "canonical": json.loads(event.canonical_bytes()),
-    }
-    if "note_id" in event.evidence:
-        proof["note"] = notes.get(event.evidence["note_id"], ERASED)
-    return proof
-
-
-def _proof_revocation(item: RevocationProgress, now) -> dict:
-    report = item.report
-    done = item.all_acknowledged_at
-    return {
-        "inbound_source": report.source_name,
-        "provider": report.provider,
-        "provider_event_id": report.event_id,
-        "provider_event": report.kind,
-        "channel": report.channel,
-        "occurred_at": report.occurred_at.isoformat(),
-        "received_at": report.received_at.isoformat(),
-        "recorded_at": report.recorded_at.isoformat(),
-        "deadline_at": report.deadline_at.isoformat() if report.deadline_at else None,
-        "event_ids": report.ledger_events,
-        "permission_document_version": item.version,
-        "acknowledged_by": [
-            {
-                "destination": ack.destination,
-                "at": ack.acknowledged_at.isoformat() if ack.acknowledged_at else None,
-            }
-            for ack in item.acknowledgements
-        ],
-        "all_acknowledged_at": done.isoformat() if done else None,
-        "past_deadline": item.past_deadline(now),
-    }
+    revocations = {id(item): item for item in customer_revocations(customer).values()}.values()
+    return records.consent_proof(customer, titles=purpose_titles(), revocations=revocations, purpose=purpose)
 
 
 # --- the review queue: texts staff must read, revocations past their deadline ---------------------------------
@@ -527,7 +390,7 @@ def everything_held(customer: Customer) -> dict:
     notes = evidence_note_texts(event.evidence.get("note_id") for event in events)
     return {
         "generated_at": timezone.now().isoformat(),
-        "controller": controller(),
+        "controller": records.controller(),
         "customer": {
             "id": customer.pk,
             "external_id": customer.external_id,
@@ -547,7 +410,7 @@ def everything_held(customer: Customer) -> dict:
             }
             for document in PermissionDocument.objects.filter(customer=customer).order_by("version")
         ],
-        "consent_events": [_proof_event(event, notes) for event in events],
+        "consent_events": [records.event_record(event, notes) for event in events],
         "deliveries": [
             {
                 "destination": delivery.destination.name,

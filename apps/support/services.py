@@ -30,7 +30,7 @@ from apps.consent.services import (
     erase_customer,
     evidence_hash,
     record_choices,
-    send_email_confirmation,
+    send_confirmation_if_requested,
 )
 from apps.customers.models import Customer, HeldMessage
 from apps.customers.services import resolve_held_message
@@ -126,8 +126,7 @@ def record_change_on_behalf(
             language=customer.locale,
             note=note,
         )
-        if recorded.awaits_email_confirmation:
-            send_email_confirmation(customer, customer.locale)
+        send_confirmation_if_requested(recorded, customer, customer.locale)
         record_staff_access(
             staff=staff,
             customer=customer,
@@ -270,7 +269,7 @@ def start_upload_import(*, staff, upload, mapping, fmt: str, source: str, dry_ru
                 path=str(path),
                 fmt=fmt,
                 source=source,
-                map_path=map_path and str(map_path),
+                map_path=str(map_path) if map_path else None,
                 dry_run=dry_run,
                 exported_at=exported_at,
                 started_by=staff_actor(staff),

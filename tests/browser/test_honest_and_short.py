@@ -86,7 +86,7 @@ def test_an_address_awaiting_confirmation_shows_waiting_and_resend_not_a_tick(
 def test_a_number_awaiting_its_code_shows_waiting_with_a_new_code_button(
     live_server, browser, demo_catalog, width, language
 ):
-    customer = CustomerFactory(phone="+4915112345678", locale=language)
+    customer = CustomerFactory(phone="+4915112345678", phone_verified_at=None, locale=language)
     page = open_page(browser, live_server, customer, width)
     open_section(page, "channels")
     page.locator("#channel-sms").check()

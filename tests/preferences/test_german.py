@@ -92,7 +92,9 @@ def german_customer(db):
     seed_demo_catalog()
     for version in NoticeVersion.objects.filter(published_at__isnull=True):
         publish_notice_version(version=version)
-    customer = CustomerFactory(email="lena@example.com", phone="+4915112345678", locale="de")
+    customer = CustomerFactory(
+        email="lena@example.com", phone="+4915112345678", phone_verified_at=None, locale="de"
+    )
     now = timezone.now()
     # Something from every source and in every state the history can show.
     for source, choices in (

@@ -67,7 +67,7 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = ProblemFieldSerializer(many=True, required=False)
+    errors = ProblemFieldSerializer(many=True, required=False)  # type: ignore[assignment]  # a field named like a Field attribute
 
 
 def problems(*codes: int) -> dict:
@@ -90,7 +90,7 @@ class ApiView(APIView):
         return customer
 
 
-def serializer_for(schema: type) -> type[serializers.Serializer]:
+def serializer_for(schema: Any) -> type[serializers.Serializer]:
     """A serializer describing one of the core's permission-document ``TypedDict``s, so the API documents the
     document as ``apps.consent.documents`` declares it (named after it: ``ChannelPermission`` and so on)."""
     hints = get_type_hints(schema, include_extras=True)

@@ -7,6 +7,7 @@ from apps.consent.models import ConsentEvent
 from apps.customers.models import Customer
 
 from .. import selectors, services
+from ..serializers import EventOutput
 from .common import (
     EXTERNAL_ID,
     ApiView,
@@ -96,23 +97,6 @@ class ConfirmationInput(serializers.Serializer):
     )
 
 
-class EventOutput(serializers.Serializer):
-    sequence = serializers.IntegerField()
-    purpose = serializers.CharField()
-    state = serializers.ChoiceField(choices=State.choices)
-    value = serializers.DictField(allow_null=True)
-    notice_version = serializers.IntegerField(source="notice_version_id")
-    language = serializers.CharField()
-    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
-    actor = serializers.CharField()
-    recorded_at = serializers.DateTimeField()
-    captured_at = serializers.DateTimeField(
-        allow_null=True,
-        help_text="When the customer made the choice, if captured elsewhere before it was recorded.",
-    )
-    expires_at = serializers.DateTimeField(allow_null=True)
-
-
 class CustomerConsentsApi(ApiView):
     """A customer's consent history (GET), and consent captured elsewhere recorded through the write path (POST)."""
 
@@ -129,7 +113,7 @@ class CustomerConsentsApi(ApiView):
         has_more = serializers.BooleanField()
 
     class RecordInput(serializers.Serializer):
-        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)
+        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]  # many=True makes a ListSerializer
         language = serializers.ChoiceField(
             choices=Customer.Locale.choices, default="en", help_text="The language the customer saw."
         )

@@ -9,8 +9,9 @@ always the same person with the same history (only the timestamps differ).
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -435,12 +436,12 @@ class Command(BaseCommand):
         "history. Safe to run again: it records nothing for customers who already have a history."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--customers", type=int, default=300, help="How many demo customers (default 300)."
         )
 
-    def handle(self, *args, customers, **options):
+    def handle(self, *args: Any, customers: int, **options: Any) -> None:
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
         seed_demo_catalog()
@@ -454,10 +455,10 @@ class Command(BaseCommand):
         rules = catalog_rules()
         versions = {}
         for purpose in rules.purposes():
-            version = rules.current_version(purpose)
-            if version is None:
+            current = rules.current_version(purpose)
+            if current is None:
                 raise CommandError(f"No published notice for {purpose}; cannot record choices for it.")
-            versions[purpose] = version.id
+            versions[purpose] = current.id
 
         rng = random.Random(SEED)  # noqa: S311 - demo data, not secrets
         now = timezone.now()
