@@ -28,6 +28,10 @@ class Share:
     def percent(self) -> float | None:
         return percent(self.customers, self.of)
 
+    @property
+    def kind(self) -> str:
+        return self.measure.partition(":")[0]
+
 
 @dataclass
 class ShareGroup:

@@ -2,6 +2,8 @@
 export to import."""
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Option, translated
 from apps.catalog.selectors import catalog_rules
@@ -216,4 +218,18 @@ class ImportForm(forms.Form):
         coerce=lambda answer: answer == "yes",
         initial="yes",
         widget=forms.RadioSelect,
+    )
+
+
+class InsightsFilter(forms.Form):
+    """What the insights page narrows to: one language or all, everyone or those who answered lately, how many
+    weeks back."""
+
+    language = forms.ChoiceField(required=False, choices=[("", _("All languages")), *settings.LANGUAGES])
+    population = forms.ChoiceField(
+        required=False,
+        choices=[("everyone", _("Everyone")), ("asked", _("Answered in the period"))],
+    )
+    weeks = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=12, choices=[(n, n) for n in (4, 12, 26, 52)]
     )

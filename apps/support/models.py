@@ -51,6 +51,7 @@ class StaffAccess(models.Model):
             ("view_staff_access_log", "See the staff access log"),
             ("verify_ledger", "Verify the consent ledger"),
             ("import_consents", "Import consent from another system's export"),
+            ("view_insights", "See what customers choose (aggregates only)"),
         ]
         indexes = [models.Index(fields=["customer", "-at"], name="staff_access_customer_at")]
         verbose_name = "staff access"

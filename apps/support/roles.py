@@ -21,12 +21,14 @@ ROLES = {
         "support.view_staff_access_log",
         "support.verify_ledger",
         "support.import_consents",
+        "support.view_insights",
     ],
     "Marketing admin": [
         f"catalog.{action}_{model}"
         for model in ("channel", "topic", "option", "notice", "noticeversion", "noticetext")
         for action in ("view", "add", "change")
-    ],
+    ]
+    + ["support.view_insights"],
 }
 
 
