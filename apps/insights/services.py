@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from apps.catalog.selectors import catalog_rules
@@ -144,45 +145,37 @@ def _settled(rows: list, cutoff: datetime, at: str) -> list:
     return rows
 
 
-def tally_events(events: list[dict], history: list[dict]) -> Counter:
-    """What a batch of ledger events adds to the tallies. ``history`` is every event of the same customers up
-    to the batch's last one (for what came before each: the first answer, the request a confirmation ends)."""
-    by_customer: dict[int, list[dict]] = {}
-    for event in sorted(history, key=lambda event: (event["customer_id"], event["sequence"])):
-        by_customer.setdefault(event["customer_id"], []).append(event)
+def tally_events(events: list[dict]) -> Counter:
+    """What a batch of ledger events adds to the tallies. Each event comes with what came before it for the same
+    customer (``_with_history``): whether the same wording was answered before, the state and time of the
+    purpose's previous event, the state and time of the previous event, and whether GPC switched anything off."""
     counts: Counter = Counter()
     for event in events:
         week, state, purpose = week_of(event["recorded_at"]), event["state"], event["purpose"]
-        earlier = [
-            other for other in by_customer[event["customer_id"]] if other["sequence"] < event["sequence"]
-        ]
-        section = (event["evidence"] or {}).get("section")
+        evidence = event["evidence"] or {}
+        section = evidence.get("section")
         if event["source"] == Source.WEB and state in DOOR_STATES:
             if section == "reask":
                 counts[(week, "reask_answer", f"{event['notice_version_id']}:{state}")] += 1
-            elif not any(other["notice_version_id"] == event["notice_version_id"] for other in earlier):
+            elif not event["version_seen"]:
                 # The first answer under this wording: how the customer answered when it was shown.
                 counts[(week, "answer", f"{event['notice_version_id']}:{state}")] += 1
-        same_purpose = [other for other in earlier if other["purpose"] == purpose]
         if state == State.REQUESTED:
             counts[(week, "doi", f"{purpose}:requested")] += 1
-        elif state == State.GIVEN and same_purpose and same_purpose[-1]["state"] == State.REQUESTED:
-            waited = event["recorded_at"] - same_purpose[-1]["recorded_at"]
+        elif state == State.GIVEN and event["purpose_state"] == State.REQUESTED:
+            waited = event["recorded_at"] - event["purpose_at"]
             counts[(week, "doi", f"{purpose}:confirmed")] += 1
             counts[(week, "doi_seconds", purpose)] += int(waited.total_seconds())
             bucket = next(key for key, bound in CONFIRM_BUCKETS if bound is None or waited <= bound)
             counts[(week, "doi_time", bucket)] += 1
         if section == "leave":
-            previous = earlier[-1] if earlier else None
-            first_of_submission = not (
-                previous
-                and previous["recorded_at"] == event["recorded_at"]
-                and previous["state"] == State.WITHDRAWN
+            # One "unsubscribe from everything" writes a withdrawal per purpose, all at one time: count it once.
+            same_submission = (
+                event["last_state"] == State.WITHDRAWN and event["last_at"] == event["recorded_at"]
             )
-            if state == State.WITHDRAWN and first_of_submission:
+            if state == State.WITHDRAWN and not same_submission:
                 counts[(week, "leave", "everything")] += 1
-                reason = (event["evidence"] or {}).get("reason") or "none"
-                counts[(week, "leave_reason", reason)] += 1
+                counts[(week, "leave_reason", evidence.get("reason") or "none")] += 1
             elif purpose == "frequency" and state == State.GIVEN:
                 value = event["value"] or {}
                 counts[(week, "leave", "pause" if value.get("paused_until") else "monthly")] += 1
@@ -190,67 +183,94 @@ def tally_events(events: list[dict], history: list[dict]) -> Counter:
             counts[(week, "leave", "one_click")] += 1
         if event["source"] == Source.GPC:
             counts[(week, "gpc", purpose)] += 1
-            if not any(other["source"] == Source.GPC for other in earlier):
+            if not event["gpc_before"]:
                 counts[(week, "gpc_customers", "all")] += 1
         if event["source"] in INBOUND_SOURCES and state == State.WITHDRAWN:
             counts[(week, "inbound", event["source"])] += 1
     return counts
 
 
-def tally_exposures(exposures: list[dict], earlier: set[tuple[int, int]]) -> Counter:
+def _with_history(events):
+    """Annotate each event with the little it needs of the customer's earlier events, each looked up (by the
+    ledger's customer and sequence index) only for the events that need it."""
+    earlier = ConsentEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), sequence__lt=OuterRef("sequence")
+    )
+    same_purpose = earlier.filter(purpose=OuterRef("purpose")).order_by("-sequence")
+    latest = earlier.order_by("-sequence")
+    web, given, leave, gpc = (
+        Q(source=Source.WEB),
+        Q(state=State.GIVEN),
+        Q(evidence__section="leave"),
+        Q(source=Source.GPC),
+    )
+    return events.annotate(
+        version_seen=Case(
+            When(web, then=Exists(earlier.filter(notice_version_id=OuterRef("notice_version_id")))),
+            default=False,
+        ),
+        purpose_state=Case(When(given, then=Subquery(same_purpose.values("state")[:1]))),
+        purpose_at=Case(When(given, then=Subquery(same_purpose.values("recorded_at")[:1]))),
+        last_state=Case(When(leave, then=Subquery(latest.values("state")[:1]))),
+        last_at=Case(When(leave, then=Subquery(latest.values("recorded_at")[:1]))),
+        gpc_before=Case(When(gpc, then=Exists(earlier.filter(source=Source.GPC))), default=False),
+    )
+
+
+def tally_exposures(exposures: list[dict]) -> Counter:
     """What a batch of exposures adds: every showing per version and surface, and each customer the first
-    time a version is shown to them (``earlier``: the (customer, version) pairs shown before the batch)."""
+    time a version is shown to them (``shown_before``: the same version was shown to them earlier)."""
     counts: Counter = Counter()
-    seen = set(earlier)
     for exposure in exposures:
         week, version = week_of(exposure["shown_at"]), exposure["notice_version_id"]
         counts[(week, "shown", f"{version}:{exposure['surface']}")] += 1
-        if (exposure["customer_id"], version) not in seen:
-            seen.add((exposure["customer_id"], version))
+        if not exposure["shown_before"]:
             counts[(week, "shown_customers", str(version))] += 1
     return counts
 
 
-EVENT_FIELDS = ("id", "customer_id", "sequence", "purpose", "state", "value", "notice_version_id", "source")
+EVENT_FIELDS = (
+    *("id", "purpose", "state", "value", "notice_version_id", "source", "evidence", "recorded_at"),
+    *("version_seen", "purpose_state", "purpose_at", "last_state", "last_at", "gpc_before"),
+)
 
 
 def _next_events(mark: RollupMark, cutoff: datetime, limit: int) -> int:
     events = _settled(
         list(
-            ConsentEvent.objects.filter(id__gt=mark.last_id)
+            _with_history(ConsentEvent.objects.filter(id__gt=mark.last_id))
             .order_by("id")
-            .values(*EVENT_FIELDS, "evidence", "recorded_at")[:limit]
+            .values(*EVENT_FIELDS)[:limit]
         ),
         cutoff,
         "recorded_at",
     )
     if not events:
         return 0
-    history = list(
-        ConsentEvent.objects.filter(
-            customer_id__in={event["customer_id"] for event in events}, id__lte=events[-1]["id"]
-        ).values(*EVENT_FIELDS, "recorded_at")
-    )
-    add_tallies(tally_events(events, history))
+    add_tallies(tally_events(events))
     mark.last_id = events[-1]["id"]
     return len(events)
 
 
 def _next_exposures(mark: RollupMark, cutoff: datetime, limit: int) -> int:
-    fields = ("id", "customer_id", "notice_version_id", "surface", "shown_at")
+    shown_before = Exposure.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        notice_version_id=OuterRef("notice_version_id"),
+        id__lt=OuterRef("id"),
+    )
     exposures = _settled(
-        list(Exposure.objects.filter(id__gt=mark.last_id).order_by("id").values(*fields)[:limit]),
+        list(
+            Exposure.objects.filter(id__gt=mark.last_id)
+            .annotate(shown_before=Exists(shown_before))
+            .order_by("id")
+            .values("id", "notice_version_id", "surface", "shown_at", "shown_before")[:limit]
+        ),
         cutoff,
         "shown_at",
     )
     if not exposures:
         return 0
-    earlier = set(
-        Exposure.objects.filter(
-            customer_id__in={exposure["customer_id"] for exposure in exposures}, id__lte=mark.last_id
-        ).values_list("customer_id", "notice_version_id")
-    )
-    add_tallies(tally_exposures(exposures, earlier))
+    add_tallies(tally_exposures(exposures))
     mark.last_id = exposures[-1]["id"]
     return len(exposures)
 
