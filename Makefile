@@ -47,6 +47,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(EMBEDDED_ENV) $(BIN)/mypy
 	$(EMBEDDED_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production ALLOWED_HOSTS=candor.example SITE_URL=https://candor.example/ \
 		DATABASE_URL=postgres://candor@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \

@@ -54,7 +54,7 @@ from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 from apps.api.services import api_client_create  # noqa: E402
 from apps.consent.models import Snapshot  # noqa: E402
-from apps.consent.rules import Choice  # noqa: E402
+from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
 
@@ -135,15 +135,13 @@ def template_customers() -> list[Customer]:
                     ),
                     Choice("frequency", "given", version("frequency"), frequency),
                 ],
-                source="import",
-                actor="import:bench",
+                provenance=Provenance(source="import", actor="import:bench"),
             )
             if index == 2:
                 record_choices(
                     customer=customer,
                     choices=[Choice("channel:push", "withdrawn", version("channel:push"))],
-                    source="web",
-                    actor="customer",
+                    provenance=Provenance(source="web", actor="customer"),
                 )
         templates.append(customer)
     return templates

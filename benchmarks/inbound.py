@@ -52,7 +52,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 
 from apps.catalog.selectors import current_notice_version  # noqa: E402
 from apps.consent.models import InboundReport, Snapshot  # noqa: E402
-from apps.consent.rules import Choice  # noqa: E402
+from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
 from apps.customers.services import customer_upsert  # noqa: E402
@@ -101,8 +101,7 @@ def texts_on(customers):
         record_choices(
             customer=customer,
             choices=[Choice(purpose="channel:sms", state="given", notice_version_id=version)],
-            source="import",
-            actor="import:bench",
+            provenance=Provenance(source="import", actor="import:bench"),
         )
 
 

@@ -47,7 +47,7 @@ from django.core.management import call_command  # noqa: E402
 
 from apps.catalog.selectors import current_notice_version  # noqa: E402
 from apps.consent.models import Snapshot  # noqa: E402
-from apps.consent.rules import Choice  # noqa: E402
+from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
 from apps.customers.services import customer_upsert  # noqa: E402
 from apps.delivery import services, tasks  # noqa: E402
@@ -86,8 +86,7 @@ def toggle(customer, version):
     recorded = record_choices(
         customer=customer,
         choices=[Choice(purpose="channel:sms", state=state, notice_version_id=version)],
-        source="import",
-        actor="import:bench",
+        provenance=Provenance(source="import", actor="import:bench"),
     )
     assert recorded.document_changed
     return recorded

@@ -32,7 +32,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from apps.catalog.selectors import current_notice_version  # noqa: E402
-from apps.consent.rules import Choice  # noqa: E402
+from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
 from apps.customers.services import customer_upsert  # noqa: E402
 
@@ -87,8 +87,7 @@ def write_path_changes(count, customers, version, round_number):
         record_choices(
             customer=customer,
             choices=[Choice(purpose="channel:sms", state=state, notice_version_id=version)],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
             ip_address="198.51.100.7",
             user_agent="benchmark",
         )

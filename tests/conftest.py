@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.backends.postgresql.operations import DatabaseOperations
 
+from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.delivery import tasks as delivery_tasks
 from config.celery_app import app as celery_app
@@ -137,7 +138,6 @@ def customers_sharing_location(catalog):
         record_choices(
             customer=customer,
             choices=[make_choice("location", value={"level": "city"})],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
         )
     return customers

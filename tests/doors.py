@@ -13,7 +13,7 @@ from apps.api.services import api_client_create
 from apps.catalog.models import Option, Topic
 from apps.catalog.selectors import catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import derive_permissions
+from apps.consent.rules import Provenance, derive_permissions
 from apps.consent.services import record_choices
 from apps.customers.models import Customer
 from apps.delivery.models import Delivery
@@ -130,8 +130,7 @@ def seed_world():
             make_choice("personalization", value={"depth": "interests"}),
             make_choice("location", value={"level": "city"}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     CustomerFactory(external_id="bob")
     DestinationFactory(name="crm")

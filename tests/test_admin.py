@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
 
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.embedded
 @pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
 def test_every_admin_list_opens_for_staff(staff_client, catalog, model):
     record_choices(
-        customer=CustomerFactory(), choices=[make_choice("channel:sms")], source="web", actor="customer"
+        customer=CustomerFactory(),
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     assert staff_client.get(url).status_code == 200
@@ -28,7 +31,9 @@ def test_a_published_notice_version_shows_read_only_in_the_admin(staff_client, c
 
 def test_the_ledger_cannot_be_edited_in_the_admin(staff_client, catalog):
     event = record_choices(
-        customer=CustomerFactory(), choices=[make_choice("channel:sms")], source="web", actor="customer"
+        customer=CustomerFactory(),
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
     ).events[0]
     response = staff_client.post(
         reverse("admin:consent_consentevent_change", args=[event.pk]), {"state": "refused"}

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.services import ensure_login_account
 from apps.delivery.models import Destination
@@ -30,8 +31,7 @@ def customer(catalog):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:email"), make_choice("channel:sms")],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     return customer
 

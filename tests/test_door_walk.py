@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from apps.api.models import ApiClient
 from apps.api.services import api_client_create
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from apps.customers.models import Customer, HeldMessage
@@ -251,8 +252,7 @@ def location_shared_until_a_minute_ago(tmp) -> list:
                     "location", value={"level": "city"}, expires_at=timezone.now() + timedelta(days=1)
                 )
             ],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
         )
     return []
 

@@ -20,7 +20,9 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.catalog.models import Channel, Notice, NoticeVersion, Option, Topic
+from apps.catalog.purposes import topic_purpose
 from apps.catalog.selectors import catalog_rules
+from apps.consent.documents import PermissionBody
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
 from apps.consent.rules import derive_permissions
 from apps.consent.selectors import permission_document_at
@@ -29,7 +31,7 @@ from apps.customers.models import Customer
 
 from .models import ApiClient
 
-MAX_EXTERNAL_ID_LENGTH = Customer._meta.get_field("external_id").max_length
+MAX_EXTERNAL_ID_LENGTH: int = Customer._meta.get_field("external_id").max_length  # type: ignore[assignment]
 
 
 def hash_key(raw_key: str) -> str:
@@ -72,7 +74,7 @@ class CurrentPermissions:
     external_id: str
     version: int
     updated_at: datetime | None
-    permissions: dict
+    permissions: PermissionBody
 
     @property
     def etag(self) -> str:
@@ -83,7 +85,7 @@ class CurrentPermissions:
         return f'"v0-{hash_key(digest.decode())[:16]}"'
 
 
-def default_permissions() -> dict:
+def default_permissions() -> PermissionBody:
     """What a customer who has chosen nothing allows: nothing beyond the catalog's defaults."""
     return derive_permissions({}, catalog_rules(), timezone.now())
 
@@ -114,7 +116,10 @@ def current_permissions(external_id: str) -> CurrentPermissions | None:
     body_field = PermissionDocument._meta.get_field("body")
     updated_at = updated_at if isinstance(updated_at, datetime) else _from_db_datetime(updated_at)
     return CurrentPermissions(
-        external_id, version, updated_at, body_field.from_db_value(body, None, connection)
+        external_id,
+        version,
+        updated_at,
+        body_field.from_db_value(body, None, connection),  # type: ignore[arg-type]
     )
 
 
@@ -127,7 +132,7 @@ def _from_db_datetime(value) -> datetime:
 class PermissionsAt:
     external_id: str
     at: datetime
-    permissions: dict
+    permissions: PermissionBody
     derived_from: list[int]
 
 
@@ -338,7 +343,7 @@ def catalog() -> Catalog:
         Notice.objects.prefetch_related(Prefetch("versions", queryset=published, to_attr="published"))
     )
     for notice in notices:
-        notice.current_version = notice.published[0] if notice.published else None
+        notice.current_version = notice.published[0] if notice.published else None  # type: ignore[attr-defined]
     return Catalog(
         channels=list(Channel.objects.all()),
         topics=list(Topic.objects.prefetch_related("channels")),
@@ -384,15 +389,16 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     for recipient in recipients:
         customer = customers[recipient["external_id"]]
         by_email = recipient.get("channel", "email") == "email"
-        scope = f"topic:{recipient['topic']}" if recipient.get("topic") else "channel:email"
+        scope = topic_purpose(recipient["topic"]) if recipient.get("topic") else "channel:email"
+        unsubscribe_url = links.unsubscribe_url(customer, scope) if by_email else None
         answers.append(
             MessageLinks(
                 external_id=customer.external_id,
                 page_url=links.page_url(customer),
                 page_expires_at=page_expires,
-                unsubscribe_url=links.unsubscribe_url(customer, scope) if by_email else None,
+                unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,
-                headers=links.list_unsubscribe_headers(customer, scope).as_dict() if by_email else None,
+                headers=links.unsubscribe_headers_for(unsubscribe_url).as_dict() if unsubscribe_url else None,
             )
         )
     return answers

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, Confirmation
+from apps.consent.rules import Choice, Confirmation, Provenance
 from apps.consent.services import change_identity, record_choices, send_email_confirmation
 from apps.customers.models import Customer
 
@@ -115,14 +115,16 @@ def consent_record(
             recorded = record_choices(
                 customer=customer,
                 choices=[Choice(**choice) for choice in choices],
-                source=ConsentEvent.Source.API,
-                actor=f"api:{client.name}",
+                provenance=Provenance(
+                    source=ConsentEvent.Source.API,
+                    actor=f"api:{client.name}",
+                    evidence=evidence,
+                    captured_at=captured_at,
+                ),
                 language=language,
-                evidence=evidence,
                 note=note,
                 ip_address=ip_address,
                 user_agent=user_agent,
-                captured_at=captured_at,
                 confirmation=Confirmation(**confirmation) if confirmation else None,
             )
             sent = recorded.awaits_email_confirmation and send_email_confirmation(customer, language)

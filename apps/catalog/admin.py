@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from .models import BenefitKind, Channel, Notice, NoticeText, NoticeVersion, Option, Topic
 
@@ -15,13 +16,14 @@ class TopicForm(forms.ModelForm):
         model = Topic
         fields = ["slug", "label", "kind", "channels", "required", "required_reason", "position"]
 
-    def _post_clean(self):
-        super()._post_clean()  # the model's own rules (Topic.refuse_widening) on the other fields
+    def _post_clean(self) -> None:
+        # The model's own rules (Topic.refuse_widening) on the other fields; a private Django hook, not in the stubs.
+        super()._post_clean()  # type: ignore[misc]
         if self.instance.pk and "channels" in self.cleaned_data:
             try:
                 self.instance.refuse_widening(channels=self.cleaned_data["channels"])
             except ValidationError as error:
-                self._update_errors(error)
+                self._update_errors(error)  # type: ignore[attr-defined]
 
 
 @admin.register(Topic)
@@ -30,7 +32,7 @@ class TopicAdmin(admin.ModelAdmin):
     list_display = ["slug", "label", "kind", "required", "position"]
     filter_horizontal = ["channels"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Topic | None = None) -> list[str]:
         return ["kind"] if obj else []
 
 
@@ -49,7 +51,7 @@ class NoticeTextInline(admin.StackedInline):
     model = NoticeText
     extra = 0
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: NoticeVersion | None = None) -> bool:
         return obj is None or not obj.is_published
 
     has_add_permission = has_delete_permission = has_change_permission
@@ -63,7 +65,7 @@ class NoticeVersionInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Notice | None = None) -> bool:
         return False
 
 

@@ -5,6 +5,8 @@ notice versions that are already published (and their texts), which are immutabl
 It never publishes anything; ``manage.py seed_demo`` does that through the consent app's write path.
 """
 
+from collections.abc import Mapping
+
 from django.db import transaction
 
 from .models import Channel, Notice, NoticeText, NoticeVersion, Option, Topic
@@ -543,7 +545,7 @@ def seed_demo_catalog() -> None:
         _seed_first_version(notice, NOTICE_TEXTS[purpose])
 
 
-def _seed_first_version(notice: Notice, texts: dict) -> None:
+def _seed_first_version(notice: Notice, texts: Mapping[str, tuple[str, ...]]) -> None:
     version, created = NoticeVersion.objects.get_or_create(
         notice=notice, number=1, defaults={"material": False, "change_summary": FIRST_VERSION_SUMMARY}
     )

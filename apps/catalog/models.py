@@ -7,13 +7,17 @@ version that was on screen.
 
 import hashlib
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .purposes import channel_purpose, topic_purpose
 
-def translated(texts: dict, language: str) -> str:
+
+def translated(texts: dict[str, str], language: str) -> str:
     """The text in ``language``, falling back to English, then to any language there is."""
     return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
 
@@ -30,12 +34,12 @@ class Channel(models.Model):
     class Meta:
         ordering = ["position", "code"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.code
 
     @property
     def purpose(self) -> str:
-        return f"channel:{self.code}"
+        return channel_purpose(self.code)
 
 
 class WideningChangeError(ValidationError):
@@ -72,21 +76,21 @@ class Topic(models.Model):
     class Meta:
         ordering = ["position", "slug"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.slug
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.refuse_widening()
         super().save(*args, **kwargs)
 
     @property
     def purpose(self) -> str:
-        return f"topic:{self.slug}"
+        return topic_purpose(self.slug)
 
-    def clean(self):
+    def clean(self) -> None:
         self.refuse_widening()
 
-    def refuse_widening(self, *, channels=None) -> None:
+    def refuse_widening(self, *, channels: Iterable[Channel] | None = None) -> None:
         """Raise ``WideningChangeError`` if this change would reach customers who refused the topic.
 
         A required topic reaches every customer on its channels whatever they chose, so only a transactional
@@ -139,17 +143,17 @@ class Option(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.set}:{self.code}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.refuse_widening()
         super().save(*args, **kwargs)
 
     # Sets whose default goes into the permission document of every customer who has not chosen.
     LEAST_IS_DEFAULT = (Set.PERSONALIZATION, Set.LOCATION)
 
-    def clean(self):
+    def clean(self) -> None:
         self.refuse_widening()
 
     def refuse_widening(self) -> None:
@@ -180,7 +184,7 @@ class BenefitKind(models.Model):
     class Meta:
         ordering = ["code"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.code
 
 
@@ -194,7 +198,7 @@ class Notice(models.Model):
     class Meta:
         ordering = ["purpose"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.purpose
 
 
@@ -234,12 +238,12 @@ class NoticeVersion(models.Model):
         ]
         indexes = [models.Index(fields=["notice", "published_at"], name="notice_version_published")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.legacy_source:
             return f"{self.notice.purpose} legacy ({self.legacy_source})"
         return f"{self.notice.purpose} v{self.number}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk and type(self).objects.filter(pk=self.pk, published_at__isnull=False).exists():
             raise PublishedVersionError(f"{self} is published and cannot change; write a new version.")
         super().save(*args, **kwargs)
@@ -248,7 +252,7 @@ class NoticeVersion(models.Model):
     def is_published(self) -> bool:
         return self.published_at is not None
 
-    def texts_by_language(self) -> dict:
+    def texts_by_language(self) -> dict[str, "NoticeText"]:
         return {text.language: text for text in self.texts.all()}
 
     def compute_text_hash(self) -> str:
@@ -259,7 +263,7 @@ class NoticeVersion(models.Model):
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def mark_published(self):
+    def mark_published(self) -> None:
         if not self.texts.filter(language="en").exists():
             raise ValidationError(f"{self} needs at least its English text before it can be published.")
         self.text_hash = self.compute_text_hash()
@@ -285,10 +289,10 @@ class NoticeText(models.Model):
             models.UniqueConstraint(fields=["version", "language"], name="notice_text_one_per_language")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.version} [{self.language}]"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.version.is_published:
             raise PublishedVersionError(f"{self.version} is published; its wording cannot change.")
         super().save(*args, **kwargs)
@@ -304,5 +308,5 @@ class CatalogRevision(models.Model):
 
     token = models.CharField(max_length=32)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.token

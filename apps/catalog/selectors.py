@@ -1,10 +1,12 @@
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
+from django.db.models import QuerySet
 
-FIXED_PURPOSES = ("frequency", "location", "personalization")
+from .models import BenefitKind, CatalogRevision, Channel, Notice, NoticeVersion, Option, Topic
+from .purposes import FIXED_PURPOSES, Purpose, channel_purpose, topic_purpose
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,47 @@ class CatalogRules:
 
     def purposes(self) -> list[str]:
         return (
-            [f"channel:{code}" for code in self.channels]
-            + [f"topic:{slug}" for slug in self.topics]
+            [channel_purpose(code) for code in self.channels]
+            + [topic_purpose(slug) for slug in self.topics]
             + list(FIXED_PURPOSES)
         )
+
+    def version(self, version_id: int | None) -> PublishedVersion | None:
+        """The published version with this id, if there is one."""
+        return self.published.get(version_id) if version_id is not None else None
+
+    def topic_rule(self, purpose: Purpose) -> TopicRule | None:
+        """The topic's rule, if the purpose is a topic the catalog knows."""
+        slug = purpose.topic_slug
+        return self.topics.get(slug) if slug is not None else None
+
+    def is_required_topic(self, purpose: Purpose) -> bool:
+        topic = self.topic_rule(purpose)
+        return topic is not None and topic.required
+
+    def needs_double_opt_in(self, purpose: Purpose) -> bool:
+        """A channel whose consent counts only once the customer confirmed the address."""
+        return purpose.channel_code in self.double_opt_in_channels
+
+    def current_version(self, purpose: str) -> PublishedVersion | None:
+        """The newest published version of the purpose's notice: the one shown and asked for now. A legacy
+        version (wording from a system before Candor) never is, whatever number it stands in for."""
+        return self._current_versions.get(purpose)
+
+    def current_versions(self) -> dict[str, PublishedVersion]:
+        """Per purpose with a published notice, its current version."""
+        return dict(self._current_versions)
+
+    @cached_property
+    def _current_versions(self) -> dict[str, PublishedVersion]:
+        current: dict[str, PublishedVersion] = {}
+        for version in self.published.values():
+            if version.legacy_source:
+                continue
+            held = current.get(version.purpose)
+            if held is None or version.number > held.number:
+                current[version.purpose] = version
+        return current
 
     def material_floor(self, purpose: str, at: datetime) -> int:
         """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
@@ -100,7 +139,11 @@ def _load_catalog_rules() -> CatalogRules:
     rows = NoticeVersion.objects.filter(published_at__isnull=False).values_list(
         "id", "notice__purpose", "number", "material", "published_at", "legacy_source"
     )
-    published = {row[0]: PublishedVersion(*row) for row in rows}
+    published = {
+        id_: PublishedVersion(id_, purpose, number, material, published_at, legacy_source)
+        for id_, purpose, number, material, published_at, legacy_source in rows
+        if published_at is not None  # the filter's promise, which the row's type cannot carry
+    }
     for version in [v for v in published.values() if v.legacy_source]:
         published[version.id] = replace(version, number=_legacy_stand_in(version, published.values()))
     return CatalogRules(
@@ -119,7 +162,7 @@ def _load_catalog_rules() -> CatalogRules:
     )
 
 
-def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
+def _legacy_stand_in(legacy: PublishedVersion, versions: Iterable[PublishedVersion]) -> int:
     """A legacy version stands in for the version that was current when the operator entered it: consent under
     it stays in force until a material version published after it (as under that version)."""
     return max(
@@ -134,15 +177,15 @@ def _legacy_stand_in(legacy: PublishedVersion, versions) -> int:
     )
 
 
+def current_notice_versions() -> QuerySet[NoticeVersion]:
+    """The rows of the purposes' current notice versions (``CatalogRules.current_version``), with texts."""
+    current = [version.id for version in catalog_rules().current_versions().values()]
+    return NoticeVersion.objects.filter(pk__in=current).select_related("notice").prefetch_related("texts")
+
+
 def current_notice_version(purpose: str) -> NoticeVersion | None:
-    """The latest published version of the purpose's notice, with its texts."""
-    return (
-        NoticeVersion.objects.filter(notice__purpose=purpose, published_at__isnull=False)
-        .select_related("notice")
-        .prefetch_related("texts")
-        .order_by("-number")
-        .first()
-    )
+    """The row of the purpose's current notice version, with its texts."""
+    return current_notice_versions().filter(notice__purpose=purpose).first()
 
 
 def benefit_kinds() -> dict[str, BenefitKind]:

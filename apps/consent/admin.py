@@ -1,9 +1,12 @@
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from apps.catalog.admin import NoticeTextInline
 from apps.catalog.models import NoticeVersion
@@ -18,13 +21,13 @@ from .services import change_identity, mark_notice_version_published
 class ReadOnlyAdmin(admin.ModelAdmin):
     """The ledger and what derives from it are written only by the write path."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -46,16 +49,16 @@ class CustomerAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["phone_verified_at", "created_at", "erased_at"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> list[str]:
         return [*self.readonly_fields, "external_id"] if obj else self.readonly_fields
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_change_permission(request, obj) and not (obj and obj.erased_at)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # erasure is a data-subject request, run in the support console
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         customer, _ = change_identity(
             external_id=obj.external_id,
             source=ConsentEvent.Source.SUPPORT_AGENT,
@@ -99,12 +102,12 @@ class NoticeVersionAdmin(admin.ModelAdmin):
 
     readonly_fields = ["published_at", "text_hash"]
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A published version never changes (the model refuses): the admin shows it, read-only.
         return super().has_change_permission(request, obj) and not (obj and obj.is_published)
 
     @admin.action(description="Publish (a material version asks everyone again)")
-    def publish(self, request, queryset):
+    def publish(self, request: HttpRequest, queryset: QuerySet[NoticeVersion]) -> None:
         for version in queryset.select_related("notice"):
             try:
                 mark_notice_version_published(version=version)
@@ -118,7 +121,7 @@ class NoticeVersionAdmin(admin.ModelAdmin):
             affected = superseded_consents(version=version).count()
             transaction.on_commit(partial(self._invalidate_in_background, request, version, affected))
 
-    def _invalidate_in_background(self, request, version: NoticeVersion, affected: int) -> None:
+    def _invalidate_in_background(self, request: HttpRequest, version: NoticeVersion, affected: int) -> None:
         if tasks.queue_invalidation(version.pk):
             self.message_user(
                 request,

@@ -17,7 +17,7 @@ def head_leaf(customer_id: int, sequence: int, hash_: str) -> bytes:
 
 
 class MerkleRoot:
-    def __init__(self):
+    def __init__(self) -> None:
         self._subtrees: list[tuple[int, bytes]] = []  # (leaves, hash), strictly shrinking sizes
         self.leaves = 0
 

@@ -68,7 +68,7 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def clean_evidence(evidence, purposes: set[str]) -> dict[str, str | int]:
+def clean_evidence(evidence: object, purposes: set[str]) -> dict[str, str | int]:
     """The evidence a caller gave, normalised and checked; ``ValidationError`` keyed ``evidence/<key>``."""
     if evidence is None:
         return {}
@@ -76,7 +76,8 @@ def clean_evidence(evidence, purposes: set[str]) -> dict[str, str | int]:
         raise ValidationError({"evidence": "Evidence must be an object."})
     if len(evidence) > MAX_EVIDENCE_KEYS:
         raise ValidationError({"evidence": f"Evidence has at most {MAX_EVIDENCE_KEYS} keys."})
-    errors, cleaned = {}, {}
+    errors: dict[str, str] = {}
+    cleaned: dict[str, str | int] = {}
     for raw_key, raw_value in evidence.items():
         key = normalise(raw_key) if isinstance(raw_key, str) else raw_key
         where = f"evidence/{key}" if isinstance(key, str) and key.isprintable() else "evidence"
@@ -107,21 +108,21 @@ def clean_evidence(evidence, purposes: set[str]) -> dict[str, str | int]:
     return cleaned
 
 
-def clean_note(note) -> str:
+def clean_note(note: object) -> str:
     """Free text for the erasable note table: normalised, stripped, bounded; empty means no note."""
     if note is None:
         return ""
     if not isinstance(note, str):
         raise ValidationError({"note": "The note is text."})
-    note = normalise(note).strip()
-    if len(note) > NOTE_MAX_LENGTH:
+    text = normalise(note).strip()
+    if len(text) > NOTE_MAX_LENGTH:
         raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
-    if "\x00" in note:
+    if "\x00" in text:
         raise ValidationError({"note": "The note may not contain NUL characters."})
-    return note
+    return text
 
 
-def _allowed(allowed, value: str, purposes: set[str]) -> bool:
+def _allowed(allowed: frozenset[str] | str, value: str, purposes: set[str]) -> bool:
     if allowed == "purpose":
         return value in purposes
     if allowed == "datetime":
@@ -141,7 +142,7 @@ def _is_aware_datetime(value: str) -> bool:
         return False
 
 
-def _allowed_text(allowed) -> str:
+def _allowed_text(allowed: frozenset[str] | str) -> str:
     if allowed == "datetime":
         return "A time in ISO 8601 with its offset, e.g. 2026-03-01T12:00:00+00:00."
     if allowed == "purpose":

@@ -6,8 +6,14 @@ in the database itself (see migration 0002).
 
 import hashlib
 import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 from apps.catalog.models import NoticeVersion
 from apps.customers.models import Customer
@@ -27,8 +33,10 @@ class CurrentTransactionId(models.Func):
     template = "(pg_current_xact_id()::text::bigint)"
     output_field = models.BigIntegerField()
 
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return "NULL", []
+    def as_sqlite(
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
+        return "NULL", ()
 
 
 class ConsentEvent(models.Model):
@@ -89,15 +97,15 @@ class ConsentEvent(models.Model):
             models.UniqueConstraint(fields=["customer", "sequence"], name="consent_event_sequence_unique"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.customer_id}#{self.sequence} {self.purpose} {self.state}"
 
     @property
-    def effective_at(self):
+    def effective_at(self) -> datetime:
         """When the choice took effect: captured elsewhere earlier, or else when it was recorded."""
         return self.captured_at or self.recorded_at
 
-    def canonical_body(self) -> dict:
+    def canonical_body(self) -> dict[str, Any]:
         """Every recorded field and the previous hash: the object whose canonical bytes the hash covers.
 
         ``captured_at`` is a key only when set, so events recorded before it existed keep their hashes.
@@ -161,7 +169,7 @@ class PermissionDocument(models.Model):
             models.Index(fields=["commit_xid", "id"], name="permission_doc_commit_order"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.customer_id} v{self.version}"
 
 
@@ -178,7 +186,7 @@ class Snapshot(models.Model):
     document = models.ForeignKey(PermissionDocument, null=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"snapshot of {self.customer_id}"
 
 
@@ -198,7 +206,7 @@ class OutboxEntry(models.Model):
         ]
         verbose_name_plural = "outbox entries"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"outbox {self.pk} → {self.document}"
 
 
@@ -217,7 +225,7 @@ class LedgerCheckpoint(models.Model):
     class Meta:
         ordering = ["id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"checkpoint {self.pk} at {self.taken_at:%Y-%m-%d %H:%M:%S} ({self.customers} chains)"
 
 
@@ -234,7 +242,7 @@ class CheckpointHead(models.Model):
             models.UniqueConstraint(fields=["customer", "sequence"], name="consent_checkpoint_head_unique"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.customer_id}#{self.sequence} in checkpoint {self.checkpoint_id}"
 
 
@@ -285,5 +293,5 @@ class InboundReport(models.Model):
             models.Index(fields=["customer", "received_at"], name="inbound_report_customer"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.source_name}:{self.event_id} {self.outcome}"

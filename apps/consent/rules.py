@@ -3,17 +3,22 @@ permissions follow from a snapshot. No queries here, so the write path, ``rebuil
 point-in-time answer all apply exactly the same rules.
 """
 
+import math
 import re
 import zoneinfo
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 
-from apps.catalog.selectors import CatalogRules
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.selectors import CatalogRules, PublishedVersion
 
+from .documents import ChannelPermission, IsoDateTime, PermissionBody, QuietHours
+from .entries import Choices, SnapshotEntry, entries, entry_json
 from .models import ConsentEvent
 
 State = ConsentEvent.State
@@ -38,8 +43,8 @@ class Choice:
 
     purpose: str
     state: str
-    notice_version_id: int
-    value: dict | None = None
+    notice_version_id: int | None  # None when the purpose has no published version: validation refuses it
+    value: dict[str, Any] | None = None
     expires_at: datetime | None = None
 
 
@@ -69,7 +74,8 @@ def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list
     if choice.state not in State.values:
         return [f"Unknown state {choice.state!r}; use one of {', '.join(sorted(CUSTOMER_STATES))}."]
     problems = []
-    version = rules.published.get(choice.notice_version_id)
+    parsed = Purpose.parse(purpose)
+    version = rules.version(choice.notice_version_id)
     if version is None or version.purpose != purpose:
         problems.append(
             f"Notice version {choice.notice_version_id!r} is not a published version for {purpose}."
@@ -79,22 +85,22 @@ def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list
             problems.append("Only a given consent can be time-boxed.")
         elif choice.expires_at <= now:
             problems.append("The end of a time-boxed consent must be in the future.")
-    if purpose.startswith("topic:"):
-        topic = rules.topics[purpose.removeprefix("topic:")]
-        if topic.required and choice.state in (State.REFUSED, State.WITHDRAWN):
-            problems.append("This topic is required (e.g. order updates) and cannot be switched off.")
+    if rules.is_required_topic(parsed) and choice.state in (State.REFUSED, State.WITHDRAWN):
+        problems.append("This topic is required (e.g. order updates) and cannot be switched off.")
     problems.extend(_value_problems(choice, rules))
     return problems
 
 
 def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
     value, purpose = choice.value, choice.purpose
-    if choice.state != State.GIVEN or purpose.startswith("channel:"):
+    parsed = Purpose.parse(purpose)
+    if choice.state != State.GIVEN or parsed.is_channel:
         return [] if value in (None, {}) else [f"{purpose} {choice.state} takes no value."]
     if not isinstance(value, dict):
         return [f"{purpose} needs a value object."]
-    if purpose.startswith("topic:"):
-        return _topic_value_problems(value, rules.topics[purpose.removeprefix("topic:")].channels, rules)
+    topic = rules.topic_rule(parsed)
+    if topic is not None:
+        return _topic_value_problems(value, topic.channels, rules)
     if purpose == "frequency":
         return _frequency_value_problems(value, rules)
     key = {"location": "level", "personalization": "depth"}[purpose]
@@ -106,7 +112,7 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
     return problems
 
 
-def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRules) -> list[str]:
+def _topic_value_problems(value: dict[str, Any], allowed: frozenset[str], rules: CatalogRules) -> list[str]:
     problems = _unknown_keys(value, {"channels", "frequency"})
     channels = value.get("channels")
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
@@ -125,7 +131,7 @@ def _topic_value_problems(value: dict, allowed: frozenset[str], rules: CatalogRu
     return problems
 
 
-def _frequency_value_problems(value: dict, rules: CatalogRules) -> list[str]:
+def _frequency_value_problems(value: dict[str, Any], rules: CatalogRules) -> list[str]:
     problems = _unknown_keys(value, {"digest", "weekly_cap", "paused_until", "quiet_hours"})
     if value.get("digest") not in rules.options.get("frequency", ()):
         problems.append(f"digest must be one of {', '.join(rules.options.get('frequency', ()))}.")
@@ -153,9 +159,22 @@ def _frequency_value_problems(value: dict, rules: CatalogRules) -> list[str]:
     return problems
 
 
-def _unknown_keys(value: dict, known: set[str]) -> list[str]:
+def _unknown_keys(value: dict[str, Any], known: set[str]) -> list[str]:
     unknown = sorted(set(value) - known)
     return [f"Unknown field(s): {', '.join(unknown)}."] if unknown else []
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a change comes from, for the ledger: the door it came through (``source``), who acted (``actor``:
+    customer, system, staff:<id>, api:<client>, import:<batch> or inbound:<source>), what showed it was the
+    customer's choice (``evidence``: known keys only, ``apps.consent.evidence``) and, if the customer made it
+    elsewhere before now (at checkout, in an old system), when (``captured_at``)."""
+
+    source: str
+    actor: str
+    evidence: dict[str, Any] | None = None
+    captured_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -180,46 +199,36 @@ def captured_time_problems(at: datetime | None, now: datetime, floor: datetime, 
 
 
 def effective_state(
-    choice: Choice, current: dict | None, rules: CatalogRules, source: str, confirmed: bool = False
+    choice: Choice, current: SnapshotEntry | None, rules: CatalogRules, source: str, confirmed: bool = False
 ) -> str:
     """The state to record: a first ``given`` on a double opt-in channel waits for confirmation, unless the
     source proves the address or the change carries proof of a confirmation already made elsewhere."""
-    channel = choice.purpose.removeprefix("channel:")
     needs_confirmation = (
         choice.state == State.GIVEN
-        and channel in rules.double_opt_in_channels
+        and rules.needs_double_opt_in(Purpose.parse(choice.purpose))
         and source not in ADDRESS_PROOF_SOURCES
         and not confirmed
-        and (current or {}).get("state") != State.GIVEN
+        and not (current and current.is_given)
     )
     return State.REQUESTED if needs_confirmation else choice.state
 
 
-def system_change_applies(choice: Choice, current: dict | None, rules: CatalogRules, now: datetime) -> bool:
+def system_change_applies(
+    choice: Choice, current: SnapshotEntry | None, rules: CatalogRules, now: datetime
+) -> bool:
     """Whether an expiry or invalidation still holds under the lock (the customer may have answered anew)."""
+    if current is None:
+        return choice.state not in SYSTEM_STATES
     if choice.state == State.EXPIRED:
-        return bool(
-            current
-            and current["state"] == State.GIVEN
-            and current["expires_at"]
-            and datetime.fromisoformat(current["expires_at"]) <= now
-        )
+        expiry = current.expiry
+        return current.is_given and expiry is not None and expiry <= now
     if choice.state == State.INVALIDATED:
-        shown = rules.published.get(current["notice_version"]) if current else None
-        return bool(
-            shown
-            and current["state"] in (State.GIVEN, State.REQUESTED)
-            and shown.number < rules.published[choice.notice_version_id].number
-        )
+        shown, new = rules.published.get(current.notice_version), rules.version(choice.notice_version_id)
+        return bool(shown and new and current.holds and shown.number < new.number)
     return True
 
 
-def entry_effective_at(entry: dict) -> datetime:
-    """When the snapshot entry's choice took effect."""
-    return datetime.fromisoformat(entry.get("captured_at") or entry["recorded_at"])
-
-
-def takes_effect(event: ConsentEvent, current: dict | None, rules: CatalogRules) -> bool:
+def takes_effect(event: ConsentEvent, current: SnapshotEntry | None, rules: CatalogRules) -> bool:
     """Whether the event changes its purpose's current choice, or is kept as history only.
 
     An event never overrides a later choice for the same purpose: one that took effect (was captured) before the
@@ -230,10 +239,10 @@ def takes_effect(event: ConsentEvent, current: dict | None, rules: CatalogRules)
     """
     if current is None:
         return True
-    at, current_at = event.effective_at, entry_effective_at(current)
+    at, current_at = event.effective_at, current.effective_at
     if at < current_at:
         return False
-    if event.state in (State.GIVEN, State.REQUESTED) and current["state"] in (State.WITHDRAWN, State.REFUSED):
+    if event.state in (State.GIVEN, State.REQUESTED) and current.is_off:
         version = rules.published.get(event.notice_version_id)
         # A tie goes to the customer's earlier withdrawal, unless the event was recorded live (no captured
         # time): then sequence order is the order the customer acted in.
@@ -246,47 +255,33 @@ def takes_effect(event: ConsentEvent, current: dict | None, rules: CatalogRules)
     return True
 
 
-def apply_event(choices: dict, event: ConsentEvent, rules: CatalogRules) -> bool:
+def apply_event(choices: Choices, event: ConsentEvent, rules: CatalogRules) -> bool:
     """Fold one ledger event into the snapshot's choices (in place); returns whether it took effect."""
-    if not takes_effect(event, choices.get(event.purpose), rules):
+    if not takes_effect(event, SnapshotEntry.of(choices, event.purpose), rules):
         return False
-    choices[event.purpose] = {
-        "state": event.state,
-        "value": event.value,
-        "notice_version": event.notice_version_id,
-        "language": event.language,
-        "event": event.pk,
-        "sequence": event.sequence,
-        "recorded_at": event.recorded_at.isoformat(),
-        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
-    }
-    if event.captured_at is not None:  # only then, so snapshots from before captured times do not drift
-        choices[event.purpose]["captured_at"] = event.captured_at.isoformat()
+    choices[event.purpose] = entry_json(event)
     return True
 
 
-def next_expiry(choices: dict) -> datetime | None:
-    ends = [
-        datetime.fromisoformat(entry["expires_at"])
-        for entry in choices.values()
-        if entry["state"] == State.GIVEN and entry["expires_at"]
-    ]
-    return min(ends, default=None)
+def next_expiry(choices: Choices) -> datetime | None:
+    ends = [entry.expiry for entry in entries(choices).values() if entry.is_given and entry.expiry]
+    return min((end for end in ends if end is not None), default=None)
 
 
-def is_in_force(entry: dict | None, purpose: str, rules: CatalogRules, at: datetime) -> bool:
+def is_in_force(entry: SnapshotEntry | None, purpose: str, rules: CatalogRules, at: datetime) -> bool:
     """Given, not yet expired, and given under a notice version no material change has superseded."""
-    if not entry or entry["state"] != State.GIVEN:
+    if entry is None or not entry.is_given:
         return False
-    if entry["expires_at"] and datetime.fromisoformat(entry["expires_at"]) <= at:
+    expiry = entry.expiry
+    if expiry is not None and expiry <= at:
         return False
-    version = rules.published.get(entry["notice_version"])
+    version = rules.published.get(entry.notice_version)
     return version is not None and version.number >= rules.material_floor(purpose, at)
 
 
 def derive_permissions(
-    choices: dict, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
-) -> dict:
+    choices: Choices, rules: CatalogRules, at: datetime, email_undeliverable_at: datetime | None = None
+) -> PermissionBody:
     """The permission document body: per channel what may be sent, plus location and personalization.
 
     An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
@@ -297,42 +292,49 @@ def derive_permissions(
     channels = {code: channel_permissions(choices, rules, at, code) for code in rules.channels}
     if email_undeliverable_at is not None and "email" in channels:
         # In UTC, as the database hands it back: a rebuild must write the same bytes.
-        channels["email"]["undeliverable_since"] = email_undeliverable_at.astimezone(UTC).isoformat()
+        channels["email"]["undeliverable_since"] = IsoDateTime(
+            email_undeliverable_at.astimezone(UTC).isoformat()
+        )
     return {
         "channels": channels,
         "location": {
-            "level": location["value"]["level"] if location else "off",
-            "until": location["expires_at"] if location else None,
+            "level": location.value_of("level") if location else "off",
+            "until": IsoDateTime(location.expires_at) if location and location.expires_at else None,
         },
         "personalization": (
-            personalization["value"]["depth"] if personalization else rules.defaults.get("personalization")
+            personalization.value_of("depth") if personalization else rules.defaults.get("personalization")
         ),
     }
 
 
-def _in_force(choices: dict, purpose: str, rules: CatalogRules, at: datetime) -> dict | None:
-    entry = choices.get(purpose)
+def _in_force(choices: Choices, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:
+    entry = SnapshotEntry.of(choices, purpose)
     return entry if is_in_force(entry, purpose, rules, at) else None
 
 
-def channel_permissions(choices: dict, rules: CatalogRules, at: datetime, code: str) -> dict:
+def channel_permissions(choices: Choices, rules: CatalogRules, at: datetime, code: str) -> ChannelPermission:
     """One channel's entry of the permission document."""
     return _channel_entry(choices, rules, at, code, rules.topics)
 
 
-def _channel_entry(choices: dict, rules: CatalogRules, at: datetime, code: str, slugs) -> dict:
+def _channel_entry(
+    choices: Choices, rules: CatalogRules, at: datetime, code: str, slugs: Collection[str]
+) -> ChannelPermission:
     """The channel's entry with its topic lists taken over ``slugs`` only: all topics for the document, the
     one topic asked about for ``decide`` (so a decision checks three purposes, not every topic)."""
-    frequency = (_in_force(choices, "frequency", rules, at) or {}).get("value") or {}
-    allowed = _in_force(choices, f"channel:{code}", rules, at) is not None
+    frequency_entry = _in_force(choices, "frequency", rules, at)
+    frequency = (frequency_entry.value if frequency_entry else None) or {}
+    allowed = _in_force(choices, channel_purpose(code), rules, at) is not None
     topics, topic_frequency = [], {}
     for slug in slugs:
         topic = rules.topics[slug]
-        chosen = _in_force(choices, f"topic:{slug}", rules, at) if allowed and not topic.required else None
-        if chosen and code in chosen["value"]["channels"]:
+        chosen = (
+            _in_force(choices, topic_purpose(slug), rules, at) if allowed and not topic.required else None
+        )
+        if chosen and code in chosen.channels:
             topics.append(slug)
-            if chosen["value"].get("frequency"):
-                topic_frequency[slug] = chosen["value"]["frequency"]
+            if chosen.value_of("frequency"):
+                topic_frequency[slug] = chosen.value_of("frequency")
     return {
         "allowed": allowed,
         "topics": topics,
@@ -351,16 +353,16 @@ def _channel_entry(choices: dict, rules: CatalogRules, at: datetime, code: str, 
     }
 
 
-def _carries_required_topic(choices: dict, slug: str, channel: str) -> bool:
+def _carries_required_topic(choices: Choices, slug: str, channel: str) -> bool:
     """A required topic cannot be switched off, but the customer may pick which of its channels carry it."""
-    chosen = choices.get(f"topic:{slug}")
-    if not chosen or chosen["state"] != State.GIVEN:
+    chosen = SnapshotEntry.of(choices, topic_purpose(slug))
+    if chosen is None or not chosen.is_given:
         return True
-    return channel in chosen["value"]["channels"]
+    return channel in chosen.channels
 
 
-def derived_from(choices: dict) -> list[int]:
-    return sorted(entry["event"] for entry in choices.values())
+def derived_from(choices: Choices) -> list[int]:
+    return sorted(entry.event for entry in entries(choices).values())
 
 
 # --- decisions: may a sender send this one message now? -------------------------------------------------------
@@ -411,9 +413,10 @@ def denied(reason: Reason) -> Decision:
     return Decision(allow=False, reason=reason)
 
 
-def customer_timezone(choices: dict) -> zoneinfo.ZoneInfo:
+def customer_timezone(choices: Choices) -> zoneinfo.ZoneInfo:
     """The customer's time zone: the one they gave with their quiet hours, else UTC (as the page reckons)."""
-    quiet = ((choices.get("frequency") or {}).get("value") or {}).get("quiet_hours") or {}
+    frequency = SnapshotEntry.of(choices, "frequency")
+    quiet = (frequency.value_of("quiet_hours") if frequency else None) or {}
     return zoneinfo.ZoneInfo(quiet["timezone"]) if quiet.get("timezone") else UTC
 
 
@@ -421,11 +424,11 @@ def week_start(at: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     """Monday 00:00 of the customer's week holding ``at``: the weekly cap counts messages from here."""
     local = at.astimezone(tz)
     monday = local.date() - timedelta(days=local.weekday())
-    return _wall_clock_reaches(datetime.combine(monday, time()), tz, after=None)
+    return _wall_clock_reaches(datetime.combine(monday, time()), tz)
 
 
 def decide(
-    choices: dict,
+    choices: Choices,
     rules: CatalogRules,
     *,
     channel: str,
@@ -446,21 +449,23 @@ def decide(
     # The document's entry for the channel, narrowed to this topic by the very function that builds it.
     permissions = _channel_entry(choices, rules, at, channel, (topic,))
     tz = customer_timezone(choices)
-    channel_purpose, topic_purpose = f"channel:{channel}", f"topic:{topic}"
+    channel_key, topic_key = channel_purpose(channel), topic_purpose(topic)
     if rules.topics[topic].required:
         carried = topic in permissions["required_topics"]
-        steps = [Step("required_topic", topic_purpose, carried, None if carried else Reason.NO_CONSENT)]
+        steps = [Step("required_topic", topic_key, carried, None if carried else Reason.NO_CONSENT)]
         steps.append(Step("address", None, reachable, None if reachable else Reason.UNDELIVERABLE))
         return _decision(steps, Reason.REQUIRED)
     steps = [
-        _consent_step("channel", choices.get(channel_purpose), channel_purpose, permissions["allowed"]),
-        _consent_step("topic", choices.get(topic_purpose), topic_purpose, topic in permissions["topics"]),
+        _consent_step("channel", SnapshotEntry.of(choices, channel_key), channel_key, permissions["allowed"]),
+        _consent_step(
+            "topic", SnapshotEntry.of(choices, topic_key), topic_key, topic in permissions["topics"]
+        ),
         Step("address", None, reachable, None if reachable else Reason.UNDELIVERABLE),
     ]
     paused_until = permissions["paused_until"]
     pause_ends = (
         _wall_clock_reaches(
-            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()), tz, after=None
+            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()), tz
         )
         if paused_until
         else None
@@ -490,7 +495,7 @@ def decide(
     steps.append(
         Step(
             "frequency",
-            topic_purpose if topic in permissions["topic_frequency"] else "frequency",
+            topic_key if topic in permissions["topic_frequency"] else "frequency",
             real_time,
             None if real_time else Reason.DIGEST_ONLY,
         )
@@ -514,13 +519,15 @@ def _decision(steps: list[Step], allowed_reason: Reason) -> Decision:
     if failed is None:
         return Decision(allow=True, reason=allowed_reason, steps=tuple(steps))
     # The first rule that fails gives the reason, and (if it ends by itself) when it ends.
-    return Decision(allow=False, reason=failed.reason, until=failed.until, steps=tuple(steps))
+    return Decision(
+        allow=False, reason=failed.reason or Reason.UNKNOWN, until=failed.until, steps=tuple(steps)
+    )
 
 
-def _consent_step(rule: str, entry: dict | None, purpose: str, passed: bool) -> Step:
+def _consent_step(rule: str, entry: SnapshotEntry | None, purpose: str, passed: bool) -> Step:
     if passed:
         return Step(rule, purpose, True)
-    state = entry["state"] if entry else None
+    state = entry.state if entry else None
     if state == State.REQUESTED:
         reason = Reason.REQUESTED_UNCONFIRMED
     elif state in (State.WITHDRAWN, State.REFUSED):
@@ -531,106 +538,130 @@ def _consent_step(rule: str, entry: dict | None, purpose: str, passed: bool) -> 
     return Step(rule, purpose, False, reason)
 
 
-def quiet_hours_end(quiet: dict | None, at: datetime) -> datetime | None:
-    """If ``at`` falls in the quiet hours (by the wall clock where the customer lives), the instant they end.
+def quiet_hours_end(quiet: QuietHours | None, at: datetime) -> datetime | None:
+    """If ``at`` falls in the quiet hours (by the wall clock where the customer lives), the instant they end:
+    the first instant after ``at`` at which that clock reads a time outside them.
 
-    Quiet hours are wall-clock times: on the night the clocks change they are an hour longer or shorter, and
-    when the end time does not exist that night (clocks jump over it) they end at the jump.
+    Quiet hours are wall-clock times, so the night the clocks change can end them early: when the clocks jump
+    forward over their end, or back to a time before their start (in the repeated hour of a fall-back), they
+    end at the jump.
     """
     if not quiet:
         return None
     tz = zoneinfo.ZoneInfo(quiet["timezone"])
     start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
-    local = at.astimezone(tz)
-    wall = local.time().replace(tzinfo=None)
-    inside = start <= wall < end if start < end else (start != end and (wall >= start or wall < end))
-    if not inside:
+    if not _in_quiet_hours(at.astimezone(tz).time(), start, end):
         return None
-    day = local.date() if wall < end else local.date() + timedelta(days=1)
-    return _wall_clock_reaches(datetime.combine(day, end), tz, after=at)
+    instant = at
+    # Under one UTC offset the clock runs evenly and leaves the window when it reads ``end``; if the offset
+    # changes first, the clock jumps at that instant, out of the window or to a later point inside it.
+    while True:
+        wall = instant.astimezone(tz).replace(tzinfo=None)
+        day = wall.date() if wall.time() < end else wall.date() + timedelta(days=1)
+        reads_end = instant + (datetime.combine(day, end) - wall)
+        jump = _offset_change(instant, reads_end, tz)
+        if jump is None:
+            return reads_end
+        if not _in_quiet_hours(jump.astimezone(tz).time(), start, end):
+            return jump
+        instant = jump
 
 
-def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo, after: datetime | None) -> datetime:
-    """The first instant (later than ``after``) at which the clock in ``tz`` reads ``wall`` or later."""
-    for fold in (0, 1):
-        candidate = wall.replace(tzinfo=tz, fold=fold)
-        instant = candidate.astimezone(UTC)
-        if instant.astimezone(tz).replace(tzinfo=None) != wall:
-            return _clock_jump(wall, tz)
-        if after is None or instant > after:
-            return instant
-    raise ValueError(f"{wall} in {tz} is not later than {after}.")
+def _in_quiet_hours(wall: time, start: time, end: time) -> bool:
+    if start < end:
+        return start <= wall < end
+    return start != end and (wall >= start or wall < end)  # across midnight; equal ends mean none
 
 
-def _clock_jump(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """``wall`` does not exist in ``tz`` (the clocks jump over it): the instant of the jump (whole seconds)."""
-    readings = (wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1))
-    low, high = sorted(int(reading) for reading in readings)  # one offset reads it before the jump, one after
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, tz).replace(tzinfo=None) >= wall:
-            high = middle
+def _wall_clock_reaches(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """The first instant at which the clock in ``tz`` reads ``wall`` or later."""
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # ``wall`` does not exist in ``tz`` (the clocks jump over it): its two readings lie either side of the jump.
+    low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+    jump = _offset_change(low, high, tz)
+    assert jump is not None  # readings that differ lie either side of an offset change
+    return jump
+
+
+def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    """The instant (whole seconds, as zones change) after ``low`` and not after ``high`` when ``tz`` changes its
+    UTC offset, or None when it has the same offset at both. The spans asked about are about a day long, and no
+    zone changes its offset and back within one."""
+    before = low.astimezone(tz).utcoffset()
+    if high.astimezone(tz).utcoffset() == before:
+        return None
+    low_second, high_second = math.floor(low.timestamp()), math.ceil(high.timestamp())
+    while high_second - low_second > 1:
+        middle = (low_second + high_second) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == before:
+            low_second = middle
         else:
-            low = middle
-    return datetime.fromtimestamp(high, UTC)
+            high_second = middle
+    return datetime.fromtimestamp(high_second, UTC)
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------
 
 
-def latest_version_id(purpose: str, rules: CatalogRules) -> int | None:
-    """The id of the newest published version of the purpose's notice."""
-    versions = [version for version in rules.published.values() if version.purpose == purpose]
-    return max(versions, key=lambda version: version.number).id if versions else None
+def _current_version_id(purpose: str, rules: CatalogRules) -> int | None:
+    version: PublishedVersion | None = rules.current_version(purpose)
+    return version.id if version else None
 
 
-def withdrawal_choices(choices: dict, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+def withdrawal_choices(
+    choices: Choices, rules: CatalogRules, channel: str, topics: Sequence[str] = ()
+) -> list[Choice]:
     """What stopping marketing on ``channel`` means for this snapshot: the channel itself when no topics are
     named, else each named topic loses the channel (withdrawn when no channel is left). Required topics stay;
     purposes that allow nothing on the channel already give nothing to withdraw."""
     if not topics:
-        entry = choices.get(f"channel:{channel}")
-        if not entry or entry["state"] not in (State.GIVEN, State.REQUESTED):
+        key = channel_purpose(channel)
+        entry = SnapshotEntry.of(choices, key)
+        if entry is None or not entry.holds:
             return []
-        return [Choice(f"channel:{channel}", State.WITHDRAWN, latest_version_id(f"channel:{channel}", rules))]
+        return [Choice(key, State.WITHDRAWN, _current_version_id(key, rules))]
     result = []
     for slug in topics:
-        purpose, topic = f"topic:{slug}", rules.topics.get(slug)
-        entry = choices.get(purpose)
-        if topic is None or topic.required or not entry or entry["state"] != State.GIVEN:
+        purpose, topic = topic_purpose(slug), rules.topics.get(slug)
+        entry = SnapshotEntry.of(choices, purpose)
+        if topic is None or topic.required or entry is None or not entry.is_given:
             continue
-        value = entry["value"]
-        if channel not in value["channels"]:
+        if channel not in entry.channels:
             continue
-        left = [code for code in value["channels"] if code != channel]
+        left = [code for code in entry.channels if code != channel]
         if left:
-            result.append(Choice(purpose, State.GIVEN, entry["notice_version"], {**value, "channels": left}))
+            result.append(
+                Choice(purpose, State.GIVEN, entry.notice_version, {**(entry.value or {}), "channels": left})
+            )
         else:
-            result.append(Choice(purpose, State.WITHDRAWN, latest_version_id(purpose, rules)))
+            result.append(Choice(purpose, State.WITHDRAWN, _current_version_id(purpose, rules)))
     return result
 
 
-def regrant_choices(choices: dict, rules: CatalogRules, channel: str, topics=()) -> list[Choice]:
+def regrant_choices(
+    choices: Choices, rules: CatalogRules, channel: str, topics: Sequence[str] = ()
+) -> list[Choice]:
     """A customer's own "start again" (START, a resubscribe): the channel, and each named topic on it, under
     the current notices. A double opt-in channel still waits for the address to be confirmed."""
     result = []
-    entry = choices.get(f"channel:{channel}")
-    if not entry or entry["state"] != State.GIVEN:
-        result.append(
-            Choice(f"channel:{channel}", State.GIVEN, latest_version_id(f"channel:{channel}", rules))
-        )
+    key = channel_purpose(channel)
+    entry = SnapshotEntry.of(choices, key)
+    if entry is None or not entry.is_given:
+        result.append(Choice(key, State.GIVEN, _current_version_id(key, rules)))
     for slug in topics:
-        purpose, topic = f"topic:{slug}", rules.topics.get(slug)
+        purpose, topic = topic_purpose(slug), rules.topics.get(slug)
         if topic is None or topic.required or channel not in topic.channels:
             continue
-        entry = choices.get(purpose)
-        if entry and entry["state"] == State.GIVEN:
-            if channel not in entry["value"]["channels"]:
-                value = {**entry["value"], "channels": [*entry["value"]["channels"], channel]}
-                result.append(Choice(purpose, State.GIVEN, entry["notice_version"], value))
+        entry = SnapshotEntry.of(choices, purpose)
+        if entry is not None and entry.is_given:
+            if channel not in entry.channels:
+                value = {**(entry.value or {}), "channels": [*entry.channels, channel]}
+                result.append(Choice(purpose, State.GIVEN, entry.notice_version, value))
         else:
             result.append(
-                Choice(purpose, State.GIVEN, latest_version_id(purpose, rules), {"channels": [channel]})
+                Choice(purpose, State.GIVEN, _current_version_id(purpose, rules), {"channels": [channel]})
             )
     return result
 

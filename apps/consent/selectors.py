@@ -1,19 +1,22 @@
 import heapq
 import hmac
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from apps.catalog.models import NoticeText, NoticeVersion
-from apps.catalog.selectors import catalog_rules
+from apps.catalog.selectors import CatalogRules, catalog_rules
 from apps.customers.models import Customer
 from apps.customers.selectors import message_times
 
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .documents import PermissionBody
+from .entries import Choices, SnapshotEntry, entries
 from .models import GENESIS_HASH, CheckpointHead, ConsentEvent, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     Decision,
@@ -29,10 +32,10 @@ from .rules import (
 )
 
 
-def replay_choices(events, rules=None) -> dict:
+def replay_choices(events: Iterable[ConsentEvent], rules: CatalogRules | None = None) -> Choices:
     """The snapshot's choices as the given events (in sequence order) make them."""
     rules = rules or catalog_rules()
-    choices: dict = {}
+    choices: Choices = {}
     for event in events:
         apply_event(choices, event, rules)
     return choices
@@ -86,7 +89,7 @@ def current_permission_document(customer: Customer) -> PermissionDocument | None
 @dataclass(frozen=True)
 class PointInTimeAnswer:
     at: datetime
-    body: dict
+    body: PermissionBody
     derived_from: list[int]
 
 
@@ -106,7 +109,7 @@ def permission_document_at(customer: Customer, at: datetime) -> PointInTimeAnswe
     )
 
 
-def replayed_snapshot_fields(customer_id: int) -> dict:
+def replayed_snapshot_fields(customer_id: int) -> dict[str, Any]:
     """The snapshot fields a replay of this customer's ledger produces (what ``rebuild_snapshots`` writes)."""
     events = list(ConsentEvent.objects.filter(customer_id=customer_id).order_by("sequence"))
     choices = replay_choices(events)
@@ -124,11 +127,11 @@ class LedgerBreak:
     sequence: int
     problem: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"customer {self.customer_id}, sequence {self.sequence}: {self.problem}"
 
 
-def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+def ledger_breaks(customer_ids: Collection[int] | None = None) -> Iterator[LedgerBreak]:
     """Every break, by customer: in a chain itself, or against the heads checkpoints anchored (a removed tail)."""
     return heapq.merge(
         chain_breaks(customer_ids),
@@ -137,7 +140,7 @@ def ledger_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
     )
 
 
-def chain_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+def chain_breaks(customer_ids: Collection[int] | None = None) -> Iterator[LedgerBreak]:
     """Walk every chain in order and yield the first break of each customer whose chain does not verify."""
     events = ConsentEvent.objects.order_by("customer_id", "sequence")
     if customer_ids is not None:
@@ -218,7 +221,7 @@ def checkpoint_problem(checkpoint: LedgerCheckpoint) -> str | None:
     return None
 
 
-def checkpoint_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
+def checkpoint_breaks(customer_ids: Collection[int] | None = None) -> Iterator[LedgerBreak]:
     """Every chain head a checkpoint ever anchored must still be in the ledger, with the hash it had: yields the
     first missing or changed one of each customer."""
     still_there = ConsentEvent.objects.filter(
@@ -245,7 +248,7 @@ def checkpoint_breaks(customer_ids=None) -> Iterator[LedgerBreak]:
         yield LedgerBreak(customer_id=head.customer_id, sequence=head.sequence, problem=problem)
 
 
-def checkpoint_export(checkpoint: LedgerCheckpoint, *, heads: bool = False) -> dict:
+def checkpoint_export(checkpoint: LedgerCheckpoint, *, heads: bool = False) -> dict[str, Any]:
     """The checkpoint as JSON for safekeeping elsewhere; with ``heads``, everything to recompute its root."""
     exported = {
         "checkpoint": checkpoint.pk,
@@ -272,6 +275,19 @@ def checkpoint_export(checkpoint: LedgerCheckpoint, *, heads: bool = False) -> d
 ADDRESS_FIELDS = {"email": "email", "sms": "phone", "phone": "phone"}
 
 
+def reachable(
+    channel: str, at: datetime, email: str, phone: str, email_undeliverable_at: datetime | None
+) -> bool:
+    """Candor holds an address for the channel, and (for email) no bounce or clean-up has flagged it since
+    before ``at``: the flag the permission document shows as ``undeliverable_since``."""
+    address = ADDRESS_FIELDS.get(channel)
+    if address is None:
+        return True
+    if address == "email" and email_undeliverable_at is not None and email_undeliverable_at <= at:
+        return False
+    return bool(email if address == "email" else phone)
+
+
 @dataclass(frozen=True)
 class DecisionRequest:
     external_id: str
@@ -291,8 +307,10 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
     customers = _customers_and_choices({request.external_id for request in requests})
     capped = {
         customer_id: customer_timezone(choices)
-        for customer_id, _, _, _, choices in customers.values()
-        if choices and ((choices.get("frequency") or {}).get("value") or {}).get("weekly_cap")
+        for customer_id, *_, choices in customers.values()
+        if choices
+        and (frequency := SnapshotEntry.of(choices, "frequency"))
+        and frequency.value_of("weekly_cap")
     }
     sent = {}
     if capped:
@@ -309,7 +327,7 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
         if customer is None:
             answers.append(denied(Reason.UNKNOWN))
             continue
-        customer_id, email, phone, erased_at, choices = customer
+        customer_id, email, phone, email_undeliverable_at, erased_at, choices = customer
         if erased_at is not None:
             answers.append(denied(Reason.ERASED))
             continue
@@ -317,7 +335,6 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
         if customer_id in sent:
             start = week_start(request.at, capped[customer_id])
             sent_this_week = sum(start <= time < request.at for time in sent[customer_id])
-        address = ADDRESS_FIELDS.get(request.channel)
         answers.append(
             decide(
                 choices or {},
@@ -326,7 +343,7 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
                 topic=request.topic,
                 at=request.at,
                 sent_this_week=sent_this_week,
-                reachable=address is None or bool({"email": email, "phone": phone}[address]),
+                reachable=reachable(request.channel, request.at, email, phone, email_undeliverable_at),
                 digest=request.digest,
             )
         )
@@ -336,24 +353,32 @@ def decisions(requests: list[DecisionRequest]) -> list[Decision]:
 # One array parameter instead of an IN list of 10,000 placeholders, which psycopg spent longer composing than
 # PostgreSQL spent answering.
 _CUSTOMERS_AND_CHOICES = (
-    "SELECT c.external_id, c.id, c.email, c.phone, c.erased_at, s.choices FROM customers_customer c "
+    "SELECT c.external_id, c.id, c.email, c.phone, c.email_undeliverable_at, c.erased_at, s.choices "
+    "FROM customers_customer c "
     "LEFT JOIN consent_snapshot s ON s.customer_id = c.id WHERE c.external_id = ANY(%s)"
 )
 
 
-def _customers_and_choices(external_ids: set[str]) -> dict[str, tuple]:
-    """Per external id: surrogate id, email, phone, erased_at and the snapshot's choices (None if none)."""
+def _customers_and_choices(external_ids: set[str]) -> dict[str, tuple[Any, ...]]:
+    """Per external id: surrogate id, email, phone, when email was flagged undeliverable, erased_at and the
+    snapshot's choices (None if none)."""
     if connection.vendor != "postgresql":
         rows = Customer.objects.filter(external_id__in=external_ids).values_list(
-            "external_id", "id", "email", "phone", "erased_at", "consent_snapshot__choices"
+            "external_id",
+            "id",
+            "email",
+            "phone",
+            "email_undeliverable_at",
+            "erased_at",
+            "consent_snapshot__choices",
         )
         return {row[0]: row[1:] for row in rows}
     choices_field = Snapshot._meta.get_field("choices")
     with connection.cursor() as cursor:
         cursor.execute(_CUSTOMERS_AND_CHOICES, [list(external_ids)])
         return {
-            external_id: (pk, email, phone, erased_at, choices_field.from_db_value(choices, None, connection))
-            for external_id, pk, email, phone, erased_at, choices in cursor.fetchall()
+            external_id: (pk, *row, choices_field.from_db_value(choices, None, connection))  # type: ignore[arg-type]
+            for external_id, pk, *row, choices in cursor.fetchall()
         }
 
 
@@ -368,7 +393,7 @@ class Explanation:
     at: datetime
     decision: Decision
     events: list[ConsentEvent]
-    wording: dict[int, dict]  # event id -> the notice text it pins
+    wording: dict[int, dict[str, Any]]  # event id -> the notice text it pins
     chain: list[ConsentEvent]
 
 
@@ -392,7 +417,6 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
             until=at,
             exclude_topics=[slug for slug, topic in rules.topics.items() if topic.required],
         )
-        address = ADDRESS_FIELDS.get(channel)
         decision = decide(
             choices,
             rules,
@@ -400,11 +424,11 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
             topic=topic,
             at=at,
             sent_this_week=len(sent.get(customer.pk, [])),
-            reachable=address is None or bool(getattr(customer, address)),
+            reachable=reachable(channel, at, customer.email, customer.phone, customer.email_undeliverable_at),
         )
     # The event each purpose's choice rests on (not a later one kept as history only).
     by_id = {event.pk: event for event in counted}
-    by_purpose = {purpose: by_id[entry["event"]] for purpose, entry in choices.items()}
+    by_purpose = {purpose: by_id[entry.event] for purpose, entry in entries(choices).items()}
     used = [by_purpose[p] for p in dict.fromkeys(step.purpose for step in decision.steps) if p in by_purpose]
     last = max((event.sequence for event in used), default=0)
     return Explanation(
@@ -419,24 +443,24 @@ def explain_decision(customer: Customer, *, channel: str, topic: str, at: dateti
     )
 
 
-def _wording(events: list[ConsentEvent]) -> dict[int, dict]:
+def _wording(events: list[ConsentEvent]) -> dict[int, dict[str, Any]]:
     """Per event id, the notice text it pins, in the language it was recorded in (English if that is missing)."""
-    texts: dict[int, dict] = {}
+    texts: dict[int, dict[str, NoticeText]] = {}
     for text in NoticeText.objects.filter(version_id__in={event.notice_version_id for event in events}):
         texts.setdefault(text.version_id, {})[text.language] = text
     versions = NoticeVersion.objects.in_bulk({event.notice_version_id for event in events})
     wording = {}
     for event in events:
         languages = texts.get(event.notice_version_id, {})
-        text = languages.get(event.language) or languages.get("en")
-        if text is not None:
+        shown = languages.get(event.language) or languages.get("en")
+        if shown is not None:
             version = versions[event.notice_version_id]
             wording[event.pk] = {
                 "notice_version": version.pk,
                 "number": version.number,
-                "language": text.language,
+                "language": shown.language,
                 "text_hash": version.text_hash,
-                **{field: getattr(text, field) for field in NoticeText.TEXT_FIELDS},
+                **{field: getattr(shown, field) for field in NoticeText.TEXT_FIELDS},
             }
     return wording
 
@@ -474,7 +498,9 @@ def resubscriptions(*, since: datetime) -> Iterator[Resubscription]:
         .select_related("customer")
         .order_by("customer_id", "sequence")
     )
-    choices, stopped, customer_id = {}, {}, None
+    choices: Choices = {}
+    stopped: dict[str, int] = {}
+    customer_id = None
     for event in events.iterator(chunk_size=2000):
         if event.customer_id != customer_id:
             choices, stopped, customer_id = {}, {}, event.customer_id

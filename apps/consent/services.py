@@ -4,6 +4,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +16,8 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
-from apps.catalog.selectors import benefit_kinds, catalog_rules
+from apps.catalog.purposes import Purpose
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer, MessageRecord
 from apps.customers.services import (
@@ -29,12 +31,14 @@ from apps.customers.services import (
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
+from .entries import SnapshotEntry, entries
 from .evidence import clean_evidence, clean_note
 from .models import ConsentEvent, InboundReport, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
     ACTOR_PATTERN,
     Choice,
     Confirmation,
+    Provenance,
     State,
     apply_event,
     captured_time_problems,
@@ -51,7 +55,7 @@ from .selectors import first_rewound_head, replayed_snapshot_fields, superseded_
 @dataclass(frozen=True)
 class Recorded:
     events: list[ConsentEvent]
-    document: PermissionDocument
+    document: PermissionDocument | None  # None: the customer never chose anything
     document_changed: bool
     # Recorded as history, but changing nothing: a later choice for the same purpose stands.
     history_only: tuple[ConsentEvent, ...] = ()
@@ -74,14 +78,11 @@ def record_choices(
     *,
     customer: Customer,
     choices: list[Choice],
-    source: str,
-    actor: str,
+    provenance: Provenance,
     language: str = "en",
-    evidence: dict | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
     note: str | None = None,
-    captured_at: datetime | None = None,
     confirmation: Confirmation | None = None,
 ) -> Recorded:
     """Append the choices to the customer's ledger and bring snapshot and permission document up to date.
@@ -92,29 +93,25 @@ def record_choices(
     its next version and an outbox row are written with it; the delivery side picks the outbox row up after
     commit.
 
-    ``evidence`` holds only known keys with values from fixed lists (``apps.consent.evidence``); free text goes in
-    ``note``, which is kept in an erasable table and referenced from the evidence by id and keyed hash.
-
-    ``captured_at`` is when the customer made the choice elsewhere (at checkout, in an old system), if earlier
-    than now: the event keeps it beside its recording time, and a choice captured before a later one for the
-    same purpose is kept as history only (``rules.takes_effect``). ``confirmation`` is proof that the customer
+    ``provenance`` says where the change comes from. Its evidence holds only known keys with values from fixed
+    lists (``apps.consent.evidence``); free text goes in ``note``, which is kept in an erasable table and
+    referenced from the evidence by id and keyed hash. Its captured time is when the customer made the choice
+    elsewhere, if earlier than now: the event keeps it beside its recording time, and a choice captured before
+    a later one for the same purpose is kept as history only (``rules.takes_effect``). ``confirmation`` is proof that the customer
     already confirmed the address elsewhere: double opt-in consent is then ``given`` at once, and the ledger
     keeps the confirmation's time and (as a keyed hash) its IP address.
     """
     change = Change(
         customer_id=customer.pk,
         choices=choices,
-        source=source,
-        actor=actor,
+        provenance=provenance,
         language=language,
-        evidence=evidence,
         ip_address=ip_address,
         user_agent=user_agent,
         note=note,
-        captured_at=captured_at,
         confirmation=confirmation,
     )
-    _validate_context(choices=choices, source=source, actor=actor, language=language)
+    _validate_context(choices=choices, provenance=provenance, language=language)
     with transaction.atomic():
         locked = store.lock_customer(customer.pk)
         snapshot = locked.snapshot
@@ -143,26 +140,25 @@ class Change:
 
     customer_id: int
     choices: list[Choice]
-    source: str
-    actor: str
+    provenance: Provenance
     language: str = "en"
-    evidence: dict | None = None
     ip_address: str | None = None
     user_agent: str | None = None
     note: str | None = None
-    captured_at: datetime | None = None
     confirmation: Confirmation | None = None
 
 
-def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: datetime) -> list[ConsentEvent]:
+def _new_events(
+    change: Change, erased: bool, snapshot: Snapshot, rules: CatalogRules, now: datetime
+) -> list[ConsentEvent]:
     """Validate the change against the locked state and build its events, chained on from the snapshot's last
     hash (advanced in place); nothing is written. Raises ``ValidationError`` for a bad change."""
-    source = change.source
+    source, captured_at = change.provenance.source, change.provenance.captured_at
     if erased and source != ConsentEvent.Source.SYSTEM:
         raise ValidationError({"customer": "This customer was erased; nothing more is recorded for them."})
-    _validate_capture(change.choices, rules, now, source, change.captured_at, change.confirmation)
+    _validate_capture(change.choices, rules, now, source, captured_at, change.confirmation)
     validate_choices(change.choices, rules, now, source)
-    evidence = clean_evidence(change.evidence, {choice.purpose for choice in change.choices})
+    evidence = clean_evidence(change.provenance.evidence, {choice.purpose for choice in change.choices})
     note = clean_note(change.note)
     if change.ip_address:
         evidence["ip_hash"] = evidence_hash(change.ip_address)
@@ -175,28 +171,28 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
     choices = [
         choice
         for choice in change.choices
-        if system_change_applies(choice, snapshot.choices.get(choice.purpose), rules, now)
+        if system_change_applies(choice, SnapshotEntry.of(snapshot.choices, choice.purpose), rules, now)
     ]
     if choices and note:  # kept only when something is recorded
         evidence["note_id"] = add_evidence_note(customer_id=change.customer_id, text=note).pk
         evidence["note_hash"] = evidence_hash(note)
     events = []
     for choice in choices:
-        current = snapshot.choices.get(choice.purpose)
+        current = SnapshotEntry.of(snapshot.choices, choice.purpose)
         event = ConsentEvent(
             customer_id=change.customer_id,
             sequence=snapshot.last_sequence + 1,
             purpose=choice.purpose,
             state=effective_state(choice, current, rules, source, change.confirmation is not None),
             value=choice.value or None,
-            notice_version_id=choice.notice_version_id,
+            notice_version_id=choice.notice_version_id,  # type: ignore[misc]  # validated: a published version
             language=change.language,
             source=source,
-            actor=change.actor,
+            actor=change.provenance.actor,
             evidence=evidence,
             recorded_at=now,
             # In UTC, as the database gives it back: the hash covers its text.
-            captured_at=change.captured_at.astimezone(UTC) if change.captured_at else None,
+            captured_at=captured_at.astimezone(UTC) if captured_at else None,
             expires_at=choice.expires_at,
             prev_hash=snapshot.last_hash,
         )
@@ -206,7 +202,7 @@ def _new_events(change: Change, erased: bool, snapshot: Snapshot, rules, now: da
     return events
 
 
-def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules) -> tuple[ConsentEvent, ...]:
+def _fold(snapshot: Snapshot, events: list[ConsentEvent], rules: CatalogRules) -> tuple[ConsentEvent, ...]:
     """Apply the events to the snapshot; returns those kept as history only."""
     history_only = tuple(event for event in events if not apply_event(snapshot.choices, event, rules))
     snapshot.next_expiry_at = next_expiry(snapshot.choices)
@@ -239,10 +235,7 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
                 plan = []
                 for change in group:
                     _validate_context(
-                        choices=change.choices,
-                        source=change.source,
-                        actor=change.actor,
-                        language=change.language,
+                        choices=change.choices, provenance=change.provenance, language=change.language
                     )
                     held = trial[change.customer_id]
                     events = _new_events(change, locked[change.customer_id].erased, held, rules, now)
@@ -256,13 +249,15 @@ def record_changes_in_bulk(*, groups: list[list[Change]]) -> list[list[Recorded]
         store.append_many_events(
             [e for plan in plans if isinstance(plan, list) for _, evs in plan for e in evs]
         )
-        results, documents, touched = [], [], {}
-        for plan in plans:
-            if isinstance(plan, ValidationError):
-                results.append(plan)
+        results: list[list[Recorded] | ValidationError] = []
+        documents: list[PermissionDocument] = []
+        touched: dict[int, Snapshot] = {}
+        for decided in plans:
+            if isinstance(decided, ValidationError):
+                results.append(decided)
                 continue
             recorded = []
-            for change, events in plan:
+            for change, events in decided:
                 snapshot = locked[change.customer_id].snapshot
                 if not events:
                     recorded.append(Recorded(events=[], document=snapshot.document, document_changed=False))
@@ -298,10 +293,17 @@ def _scratch_copy(snapshot: Snapshot) -> Snapshot:
     return copy
 
 
-def _validate_capture(choices, rules, now, source, captured_at, confirmation) -> None:
+def _validate_capture(
+    choices: list[Choice],
+    rules: CatalogRules,
+    now: datetime,
+    source: str,
+    captured_at: datetime | None,
+    confirmation: Confirmation | None,
+) -> None:
     """Captured times within bounds; proof of a confirmation only beside consent that needs one."""
     floor = settings.CONSENT_CAPTURED_AT_FLOOR
-    errors = {}
+    errors: dict[str, list[str]] = {}
     problems = captured_time_problems(captured_at, now, floor, "captured_at")
     if captured_at is not None and source == ConsentEvent.Source.SYSTEM:
         problems.append("The system's own changes happen now; they take no captured_at.")
@@ -310,8 +312,7 @@ def _validate_capture(choices, rules, now, source, captured_at, confirmation) ->
     if confirmation is not None:
         problems = captured_time_problems(confirmation.confirmed_at, now, floor, "confirmed_at")
         if not any(
-            choice.state == State.GIVEN
-            and choice.purpose.removeprefix("channel:") in rules.double_opt_in_channels
+            choice.state == State.GIVEN and rules.needs_double_opt_in(Purpose.parse(choice.purpose))
             for choice in choices
         ):
             problems.append(
@@ -351,13 +352,13 @@ def send_email_confirmation(customer: Customer, language: str) -> bool:
     return True
 
 
-def _validate_context(*, choices, source, actor, language) -> None:
-    errors = {}
+def _validate_context(*, choices: list[Choice], provenance: Provenance, language: str) -> None:
+    errors: dict[str, str] = {}
     if not choices:
         errors["choices"] = "Nothing to record: give at least one choice."
-    if source not in ConsentEvent.Source.values:
-        errors["source"] = f"Unknown source {source!r}."
-    if not ACTOR_PATTERN.match(actor or ""):
+    if provenance.source not in ConsentEvent.Source.values:
+        errors["source"] = f"Unknown source {provenance.source!r}."
+    if not ACTOR_PATTERN.match(provenance.actor or ""):
         errors["actor"] = (
             "Actor must be customer, system, staff:<id>, api:<client>, import:<batch> or inbound:<source>."
         )
@@ -368,7 +369,7 @@ def _validate_context(*, choices, source, actor, language) -> None:
 
 
 def _next_document(
-    snapshot: Snapshot, rules, now: datetime, undeliverable: datetime | None = None
+    snapshot: Snapshot, rules: CatalogRules, now: datetime, undeliverable: datetime | None = None
 ) -> PermissionDocument | None:
     """The next permission document version, if the permissions changed; the caller writes it."""
     body = derive_permissions(snapshot.choices, rules, now, undeliverable)
@@ -416,7 +417,9 @@ def mark_notice_version_published(*, version: NoticeVersion) -> None:
         version.mark_published()
 
 
-def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str, dict]) -> NoticeVersion:
+def publish_legacy_notice_version(
+    *, purpose: str, source: str, texts: dict[str, dict[str, str]]
+) -> NoticeVersion:
     """Publish the wording a source system showed before Candor (what its sign-up form said), for consent
     imported from it, so proof always shows a wording. ``texts`` maps a language to the four notice fields.
 
@@ -437,7 +440,7 @@ def publish_legacy_notice_version(*, purpose: str, source: str, texts: dict[str,
             errors[f"texts.{language}"] = f"Unsupported language, or missing {', '.join(missing)}."
     if notice and NoticeVersion.objects.filter(notice=notice, legacy_source=source).exists():
         errors["source"] = f"{purpose} already has a legacy version for {source}; published wording is final."
-    if errors:
+    if errors or notice is None:
         raise ValidationError(errors)
     with transaction.atomic():
         version = NoticeVersion.objects.create(notice=notice, number=0, legacy_source=source)
@@ -466,9 +469,11 @@ def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None 
             choices=[
                 Choice(purpose=version.notice.purpose, state=State.INVALIDATED, notice_version_id=version.pk)
             ],
-            source=ConsentEvent.Source.SYSTEM,
-            actor="system",
-            evidence={"reason": f"material change: {version}"},
+            provenance=Provenance(
+                source=ConsentEvent.Source.SYSTEM,
+                actor="system",
+                evidence={"reason": f"material change: {version}"},
+            ),
         )
         invalidated += len(recorded.events)
     return invalidated
@@ -480,19 +485,19 @@ def expire_consents(*, now: datetime | None = None) -> int:
     expired = 0
     for snapshot in Snapshot.objects.filter(next_expiry_at__lte=now).select_related("customer").iterator():
         due = [
-            Choice(purpose=purpose, state=State.EXPIRED, notice_version_id=entry["notice_version"])
-            for purpose, entry in snapshot.choices.items()
-            if entry["state"] == State.GIVEN
-            and entry["expires_at"]
-            and datetime.fromisoformat(entry["expires_at"]) <= now
+            Choice(purpose=purpose, state=State.EXPIRED, notice_version_id=entry.notice_version)
+            for purpose, entry in entries(snapshot.choices).items()
+            if entry.is_given and (expiry := entry.expiry) is not None and expiry <= now
         ]
         if due:
             recorded = record_choices(
                 customer=snapshot.customer,
                 choices=due,
-                source=ConsentEvent.Source.SYSTEM,
-                actor="system",
-                evidence={"reason": "time-boxed consent ended"},
+                provenance=Provenance(
+                    source=ConsentEvent.Source.SYSTEM,
+                    actor="system",
+                    evidence={"reason": "time-boxed consent ended"},
+                ),
             )
             expired += len(recorded.events)
     return expired
@@ -544,9 +549,9 @@ def change_identity(
     external_id: str,
     source: str,
     actor: str,
-    evidence: dict | None = None,
+    evidence: dict[str, Any] | None = None,
     note: str | None = None,
-    **identity,
+    **identity: Any,
 ) -> tuple[Customer, bool]:
     """Create the customer or update their identity (``customer_upsert``); returns ``(customer, created)``.
 
@@ -570,9 +575,9 @@ def change_identity(
             record_choices(
                 customer=customer,
                 choices=choices,
-                source=source,
-                actor=actor,
-                evidence={**(evidence or {}), "reason": "; ".join(reasons)},
+                provenance=Provenance(
+                    source=source, actor=actor, evidence={**(evidence or {}), "reason": "; ".join(reasons)}
+                ),
                 note=note,
             )
         elif before.email_undeliverable_at and not customer.email_undeliverable_at:
@@ -584,23 +589,28 @@ def _identity_change_choices(before: Customer, after: Customer) -> tuple[list[Ch
     snapshot = Snapshot.objects.filter(customer_id=after.pk).first()
     current = snapshot.choices if snapshot else {}
     choices, reasons = [], []
-    email = current.get("channel:email")
-    if after.email != before.email and email and email["state"] in (State.GIVEN, State.REQUESTED):
+    email = SnapshotEntry.of(current, "channel:email")
+    if after.email != before.email and email and email.holds:
         if after.email:
-            choices.append(Choice("channel:email", State.REQUESTED, email["notice_version"]))
+            choices.append(Choice("channel:email", State.REQUESTED, email.notice_version))
             reasons.append("email address changed: email awaits confirmation of the new address")
         else:
-            choices.append(Choice("channel:email", State.WITHDRAWN, email["notice_version"]))
+            choices.append(Choice("channel:email", State.WITHDRAWN, email.notice_version))
             reasons.append("email address removed")
-    sms = current.get("channel:sms")
-    if after.phone != before.phone and sms and sms["state"] in (State.GIVEN, State.REQUESTED):
-        choices.append(Choice("channel:sms", State.WITHDRAWN, sms["notice_version"]))
+    sms = SnapshotEntry.of(current, "channel:sms")
+    if after.phone != before.phone and sms and sms.holds:
+        choices.append(Choice("channel:sms", State.WITHDRAWN, sms.notice_version))
         reasons.append("phone number changed: texts stop until the new number is verified")
     return choices, reasons
 
 
 def erase_customer(
-    *, customer: Customer, source: str, actor: str, evidence: dict | None = None, note: str | None = None
+    *,
+    customer: Customer,
+    source: str,
+    actor: str,
+    evidence: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> Customer:
     """Erase the customer's personal data; the ledger stays, pseudonymous and verifiable.
 
@@ -614,33 +624,23 @@ def erase_customer(
         if customer.erased_at:
             return customer
         rules = catalog_rules()
-        latest: dict[str, tuple[int, int]] = {}
-        for version in rules.published.values():
-            if not version.legacy_source and version.number > latest.get(version.purpose, (0, 0))[0]:
-                latest[version.purpose] = (version.number, version.id)
+        current = rules.current_versions()
         snapshot = Snapshot.objects.filter(customer_id=customer.pk).first()
         withdrawals = [
-            Choice(purpose=purpose, state=State.WITHDRAWN, notice_version_id=latest[purpose][1])
-            for purpose, entry in (snapshot.choices if snapshot else {}).items()
-            if entry["state"] in (State.GIVEN, State.REQUESTED)
-            and purpose in latest
-            and not _is_required_topic(purpose, rules)
+            Choice(purpose=purpose, state=State.WITHDRAWN, notice_version_id=current[purpose].id)
+            for purpose, entry in entries(snapshot.choices if snapshot else {}).items()
+            if entry.holds and purpose in current and not rules.is_required_topic(Purpose.parse(purpose))
         ]
         if withdrawals:
             record_choices(
                 customer=customer,
                 choices=withdrawals,
-                source=source,
-                actor=actor,
-                evidence={**(evidence or {}), "reason": "erasure requested"},
+                provenance=Provenance(
+                    source=source, actor=actor, evidence={**(evidence or {}), "reason": "erasure requested"}
+                ),
                 note=note,
             )
         return erase_identity(customer=customer, at=timezone.now())
-
-
-def _is_required_topic(purpose: str, rules) -> bool:
-    topic = rules.topics.get(purpose.removeprefix("topic:")) if purpose.startswith("topic:") else None
-    return bool(topic and topic.required)
 
 
 class LedgerRewound(Exception):
@@ -769,13 +769,17 @@ def record_inbound_report(
     recorded = None
     with transaction.atomic():
         if choices:
+            assert report.customer is not None  # a report carries choices only for a customer it names
             recorded = record_choices(
                 customer=report.customer,
                 choices=choices,
-                source=report.provider,
-                actor=f"inbound:{report.source_name}",
+                provenance=Provenance(
+                    source=report.provider,
+                    actor=f"inbound:{report.source_name}",
+                    captured_at=min(report.occurred_at, report.received_at),
+                ),
                 language=report.customer.locale,
-                captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
+                # never ahead of our clock
             )
             report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
             report.ledger_events = [event.pk for event in recorded.events]

@@ -6,8 +6,10 @@ Through the ORM the same work cost about as much again as the database itself (`
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from django.db import connection
@@ -97,7 +99,7 @@ def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
     return {customer_id: _locked(customer_id, row) for customer_id, row in rows.items()}
 
 
-def _locked(customer_id: int, row) -> Locked:
+def _locked(customer_id: int, row: Sequence[Any]) -> Locked:
     token, erased_at, undeliverable, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at = (
         row[:8]
     )
@@ -205,7 +207,9 @@ def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocume
         snapshot._state.adding, snapshot._state.db = False, connection.alias
 
 
-def _insert_rows(insert: str, types: tuple[str, ...], rows: list, tail: str = "") -> list[tuple]:
+def _insert_rows(
+    insert: str, types: tuple[str, ...], rows: Sequence[Sequence[Any]], tail: str = ""
+) -> list[tuple[Any, ...]]:
     """Insert many rows in few statements; returns what ``tail``'s RETURNING returns.
 
     On PostgreSQL one statement whose parameters are one array per column (``unnest``): a fixed text that
@@ -285,7 +289,7 @@ def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: dat
             )
 
 
-def _event_row(event: ConsentEvent) -> list:
+def _event_row(event: ConsentEvent) -> list[Any]:
     return [
         event.customer_id,
         event.sequence,
@@ -305,23 +309,23 @@ def _event_row(event: ConsentEvent) -> list:
     ]
 
 
-def _to_json(value):
+def _to_json(value: Any) -> Any:
     return connection.ops.adapt_json_value(value, None)
 
 
-def _to_datetime(value):
+def _to_datetime(value: datetime | None) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _json(value):
+def _json(value: Any) -> Any:
     """Django reads JSON columns as text on both backends and decodes them in the field; so do we."""
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _datetime(value):
+def _datetime(value: Any) -> Any:
     """PostgreSQL returns aware datetimes; SQLite keeps text, which its backend turns into UTC datetimes."""
     if isinstance(value, str):
-        return connection.ops.convert_datetimefield_value(value, None, connection)
+        return connection.ops.convert_datetimefield_value(value, None, connection)  # type: ignore[attr-defined]
     return value
 
 
@@ -354,4 +358,5 @@ def store_moved_heads(checkpoint_id: int) -> int:
             "WHERE s.last_sequence > 0 ON CONFLICT (customer_id, sequence) DO NOTHING",
             [checkpoint_id],
         )
-        return cursor.rowcount
+        moved: int = cursor.rowcount
+        return moved

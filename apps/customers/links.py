@@ -120,7 +120,12 @@ class ListUnsubscribeHeaders:
 
 def list_unsubscribe_headers(customer: Customer, scope: str = "channel:email") -> ListUnsubscribeHeaders:
     """The RFC 8058 header values a mailer adds to a message for this customer about ``scope``."""
-    return ListUnsubscribeHeaders(list_unsubscribe=f"<{unsubscribe_url(customer, scope)}>")
+    return unsubscribe_headers_for(unsubscribe_url(customer, scope))
+
+
+def unsubscribe_headers_for(url: str) -> ListUnsubscribeHeaders:
+    """The header values for an unsubscribe URL already made (so a message's URL and header carry one token)."""
+    return ListUnsubscribeHeaders(list_unsubscribe=f"<{url}>")
 
 
 def rotate_link_key(customer: Customer) -> None:

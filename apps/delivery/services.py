@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,6 +27,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from apps.consent.documents import PermissionBody, document_part
 from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
 
 from .adapters import Adapter, Message, Outcome, adapter_for, failed
@@ -192,17 +194,8 @@ def _sees_a_change(destination: Destination, customer_id: int, version: int, bod
     )
 
 
-def visible_part(destination: Destination, body: dict) -> dict:
-    wanted = set(destination.purposes)
-
-    def allowed(part):
-        return not wanted or part in wanted
-
-    part = {"channels": {code: rules for code, rules in body["channels"].items() if allowed(code)}}
-    for key in ("location", "personalization"):
-        if allowed(key):
-            part[key] = body[key]
-    return part
+def visible_part(destination: Destination, body: PermissionBody) -> dict[str, Any]:
+    return document_part(body, frozenset(destination.purposes))
 
 
 def _ensure_cursors(deliveries: list[Delivery]) -> None:
@@ -400,7 +393,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
 
     def send_until_done() -> list[tuple[int, list[Outcome | None]]]:
         """Take chunks one after another until none is left: one pool task per thread, not per chunk."""
-        sent = []
+        sent: list[tuple[int, list[Outcome | None]]] = []
         while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
             if stop.is_set() or time.monotonic() > deadline:
@@ -409,7 +402,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
             outcomes = _send_chunk(shared, destination, chunks[index])
             if any(outcome.retry_after is not None or outcome.gone for outcome in outcomes):
                 stop.set()
-            sent.append((index, outcomes))
+            sent.append((index, list[Outcome | None](outcomes)))
         return sent
 
     renew_every = settings.DELIVERY_LEASE_SECONDS / 3

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
+from apps.catalog.purposes import channel_purpose
 from apps.consent.rules import Confirmation, State
 
 from .mapping import RowProblem, TopicMap, Wanted
@@ -138,7 +139,7 @@ def _email_consent(captured_at, confirmed_at, confirm_ip, optin_ip) -> Change:
     return Change((Wanted("channel:email", State.REQUESTED),), captured_at, None, optin_ip or None)
 
 
-def _labels(value: str) -> list[str]:
+def _labels(value: str | None) -> list[str]:
     return [label.strip() for label in (value or "").split(",") if label.strip()]
 
 
@@ -288,7 +289,7 @@ def _shopify(row: SourceRow, raw: dict, topic_map: TopicMap, exported_at) -> Non
             continue
         if at is None:
             raise RowProblem(f"{key} {state} without consentUpdatedAt")
-        purpose = f"channel:{channel}"
+        purpose = channel_purpose(channel)
         if state == "UNSUBSCRIBED":
             row.changes.append(Change((Wanted(purpose, State.WITHDRAWN),), at, reason="unsubscribed"))
         elif channel == "email":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from apps.catalog.purposes import topic_purpose
 from apps.catalog.selectors import CatalogRules
 from apps.consent.rules import State
 
@@ -46,7 +47,8 @@ class TopicMap:
             if channel not in channels.setdefault(slug, []):
                 channels[slug].append(channel)
         return tuple(
-            Wanted(f"topic:{slug}", State.GIVEN, {"channels": chosen}) for slug, chosen in channels.items()
+            Wanted(topic_purpose(slug), State.GIVEN, {"channels": chosen})
+            for slug, chosen in channels.items()
         )
 
 

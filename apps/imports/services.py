@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Any, TextIO
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -23,9 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog.models import NoticeVersion
+from apps.catalog.purposes import topic_purpose
 from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, State
+from apps.consent.rules import Choice, Provenance, State
 from apps.consent.services import (
     Change,
     change_identity,
@@ -156,7 +158,7 @@ def check_import(
     errors = {}
     if fmt not in FORMATS:
         errors["format"] = f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}."
-    needed = {*FORMAT_PURPOSES.get(fmt, ()), *(f"topic:{slug}" for slug, _ in topic_map.topics.values())}
+    needed = {*FORMAT_PURPOSES.get(fmt, ()), *(topic_purpose(slug) for slug, _ in topic_map.topics.values())}
     missing = sorted(p for p in needed if p in rules.noticed_purposes and p not in versions)
     if missing:
         errors["source"] = (
@@ -325,7 +327,7 @@ def _customers_in_bulk(run: ImportRun, rows: list[SourceRow]) -> dict[int, tuple
         c.external_id: c
         for c in Customer.objects.filter(external_id__in=[r.external_id for r in rows if r.external_id])
     }
-    by_email = {}
+    by_email: dict[str, Customer] = {}
     for customer in Customer.objects.filter(
         email__in=[r.email for r in rows if r.email and not r.external_id], erased_at__isnull=True
     ).order_by("-pk"):
@@ -363,14 +365,16 @@ def _changes(job: _Job, row: SourceRow, customer: Customer) -> list[Change]:
         Change(
             customer_id=customer.pk,
             choices=[_choice(wanted, job.versions) for wanted in change.choices],
-            source=ConsentEvent.Source.IMPORT,
-            actor=f"import:{run.source}",
+            provenance=Provenance(
+                source=ConsentEvent.Source.IMPORT,
+                actor=f"import:{run.source}",
+                evidence={"import_run": run.pk, "row": row.number},
+                captured_at=change.captured_at,
+            ),
             language=customer.locale,
-            # The run names the file; the export's own words (an unsubscribe reason) are free text: an erasable note.
-            evidence={"import_run": run.pk, "row": row.number},
+            # The export's own words (an unsubscribe reason) are free text: an erasable note, not evidence.
             note=change.reason or None,
             ip_address=change.ip_address,
-            captured_at=change.captured_at,
             confirmation=change.confirmation,
         )
         for change in sorted(row.changes, key=lambda c: c.captured_at, reverse=True)
@@ -394,7 +398,7 @@ def _choice(wanted, versions: dict) -> Choice:
 class _Tally:
     """What one imported row did, added to the summary (and its confirmation mail sent) once it is written."""
 
-    def __init__(self, job: _Job, row: SourceRow, customer: Customer, created: bool, recorded: list):
+    def __init__(self, job: _Job, row: SourceRow, customer: Customer, created: bool, recorded: Any):
         self.row, self.customer, self.created = row, customer, created
         self.events = Counter(event.state for r in recorded for event in r.events)
         self.history = sum(len(r.history_only) for r in recorded)
@@ -482,7 +486,9 @@ class _RejectedFile:
     """The rejected rows beside the input, in its own shape plus the reason, opened at the first rejection."""
 
     def __init__(self, path: Path):
-        self.path, self.count, self._file, self._writer = path, 0, None, None
+        self.path, self.count = path, 0
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
 
     def __enter__(self):
         return self

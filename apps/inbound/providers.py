@@ -209,7 +209,7 @@ def postmark_reports(source: InboundSource, *, body: bytes, authorization: str, 
         return []
     by_recipient = change.get("Origin") == "Recipient"
     if change.get("SuppressSending"):
-        reason = change.get("SuppressionReason")
+        reason = str(change.get("SuppressionReason"))
         action = {"SpamComplaint": Action.COMPLAINT, "HardBounce": Action.BOUNCE}.get(
             reason, Action.WITHDRAW if by_recipient else Action.IGNORE
         )

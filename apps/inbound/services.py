@@ -31,8 +31,8 @@ from .providers import Action, Report, secret_hash
 Kind = InboundSource.Kind
 Outcome = InboundReport.Outcome
 
-DEFAULT_CHANNEL = {Kind.TWILIO: "sms"}
-LEDGER_SOURCE = {
+DEFAULT_CHANNEL: dict[str, str] = {Kind.TWILIO: "sms"}
+LEDGER_SOURCE: dict[str, str] = {
     Kind.TWILIO: ConsentEvent.Source.TWILIO,
     Kind.SENDGRID: ConsentEvent.Source.SENDGRID,
     Kind.POSTMARK: ConsentEvent.Source.POSTMARK,

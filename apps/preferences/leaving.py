@@ -9,7 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.catalog.selectors import catalog_rules, current_notice_version
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.selectors import catalog_rules
+from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State
 from apps.consent.services import Recorded
@@ -41,27 +43,21 @@ def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
         return None
     choices = snapshot_choices(visit.customer)
     rules = catalog_rules()
-    version = current_notice_version(scope)
+    version = rules.current_version(scope)
     if version is None:
         return None
-    entry = choices.get(scope)
+    entry = SnapshotEntry.of(choices, scope)
     if scope == "channel:email":
         state = off_state(entry)
-        choice = Choice(scope, state, version.pk) if state else None
-    elif scope.startswith("topic:") and scope.removeprefix("topic:") in rules.topics:
-        topic = rules.topics[scope.removeprefix("topic:")]
-        if (
-            topic.required
-            or not entry
-            or entry["state"] != State.GIVEN
-            or "email" not in entry["value"]["channels"]
-        ):
+        choice = Choice(scope, state, version.id) if state else None
+    elif (topic := rules.topic_rule(Purpose.parse(scope))) is not None:
+        if topic.required or not entry or not entry.is_given or "email" not in entry.channels:
             return None  # required topics are not marketing; nothing else to stop
-        rest = [code for code in entry["value"]["channels"] if code != "email"]
+        rest = [code for code in entry.channels if code != "email"]
         if rest:
-            choice = Choice(scope, State.GIVEN, version.pk, {**entry["value"], "channels": rest})
+            choice = Choice(scope, State.GIVEN, version.id, {**(entry.value or {}), "channels": rest})
         else:
-            choice = Choice(scope, State.WITHDRAWN, version.pk)
+            choice = Choice(scope, State.WITHDRAWN, version.id)
     else:
         return None
     if choice is None:
@@ -84,20 +80,22 @@ def note_offers_shown(*, customer) -> None:
 def do_less(*, visit: Visit, action: str) -> Saved:
     """The alternatives offered before leaving: a monthly digest, or a pause of 90 days."""
     choices = snapshot_choices(visit.customer)
-    entry = choices.get("frequency")
-    value = dict(entry["value"]) if entry and entry["state"] == State.GIVEN and entry["value"] else {}
-    value.setdefault("digest", catalog_rules().defaults.get("frequency", "weekly"))
+    raw = choices.get("frequency")
+    entry = SnapshotEntry.from_json(raw) if raw else None
+    value = dict(entry.given_value or {}) if entry else {}
+    rules = catalog_rules()
+    value.setdefault("digest", rules.defaults.get("frequency", "weekly"))
     if action == "monthly":
         value["digest"] = "monthly"
     elif action == "pause":
         value["paused_until"] = (timezone.now().date() + timedelta(days=90)).isoformat()
     else:
         raise ValidationError({"action": [_("Unknown choice.")]})
-    version = current_notice_version("frequency")
+    version = rules.current_version("frequency")
     recorded = record(
-        visit, [Choice("frequency", State.GIVEN, version.pk, value)], evidence={"section": "leave"}
+        visit, [Choice("frequency", State.GIVEN, version.id, value)], evidence={"section": "leave"}
     )
-    return Saved(recorded=recorded, before={"frequency": entry}, purposes=["frequency"])
+    return Saved(recorded=recorded, before={"frequency": raw}, purposes=["frequency"])
 
 
 def unsubscribe_everything(*, visit: Visit, reason: str = "") -> Recorded | None:
@@ -108,16 +106,16 @@ def unsubscribe_everything(*, visit: Visit, reason: str = "") -> Recorded | None
     """
     rules = catalog_rules()
     choices = snapshot_choices(visit.customer)
-    purposes = [f"channel:{code}" for code in rules.channels] + [
-        f"topic:{slug}" for slug, topic in rules.topics.items() if not topic.required
+    purposes = [channel_purpose(code) for code in rules.channels] + [
+        topic_purpose(slug) for slug, topic in rules.topics.items() if not topic.required
     ]
     purposes += ["location", "personalization"]
     result = []
     for purpose in purposes:
-        entry = choices.get(purpose)
-        if entry and entry["state"] in (State.GIVEN, State.REQUESTED):
-            version = current_notice_version(purpose)
-            result.append(Choice(purpose, State.WITHDRAWN, version.pk))
+        entry = SnapshotEntry.of(choices, purpose)
+        if entry and entry.holds:
+            version = rules.current_version(purpose)
+            result.append(Choice(purpose, State.WITHDRAWN, version.id))
     if not result:
         return None
     evidence = {"section": "leave"}
@@ -139,10 +137,10 @@ def honour_gpc(*, visit: Visit) -> list[str]:
     choices = snapshot_choices(visit.customer)
     due = []
     for purpose in sorted(rules.gpc_purposes):
-        entry = choices.get(purpose)
-        if not entry or entry["state"] not in (State.GIVEN, State.REQUESTED):
+        entry = SnapshotEntry.of(choices, purpose)
+        if not entry or not entry.holds:
             continue
-        if purpose == "personalization" and (entry["value"] or {}).get("depth") == "none":
+        if purpose == "personalization" and entry.value_of("depth") == "none":
             continue
         due.append(purpose)
     if not due:
@@ -157,7 +155,7 @@ def honour_gpc(*, visit: Visit) -> list[str]:
         return []
     recorded = record(
         visit,
-        [Choice(purpose, State.WITHDRAWN, current_notice_version(purpose).pk) for purpose in due],
+        [Choice(purpose, State.WITHDRAWN, rules.current_version(purpose).id) for purpose in due],
         source=Source.GPC,
         evidence={"signal": "Sec-GPC: 1"},
     )

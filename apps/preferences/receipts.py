@@ -1,8 +1,11 @@
 """The customer's own history: the timeline of their ledger, and a consent receipt for any one event."""
 
+from typing import Any
+
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from apps.catalog.purposes import Purpose, channel_purpose
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import State
 from apps.customers.models import Customer
@@ -11,7 +14,7 @@ from .leaving import LEAVE_REASON_LABELS
 from .selectors import RECEIVED_DAYS, TEXT_FIELD_KEYS, current_notices, notice_view, received_in_return
 
 # The customer's words for states and sources (the ledger's own labels are the staff's, in English).
-STATE_LABELS = {
+STATE_LABELS: dict[str, Any] = {
     State.REQUESTED: _("Waiting for you to confirm"),
     State.GIVEN: _("Yes"),
     State.REFUSED: _("No"),
@@ -19,7 +22,7 @@ STATE_LABELS = {
     State.EXPIRED: _("Ended by itself (time limit)"),
     State.INVALIDATED: _("Asked again after we changed the wording"),
 }
-SOURCE_LABELS = {
+SOURCE_LABELS: dict[str, Any] = {
     ConsentEvent.Source.WEB: _("on this page"),
     ConsentEvent.Source.EMAIL_LINK: _("by a link in an email"),
     ConsentEvent.Source.ONE_CLICK_UNSUBSCRIBE: _("by the unsubscribe link in an email"),
@@ -146,7 +149,7 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
             "lines": [
                 line.text
                 for line in received_in_return(customer, event.language)
-                if event.purpose in (line.purpose, f"channel:{line.channel}")
+                if event.purpose in (line.purpose, channel_purpose(line.channel))
             ],
         },
     }
@@ -155,7 +158,8 @@ def consent_receipt(customer: Customer, sequence: int) -> dict | None:
 def _purpose_category(purpose: str) -> str:
     if purpose in ("location", "personalization"):
         return "Personalisation"
-    return "Marketing communications" if not purpose.startswith("topic:order") else "Service communications"
+    slug = Purpose.parse(purpose).topic_slug or ""
+    return "Service communications" if slug.startswith("order") else "Marketing communications"
 
 
 def _pii_category(purpose: str) -> str:
@@ -163,6 +167,6 @@ def _pii_category(purpose: str) -> str:
         return "Location"
     if purpose == "personalization":
         return "Preferences and activity"
-    if purpose.startswith("channel:"):
+    if Purpose.parse(purpose).is_channel:
         return "Contact details"
     return "Communication preferences"

@@ -6,6 +6,7 @@ replaying the ledger; the timeline and receipts read the ledger itself.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -13,7 +14,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic, translated
-from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_notice_versions
+from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import State, is_in_force
 from apps.customers.models import Customer
@@ -81,17 +84,10 @@ def notice_view(version: NoticeVersion, language: str) -> NoticeView:
 
 def current_notices(language: str) -> dict[str, NoticeView]:
     """Per purpose, the latest published notice version (two queries for all of them)."""
-    versions = (
-        NoticeVersion.objects.filter(published_at__isnull=False)
-        .select_related("notice")
-        .prefetch_related("texts")
-        .order_by("notice_id", "-number")
-    )
-    notices: dict[str, NoticeView] = {}
-    for version in versions:
-        if version.notice.purpose not in notices:
-            notices[version.notice.purpose] = notice_view(version, language)
-    return notices
+    return {
+        version.notice.purpose: notice_view(version, language)
+        for version in current_notice_versions().order_by("notice_id")
+    }
 
 
 @dataclass
@@ -125,7 +121,7 @@ class TopicRow:
 
     @property
     def purpose(self) -> str:
-        return f"topic:{self.slug}"
+        return topic_purpose(self.slug)
 
 
 @dataclass(frozen=True)
@@ -176,14 +172,14 @@ class PreferencePage:
     location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
 
 
-def snapshot_choices(customer: Customer) -> dict:
+def snapshot_choices(customer: Customer) -> Choices:
     snapshot = Snapshot.objects.filter(customer=customer).only("choices").first()
     return snapshot.choices if snapshot else {}
 
 
-def is_on(entry: dict | None) -> bool:
+def is_on(entry: SnapshotEntry | None) -> bool:
     """On for the page: given (in force) or awaiting the email confirmation."""
-    return bool(entry) and entry["state"] in ON_STATES
+    return entry is not None and entry.holds
 
 
 def _options(language: str) -> dict[str, list[OptionView]]:
@@ -201,14 +197,14 @@ def _options(language: str) -> dict[str, list[OptionView]]:
     return sets
 
 
-def needs_reask(purpose: str, entry: dict | None, rules: CatalogRules, now: datetime) -> bool:
-    if not entry:
+def needs_reask(purpose: str, entry: SnapshotEntry | None, rules: CatalogRules, now: datetime) -> bool:
+    if entry is None:
         return False
-    if entry["state"] == State.INVALIDATED:
+    if entry.state == State.INVALIDATED:
         return True
-    if entry["state"] not in ON_STATES:
+    if not entry.holds:
         return False
-    version = rules.published.get(entry["notice_version"])
+    version = rules.published.get(entry.notice_version)
     return version is not None and version.number < rules.material_floor(purpose, now)
 
 
@@ -219,14 +215,15 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     choices = snapshot_choices(customer)
     notices = current_notices(language)
     in_force = {
-        purpose: is_in_force(choices.get(purpose), purpose, rules, now) for purpose in rules.purposes()
+        purpose: is_in_force(SnapshotEntry.of(choices, purpose), purpose, rules, now)
+        for purpose in rules.purposes()
     }
 
     channel_labels = {}
     channels = []
     for channel in Channel.objects.all():
         channel_labels[channel.code] = translated(channel.label, language)
-        entry = choices.get(channel.purpose)
+        entry = SnapshotEntry.of(choices, channel.purpose)
         reask = needs_reask(channel.purpose, entry, rules, now)
         contact = {"email": masked_email(customer.email), "sms": masked_phone(customer.phone)}.get(
             channel.code, ""
@@ -237,7 +234,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
                 label=channel_labels[channel.code],
                 notice=notices.get(channel.purpose),
                 on=is_on(entry) and not reask,
-                pending=bool(entry) and entry["state"] == State.REQUESTED and not reask,
+                pending=entry is not None and entry.state == State.REQUESTED and not reask,
                 contact=contact,
                 needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
             )
@@ -246,16 +243,14 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
 
     topics = []
     for topic in Topic.objects.prefetch_related("channels"):
-        entry = choices.get(topic.purpose)
-        given = (
-            entry["value"] if entry and entry["state"] == State.GIVEN and in_force[topic.purpose] else None
-        )
+        entry = SnapshotEntry.of(choices, topic.purpose)
+        given = entry.given_value if entry and in_force[topic.purpose] else None
         allowed = [channel.code for channel in topic.channels.all()]
         allowed.sort(key=list(channel_labels).index)
         if topic.required:
-            checked = set(given["channels"]) if given else set(allowed)
+            checked = set(entry.channels) if entry and given else set(allowed)
         else:
-            checked = set(given["channels"]) if given else set()
+            checked = set(entry.channels) if entry and given else set()
         topics.append(
             TopicRow(
                 slug=topic.slug,
@@ -271,8 +266,10 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
             )
         )
 
-    frequency_entry = choices.get("frequency")
-    frequency = dict(frequency_entry["value"] or {}) if in_force["frequency"] else {}
+    frequency_entry = SnapshotEntry.of(choices, "frequency")
+    frequency: dict[str, Any] = (
+        dict(frequency_entry.value or {}) if frequency_entry and in_force["frequency"] else {}
+    )
     frequency.setdefault("digest", rules.defaults.get("frequency", ""))
     quiet = frequency.get("quiet_hours") or {}
     paused_until = frequency.get("paused_until")
@@ -286,19 +283,14 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
         pause_choice="keep" if frequency["paused"] else "", paused_until_input=paused_until or ""
     )
 
-    location_entry = choices.get("location")
-    location = {"level": "off", "expires_at": None}
-    if in_force["location"]:
-        location = {
-            "level": location_entry["value"]["level"],
-            "expires_at": datetime.fromisoformat(location_entry["expires_at"])
-            if location_entry["expires_at"]
-            else None,
-        }
-    personalization_entry = choices.get("personalization")
+    location_entry = SnapshotEntry.of(choices, "location")
+    location: dict[str, Any] = {"level": "off", "expires_at": None}
+    if location_entry and in_force["location"]:
+        location = {"level": location_entry.value_of("level"), "expires_at": location_entry.expiry}
+    personalization_entry = SnapshotEntry.of(choices, "personalization")
     personalization = (
-        personalization_entry["value"]["depth"]
-        if in_force["personalization"]
+        personalization_entry.value_of("depth")
+        if personalization_entry and in_force["personalization"]
         else rules.defaults.get("personalization", "none")
     )
 
@@ -326,12 +318,12 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
     due = [
         purpose
         for purpose in rules.purposes()
-        if purpose in notices and needs_reask(purpose, choices.get(purpose), rules, now)
+        if purpose in notices and needs_reask(purpose, SnapshotEntry.of(choices, purpose), rules, now)
     ]
     if not due:
         return []
     # The answer being re-asked: the customer's last given/requested event for the purpose.
-    answered = {}
+    answered: dict[str, ConsentEvent] = {}
     for event in (
         ConsentEvent.objects.filter(customer=customer, purpose__in=due, state__in=ON_STATES)
         .select_related("notice_version__notice")
@@ -358,8 +350,7 @@ def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:
                 previous=previous,
                 previous_value=event.value if event else None,
                 changes=changes,
-                required=purpose.startswith("topic:")
-                and rules.topics[purpose.removeprefix("topic:")].required,
+                required=rules.is_required_topic(Purpose.parse(purpose)),
             )
         )
     return result
@@ -394,10 +385,11 @@ def received_in_return(customer: Customer, language: str) -> list[Received]:
     groups: dict[tuple[str, str], list] = {}
     for message in messages:  # newest first
         kind = kinds.get(message.benefit)
-        purpose = kind.purpose if kind and kind.purpose else f"topic:{message.topic}"
-        channel = message.channel if purpose.startswith("topic:") else ""
+        purpose = kind.purpose if kind and kind.purpose else topic_purpose(message.topic)
+        channel = message.channel if Purpose.parse(purpose).is_topic else ""
         groups.setdefault((purpose, channel), []).append((message, kind))
-    location = (snapshot_choices(customer).get("location") or {}).get("value") or {}
+    location_entry = SnapshotEntry.of(snapshot_choices(customer), "location")
+    location = (location_entry.value if location_entry else None) or {}
     levels = {option.code: option.label for option in _options(language)[Option.Set.LOCATION]}
     # What each line names: channels and topics by label, other purposes by their notice's title.
     names = {
@@ -422,10 +414,10 @@ def _received_line(purpose: str, channel: str, items: list, language: str, names
     else:
         unit = ngettext("message", "messages", count)
     facts = {"count": count, "unit": unit, "date": date_format(last, "j M")}
-    if purpose.startswith("topic:"):
+    if Purpose.parse(purpose).is_topic:
         text = _("You allowed %(channel)s about %(topic)s: %(count)s %(unit)s, the last on %(date)s.") % {
             **facts,
-            "channel": names.get(f"channel:{channel}", channel),
+            "channel": names.get(channel_purpose(channel), channel),
             "topic": names.get(purpose, purpose),
         }
     elif purpose == "location":

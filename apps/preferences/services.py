@@ -19,9 +19,11 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_version
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, State
+from apps.consent.rules import Choice, Provenance, State
 from apps.consent.services import Recorded, change_identity, record_choices, send_email_confirmation
 from apps.customers.models import Customer, Exposure
 from apps.customers.services import (
@@ -68,17 +70,17 @@ class Saved:
 
 def section_of(purpose: str) -> str:
     """The page section that shows ``purpose``."""
-    return {"channel": "channels", "topic": "topics"}.get(purpose.split(":", 1)[0], purpose)
+    return {"channel": "channels", "topic": "topics"}.get(Purpose.parse(purpose).kind, purpose)
 
 
 def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, evidence=None) -> Recorded:
     return record_choices(
         customer=visit.customer,
         choices=choices,
-        source=source,
-        actor="customer",
+        provenance=Provenance(
+            source=source, actor="customer", evidence={"via": visit.via, **(evidence or {})}
+        ),
         language=visit.language,
-        evidence={"via": visit.via, **(evidence or {})},
         ip_address=visit.ip_address,
         user_agent=visit.user_agent,
     )
@@ -93,13 +95,13 @@ def _shown_version(data, purpose: str, rules: CatalogRules) -> int:
     return version.id
 
 
-def off_state(entry: dict | None) -> str | None:
+def off_state(entry: SnapshotEntry | None) -> str | None:
     """Switching something off: withdraw what was on, refuse what was never answered, leave refusals alone."""
     if entry is None:
         return State.REFUSED
-    if entry["state"] in (State.GIVEN, State.REQUESTED):
+    if entry.holds:
         return State.WITHDRAWN
-    if entry["state"] in (State.EXPIRED, State.INVALIDATED):
+    if entry.state in (State.EXPIRED, State.INVALIDATED):
         return State.REFUSED
     return None
 
@@ -126,8 +128,8 @@ def _channel_choices(data, choices, rules, now) -> list[Choice]:
     wanted = set(data.getlist("channel")) - set(data.getlist("drop"))
     result = []
     for code in rules.channels:
-        purpose = f"channel:{code}"
-        entry = choices.get(purpose)
+        purpose = channel_purpose(code)
+        entry = SnapshotEntry.of(choices, purpose)
         on = is_on(entry) and not needs_reask(purpose, entry, rules, now)
         if code in wanted and not on:
             result.append(Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules)))
@@ -140,13 +142,13 @@ def _topic_choices(data, choices, rules, now) -> list[Choice]:
     result = []
     frequencies = rules.options.get("frequency", ())
     for slug, topic in rules.topics.items():
-        purpose = f"topic:{slug}"
+        purpose = topic_purpose(slug)
         if topic.required or f"nv:{purpose}" not in data:
             continue  # shown locked; or not on this form
-        entry = choices.get(purpose)
+        entry = SnapshotEntry.of(choices, purpose)
         wanted = [code for code in rules.channels if code in set(data.getlist(purpose)) & topic.channels]
         frequency = data.get(f"frequency:{purpose}", "")
-        current = entry["value"] if entry and entry["state"] == State.GIVEN else None
+        current = entry.given_value if entry else None
         if needs_reask(purpose, entry, rules, now):
             current = None
         if wanted:
@@ -161,8 +163,8 @@ def _topic_choices(data, choices, rules, now) -> list[Choice]:
 
 
 def _frequency_choices(data, choices, rules, now) -> list[Choice]:
-    entry = choices.get("frequency")
-    current = entry["value"] if entry and entry["state"] == State.GIVEN else None
+    entry = SnapshotEntry.of(choices, "frequency")
+    current = entry.given_value if entry else None
     value: dict = {"digest": data.get("digest", "")}
     cap = data.get("weekly_cap", "").strip()
     if cap:
@@ -193,18 +195,16 @@ def _frequency_choices(data, choices, rules, now) -> list[Choice]:
 
 
 def _location_choices(data, choices, rules, now) -> list[Choice]:
-    entry = choices.get("location")
+    entry = SnapshotEntry.of(choices, "location")
     level = data.get("level", "off")
     days = data.get("location_days", "")
-    current = entry["value"]["level"] if entry and entry["state"] == State.GIVEN else "off"
+    current = entry.value_of("level") if entry and entry.is_given else "off"
     if needs_reask("location", entry, rules, now):
         current = "off"
     if level == "off":
         state = off_state(entry) if current != "off" or entry is None else None
         return [Choice("location", state, _shown_version(data, "location", rules))] if state else []
-    current_end = (
-        datetime.fromisoformat(entry["expires_at"]) if current != "off" and entry["expires_at"] else None
-    )
+    current_end = entry.expiry if entry and current != "off" else None
     if days.isdigit() and int(days) in LOCATION_DAYS:
         expires_at = now + timedelta(days=int(days))
     else:
@@ -217,9 +217,9 @@ def _location_choices(data, choices, rules, now) -> list[Choice]:
 
 
 def _personalization_choices(data, choices, rules, now) -> list[Choice]:
-    entry = choices.get("personalization")
+    entry = SnapshotEntry.of(choices, "personalization")
     depth = data.get("depth", "none")
-    current = entry["value"]["depth"] if entry and entry["state"] == State.GIVEN else "none"
+    current = entry.value_of("depth") if entry and entry.is_given else "none"
     if needs_reask("personalization", entry, rules, now):
         current = "none"
     if depth == current and entry is not None:
@@ -287,7 +287,7 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
         return Saved()
     version_id = _shown_version(data, purpose, rules)
     if answer == "yes" or reask.required:
-        value = reask.previous_value if not purpose.startswith("channel:") else None
+        value = reask.previous_value if not Purpose.parse(purpose).is_channel else None
         choice = Choice(purpose, State.GIVEN, version_id, value)
     else:
         choice = Choice(purpose, State.REFUSED, version_id)
@@ -304,24 +304,17 @@ def undo_choices(before: dict, now: datetime | None = None) -> list[Choice]:
     now = now or timezone.now()
     rules = catalog_rules()
     result = []
-    for purpose, entry in before.items():
-        required = purpose.startswith("topic:") and rules.topics.get(purpose.removeprefix("topic:"))
-        required = bool(required and required.required)
-        version = current_notice_version(purpose)
+    for purpose, raw in before.items():
+        entry = SnapshotEntry.from_json(raw) if raw else None
+        required = rules.is_required_topic(Purpose.parse(purpose))
+        version = rules.current_version(purpose)
         if version is None:
             continue
-        expires_at = datetime.fromisoformat(entry["expires_at"]) if entry and entry["expires_at"] else None
-        restorable = (
-            entry
-            and entry["state"] in (State.GIVEN, State.REQUESTED, State.REFUSED, State.WITHDRAWN)
-            and not (expires_at and expires_at <= now)
-        )
-        if restorable:
-            result.append(
-                Choice(purpose, entry["state"], entry["notice_version"], entry["value"] or None, expires_at)
-            )
+        expires_at = entry.expiry if entry else None
+        if entry is not None and (entry.holds or entry.is_off) and not (expires_at and expires_at <= now):
+            result.append(Choice(purpose, entry.state, entry.notice_version, entry.value or None, expires_at))
         elif not required:
-            result.append(Choice(purpose, State.REFUSED, version.pk))
+            result.append(Choice(purpose, State.REFUSED, version.id))
     return result
 
 
@@ -351,14 +344,14 @@ def resend_email_confirmation(*, visit: Visit) -> Saved:
 
 def confirm_email(*, visit: Visit) -> str:
     """Record email consent as ``given`` from the link; returns what happened: confirmed, already, nothing."""
-    entry = snapshot_choices(visit.customer).get("channel:email")
-    if entry and entry["state"] == State.GIVEN:
+    entry = SnapshotEntry.of(snapshot_choices(visit.customer), "channel:email")
+    if entry and entry.is_given:
         return "already"
-    if not entry or entry["state"] != State.REQUESTED:
+    if not entry or entry.state != State.REQUESTED:
         return "nothing"
     recorded = record(
         visit,
-        [Choice("channel:email", State.GIVEN, entry["notice_version"])],
+        [Choice("channel:email", State.GIVEN, entry.notice_version)],
         source=Source.EMAIL_LINK,
         evidence={"confirmed": "email address"},
     )
@@ -397,7 +390,7 @@ def entered_phone(raw: str) -> str:
     return phone
 
 
-def start_sms_verification(*, visit: Visit, notice_version_id: int, phone: str = "") -> str:
+def start_sms_verification(*, visit: Visit, notice_version_id: int | None, phone: str = "") -> str:
     """Text a code to ``phone`` (checked by the caller), or else to the number on record; returns where it went."""
     customer = visit.customer
     if settings.SMS_BACKEND is None:

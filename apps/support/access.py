@@ -15,6 +15,7 @@ gate (``apps.support.admin_site``).
 
 import time
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
@@ -56,7 +57,7 @@ def staff_gate(request, permission: str | None = None, *, recent: bool = False):
     if _session_over(request, records, now):
         logout(request)
         return send_to("support:sign_in", request)
-    proved_at = {}
+    proved_at: dict[str, Any] = {}
     for record in records:
         proved_at[record.get("method")] = max(proved_at.get(record.get("method"), 0), record.get("at", 0))
     window = settings.STAFF_REAUTHENTICATION_TIMEOUT if recent else None

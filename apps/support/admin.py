@@ -18,7 +18,7 @@ class AuthenticatorAdmin(admin.ModelAdmin):
     """Never shows a TOTP seed or recovery codes. An authenticator can be removed, not added or edited: its owner
     then sets up a new one through an enrolment link."""
 
-    list_display = fields = readonly_fields = ["user", "type", "created_at", "last_used_at"]
+    list_display = fields = readonly_fields = ("user", "type", "created_at", "last_used_at")
     list_filter = ["type"]
 
     def has_add_permission(self, request):

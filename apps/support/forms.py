@@ -6,13 +6,15 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Option, translated
+from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import catalog_rules
+from apps.consent.entries import Choices, entries
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice
 from apps.imports.formats import FORMATS
 
-from .selectors import latest_versions, purpose_titles
+from .selectors import purpose_titles
 from .services import NOTE_MAX_LENGTH
 
 State = ConsentEvent.State
@@ -48,13 +50,13 @@ class ChangeForm(forms.Form):
         "later one for the same purpose is kept as history and changes nothing.",
     )
 
-    def __init__(self, *args, customer, current: dict, **kwargs):
+    def __init__(self, *args, customer, current: Choices, **kwargs):
         super().__init__(*args, **kwargs)
-        self.customer, self.current = customer, current
+        self.customer, self.current = customer, entries(current)
         self.rules = catalog_rules()
-        self.versions = latest_versions(self.rules)
+        self.versions = {purpose: version.id for purpose, version in self.rules.current_versions().items()}
         titles = purpose_titles()
-        options = {}
+        options: dict[str, list[tuple[str, str]]] = {}
         for option in Option.objects.all():
             options.setdefault(option.set, []).append((option.code, translated(option.label, "en")))
         self.groups = []
@@ -63,12 +65,12 @@ class ChangeForm(forms.Form):
                 continue
             names = [self._add_fields(purpose, options)]
             names += self._add_detail_fields(purpose, options)
-            entry = current.get(purpose) or {}
+            entry = self.current.get(purpose)
             self.groups.append(
                 PurposeGroup(
                     purpose,
                     titles.get(purpose, purpose),
-                    dict(State.choices).get(entry.get("state"), "Not asked yet"),
+                    dict(State.choices).get(entry.state if entry else "", "Not asked yet"),
                     [self[name] for name in names],
                 )
             )
@@ -76,15 +78,17 @@ class ChangeForm(forms.Form):
     def _add_fields(self, purpose, options) -> str:
         name = f"{purpose}|answer"
         answers = ANSWERS
-        if purpose.startswith("topic:") and self.rules.topics[purpose.removeprefix("topic:")].required:
+        if self.rules.is_required_topic(Purpose.parse(purpose)):
             answers = ANSWERS[:2]
         self.fields[name] = forms.ChoiceField(label="Answer", choices=answers, required=False)
         return name
 
     def _add_detail_fields(self, purpose, options) -> list[str]:
-        value = (self.current.get(purpose) or {}).get("value") or {}
-        if purpose.startswith("topic:"):
-            allowed = sorted(self.rules.topics[purpose.removeprefix("topic:")].channels)
+        entry = self.current.get(purpose)
+        value = (entry.value if entry else None) or {}
+        topic = self.rules.topic_rule(Purpose.parse(purpose))
+        if topic is not None:
+            allowed = sorted(topic.channels)
             name = f"{purpose}|channels"
             self.fields[name] = forms.MultipleChoiceField(
                 label="By",
@@ -156,21 +160,25 @@ class ChangeForm(forms.Form):
         return cleaned
 
     def _holds(self, purpose) -> bool:
-        return (self.current.get(purpose) or {}).get("state") in (State.GIVEN, State.REQUESTED)
+        entry = self.current.get(purpose)
+        return entry is not None and entry.holds
 
     def _value(self, purpose, cleaned):
         """The value a "Yes" records, or ``False`` after adding the error that stops it."""
-        if purpose.startswith("channel:"):
+        parsed = Purpose.parse(purpose)
+        if parsed.is_channel:
             return None
-        if purpose.startswith("topic:"):
+        if parsed.is_topic:
             channels = cleaned.get(f"{purpose}|channels") or []
             if not channels:
                 self.add_error(f"{purpose}|channels", "Tick at least one channel for a Yes.")
                 return False
-            frequency = ((self.current.get(purpose) or {}).get("value") or {}).get("frequency")
+            entry = self.current.get(purpose)
+            frequency = entry.value_of("frequency") if entry else None
             return {"channels": channels, **({"frequency": frequency} if frequency else {})}
         if purpose == "frequency":
-            kept = dict((self.current.get("frequency") or {}).get("value") or {})
+            entry = self.current.get("frequency")
+            kept = dict((entry.value if entry else None) or {})
             paused = cleaned.get("frequency|paused_until")
             kept.update(
                 digest=cleaned.get("frequency|digest") or kept.get("digest"),

@@ -14,7 +14,8 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, translated
-from apps.catalog.selectors import CatalogRules, catalog_rules
+from apps.catalog.selectors import catalog_rules
+from apps.consent.entries import SnapshotEntry, entries
 from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
@@ -147,7 +148,7 @@ def purpose_titles(language: str = "en") -> dict[str, str]:
     }
 
 
-def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText]:
+def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText | None]:
     """The notice text shown for each (notice version id, language), falling back to English."""
     version_ids = {version for version, _ in pairs}
     texts = {
@@ -229,25 +230,23 @@ def customer_glance(customer: Customer) -> Glance:
     now = timezone.now()
     rows = []
     for purpose in rules.purposes():
-        entry = choices.get(purpose)
-        state = entry["state"] if entry else ""
+        entry = SnapshotEntry.of(choices, purpose)
+        state = entry.state if entry else ""
         rows.append(
             PurposeRow(
                 purpose=purpose,
                 title=titles.get(purpose, purpose),
                 state=state or "not_asked",
                 state_label=STATE_LABELS.get(state, "Not asked yet"),
-                value_text=describe_value(entry["value"]) if entry else "",
+                value_text=describe_value(entry.value) if entry else "",
                 in_force=is_in_force(entry, purpose, rules, now),
-                notice_version=numbers.get(entry["notice_version"]) if entry else None,
-                recorded_at=entry["recorded_at"] if entry else None,
-                expires_at=entry["expires_at"] if entry else None,
+                notice_version=numbers.get(entry.notice_version) if entry else None,
+                recorded_at=entry.recorded_at if entry else None,
+                expires_at=entry.expires_at if entry else None,
             )
         )
-    frequency = choices.get("frequency") or {}
-    paused_until = ((frequency.get("value") or {}) if frequency.get("state") == "given" else {}).get(
-        "paused_until"
-    )
+    frequency = SnapshotEntry.of(choices, "frequency")
+    paused_until = frequency.value_of("paused_until") if frequency and frequency.is_given else None
     if paused_until and date.fromisoformat(paused_until) < now.date():
         paused_until = None
     return Glance(
@@ -379,7 +378,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     chosen = [event for event in events if not purpose or event.purpose == purpose]
     breaks = list(ledger_breaks(customer_ids=[customer.pk]))
     versions = {event.notice_version for event in chosen}
-    texts = {}
+    texts: dict[int, dict[str, dict[str, str]]] = {}
     for text in NoticeText.objects.filter(version__in=versions):
         texts.setdefault(text.version_id, {})[text.language] = {
             field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
@@ -389,6 +388,7 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     now = timezone.now()
     purposes = sorted({event.purpose for event in chosen})
     snapshot = Snapshot.objects.filter(customer=customer).first()
+    held = entries(snapshot.choices) if snapshot else {}
     rules = catalog_rules()
     return {
         "schema_version": PROOF_SCHEMA,
@@ -402,8 +402,8 @@ def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
                 "purpose_id": item,
                 "purpose": titles.get(item, item),
                 "lawful_basis": "consent (GDPR art. 6(1)(a))",
-                "current_state": ((snapshot.choices.get(item) or {}).get("state") if snapshot else None),
-                "in_force": is_in_force((snapshot.choices.get(item) if snapshot else None), item, rules, now),
+                "current_state": entry.state if (entry := held.get(item)) else None,
+                "in_force": is_in_force(held.get(item), item, rules, now),
             }
             for item in purposes
         ],
@@ -615,17 +615,6 @@ def ledger_check(customer_ids=None) -> dict:
     if customer_ids:
         events = events.filter(customer_id__in=customer_ids)
     return {"breaks": breaks, "events": events.count(), "checked_at": timezone.now()}
-
-
-def latest_versions(rules: CatalogRules) -> dict[str, int]:
-    """The id of the newest published notice version for every purpose."""
-    latest: dict[str, tuple[int, int]] = {}
-    for version in rules.published.values():
-        if version.legacy_source:
-            continue  # an old system's wording, never the one to ask under
-        if version.purpose not in latest or version.number > latest[version.purpose][0]:
-            latest[version.purpose] = (version.number, version.id)
-    return {purpose: version_id for purpose, (_, version_id) in latest.items()}
 
 
 # --- delivery status for one customer -------------------------------------------------------------------------

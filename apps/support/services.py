@@ -24,7 +24,7 @@ from django.utils import timezone
 from apps.catalog.selectors import catalog_rules
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import withdrawal_choices
+from apps.consent.rules import Provenance, withdrawal_choices
 from apps.consent.services import (
     Recorded,
     erase_customer,
@@ -117,12 +117,14 @@ def record_change_on_behalf(
         recorded = record_choices(
             customer=customer,
             choices=choices,
-            source=ConsentEvent.Source.SUPPORT_AGENT,
-            actor=staff_actor(staff),
+            provenance=Provenance(
+                source=ConsentEvent.Source.SUPPORT_AGENT,
+                actor=staff_actor(staff),
+                evidence=evidence,
+                captured_at=captured_at,
+            ),
             language=customer.locale,
-            evidence=evidence,
             note=note,
-            captured_at=captured_at,
         )
         if recorded.awaits_email_confirmation:
             send_email_confirmation(customer, customer.locale)
@@ -268,7 +270,7 @@ def start_upload_import(*, staff, upload, mapping, fmt: str, source: str, dry_ru
                 path=str(path),
                 fmt=fmt,
                 source=source,
-                map_path=map_path and str(map_path),
+                map_path=str(map_path) if map_path else None,
                 dry_run=dry_run,
                 exported_at=exported_at,
                 started_by=staff_actor(staff),

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from apps.consent.models import PermissionDocument
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -43,8 +44,7 @@ def test_a_polling_consumer_sees_every_change_once_and_in_order(catalog, make_ap
                     record_choices(
                         customer=customer,
                         choices=[choices["given" if (number + step) % 2 else "withdrawn"]],
-                        source="api",
-                        actor=f"api:writer-{number}",
+                        provenance=Provenance(source="api", actor=f"api:writer-{number}"),
                     )
                     time.sleep(rng.uniform(0, 0.02))  # commit late, after others that started later
         except Exception as error:  # surfaced in the main thread below

@@ -6,6 +6,7 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.models import EvidenceNote
 from tests.factories import CustomerFactory, make_choice
@@ -118,8 +119,7 @@ def test_the_history_lists_events_in_order_without_evidence(catalog, api):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("channel:push")],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
         ip_address="10.0.0.1",
     )
     body = api.get(f"/api/v1/customers/{customer.external_id}/consents").json()
@@ -135,7 +135,9 @@ def test_the_history_pages_by_sequence(catalog, api):
     customer = CustomerFactory()
     for state in ("given", "withdrawn", "given"):
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms", state)], source="web", actor="customer"
+            customer=customer,
+            choices=[make_choice("channel:sms", state)],
+            provenance=Provenance(source="web", actor="customer"),
         )
     url = f"/api/v1/customers/{customer.external_id}/consents"
     first = api.get(url, {"limit": 2}).json()

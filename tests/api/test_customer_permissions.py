@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.embedded
 
 def give(customer, *purposes):
     return record_choices(
-        customer=customer, choices=[make_choice(p) for p in purposes], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice(p) for p in purposes],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 
@@ -77,7 +80,9 @@ def test_at_a_past_time_it_answers_from_the_ledger(catalog, api):
         give(customer, "channel:sms")
     then = timezone.now() - timedelta(days=1)
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     body = api.get(url(customer), {"at": then.isoformat()}).json()
     assert body["permissions"]["channels"]["sms"]["allowed"] is True

@@ -1,6 +1,7 @@
 import pytest
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import erase_customer, record_choices
 from apps.customers.models import Customer
 from tests.factories import CustomerFactory, make_choice
@@ -41,9 +42,15 @@ def confirmed(catalog):
     """A customer whose email (confirmed by the double opt-in link) and texts are allowed."""
     customer = CustomerFactory(external_id="crm-1", email="ada@example.com", phone="+4915100000001")
     record_choices(
-        customer=customer, choices=[make_choice("channel:email")], source="email_link", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="email_link", actor="customer"),
     )
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     return customer
 
 

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.consent.models import PermissionDocument
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -43,7 +44,9 @@ def read_feed(api, expected, cursor=None, limit=100):
 
 def toggle(customer, state="given"):
     return record_choices(
-        customer=customer, choices=[make_choice("channel:sms", state)], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms", state)],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 

@@ -8,6 +8,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from config.wsgi import application
 from tests.factories import CustomerFactory, make_choice
@@ -35,8 +36,7 @@ def seeded_key(keep_the_test_connection, catalog, make_api, settings):
         record_choices(
             customer=customer,
             choices=[make_choice("channel:sms"), make_choice("location", value={"level": "city"})],
-            source="web",
-            actor="customer",
+            provenance=Provenance(source="web", actor="customer"),
         )
     return make_api().raw_key
 

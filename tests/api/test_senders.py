@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from apps.catalog.models import BenefitKind
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.services import erase_customer, record_choices
+from apps.consent.rules import Provenance
+from apps.consent.services import erase_customer, mark_address_undeliverable, record_choices
 from apps.customers.models import MessageRecord
 from tests.factories import CustomerFactory, make_choice
 
@@ -39,8 +40,7 @@ def allowing_news_by_push(customer, **frequency):
             make_choice("topic:news", value={"channels": ["push"]}),
             make_choice("frequency", value={"digest": "real_time", **frequency}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 
@@ -111,8 +111,7 @@ def test_the_one_click_url_from_a_message_withdraws_that_topic_by_email_and_noth
             make_choice("topic:offers", value={"channels": ["email", "sms"]}),
             make_choice("topic:news", value={"channels": ["email"]}),
         ],
-        source="import",
-        actor="import:legacy",
+        provenance=Provenance(source="import", actor="import:legacy"),
     )
     before = ConsentEvent.objects.filter(customer=customer).count()
     api = make_api(scopes=["links:write"])
@@ -177,7 +176,9 @@ def test_a_decision_allows_what_the_customer_allowed_and_says_why_not_otherwise(
     allowing_news_by_push(allowing)
     unconfirmed = CustomerFactory()
     record_choices(
-        customer=unconfirmed, choices=[make_choice("channel:email")], source="web", actor="customer"
+        customer=unconfirmed,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     erased = CustomerFactory()
     erase_customer(customer=erased, source="support_agent", actor="staff:1")
@@ -203,11 +204,31 @@ def test_a_decision_allows_what_the_customer_allowed_and_says_why_not_otherwise(
     ]
 
 
+def test_an_address_flagged_by_a_bounce_is_denied_as_undeliverable_from_the_flag_on(catalog, api):
+    customer = CustomerFactory()
+    bounced_at = timezone.now() - timedelta(hours=1)
+    mark_address_undeliverable(customer=customer, at=bounced_at)
+    ask = {"external_id": customer.external_id, "channel": "email", "topic": "orders"}
+    before, after = decide(
+        api,
+        {**ask, "at": (bounced_at - timedelta(seconds=1)).isoformat()},
+        {**ask, "at": bounced_at.isoformat()},
+    )
+    document = Snapshot.objects.get(customer=customer).document.body
+    assert document["channels"]["email"]["undeliverable_since"] == bounced_at.astimezone(UTC).isoformat()
+    assert [(before["decision"], before["reason"]), (after["decision"], after["reason"])] == [
+        ("allow", "required"),
+        ("deny", "undeliverable"),
+    ]
+
+
 def test_a_withdrawn_consent_is_denied_as_withdrawn(catalog, api):
     customer = CustomerFactory()
     allowing_news_by_push(customer)
     record_choices(
-        customer=customer, choices=[make_choice("channel:push", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:push", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     (answer,) = decide(api, {"external_id": customer.external_id, "channel": "push", "topic": "news"})
     assert answer["reason"] == "withdrawn"
@@ -245,8 +266,7 @@ def test_a_time_boxed_consent_is_denied_from_the_instant_it_ends_though_no_expir
             make_choice("topic:news", value={"channels": ["push"]}),
             make_choice("frequency", value={"digest": "real_time"}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     just_before, at_the_end = (ends - timedelta(microseconds=1)).isoformat(), ends.isoformat()
     answers = decide(
@@ -323,7 +343,9 @@ def test_the_explanation_names_the_failing_rule_and_the_event_with_its_wording(c
     customer = CustomerFactory()
     allowing_news_by_push(customer)
     record_choices(
-        customer=customer, choices=[make_choice("channel:push", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:push", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     body = api.get(
         f"/api/v1/customers/{customer.external_id}/explain", {"channel": "push", "topic": "news"}
@@ -342,8 +364,7 @@ def test_the_explanation_chain_recomputes_from_the_canonical_bytes(catalog, api)
     record_choices(
         customer=customer,
         choices=[make_choice("topic:news", value={"channels": ["push", "email"]})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
         ip_address="203.0.113.9",
     )
     body = api.get(
@@ -365,7 +386,9 @@ def test_the_explanation_of_a_past_instant_comes_from_the_ledger_as_it_was(catal
     allowing_news_by_push(customer)
     given_at = ConsentEvent.objects.get(customer=customer, sequence=1).recorded_at
     record_choices(
-        customer=customer, choices=[make_choice("channel:push", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:push", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     body = api.get(
         f"/api/v1/customers/{customer.external_id}/explain",

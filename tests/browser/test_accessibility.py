@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
+from apps.consent.rules import Provenance
 from apps.consent.services import SentMessage, publish_notice_version, record_choices, record_messages
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
@@ -39,8 +40,7 @@ def customer(demo_catalog):
             make_choice("topic:new-arrivals", value={"channels": ["email"]}),
             make_choice("location", value={"level": "city"}),
         ],
-        source="import",
-        actor="import:test",
+        provenance=Provenance(source="import", actor="import:test"),
     )
     # A sender reported a message, so the page shows what the customer got back.
     record_messages(

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.links import UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
@@ -59,7 +60,9 @@ def test_double_opt_in_by_the_emailed_link(live_server, page, demo_catalog):
 def test_one_click_unsubscribe_by_post_and_a_get_that_changes_nothing(live_server, page, demo_catalog):
     customer = CustomerFactory()
     record_choices(
-        customer=customer, choices=[make_choice("channel:email")], source="import", actor="import:t"
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="import", actor="import:t"),
     )
     url = live_server.url + reverse(
         "preferences:unsubscribe", args=["channel:email", make_token(customer, UNSUBSCRIBE, "channel:email")]
@@ -78,8 +81,7 @@ def test_a_material_change_asks_again(live_server, page, demo_catalog):
     record_choices(
         customer=customer,
         choices=[make_choice("personalization", value={"depth": "activity"})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     old = NoticeVersion.objects.get(notice__purpose="personalization", number=1)
     texts = list(old.texts.all())

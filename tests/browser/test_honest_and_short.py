@@ -8,6 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.links import make_token
 from apps.preferences import sms
@@ -105,7 +106,11 @@ def test_a_number_awaiting_its_code_shows_waiting_with_a_new_code_button(
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_history_shows_the_wording_seen_on_request(live_server, browser, demo_catalog, width, language):
     customer = CustomerFactory(locale=language)
-    record_choices(customer=customer, choices=[make_choice("channel:push")], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:push")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     page = open_page(browser, live_server, customer, width)
     page.goto(live_server.url + reverse("preferences:history"))
     expect(page.locator("ol.timeline")).not_to_contain_text(re.compile(r"version \d|Version \d"))
@@ -127,8 +132,7 @@ def test_the_leave_page_says_what_stays_on_and_what_stops_before_the_choice(
             make_choice("channel:push"),
             make_choice("topic:new-arrivals", value={"channels": ["push"]}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     page = open_page(browser, live_server, customer, width)
     page.goto(live_server.url + reverse("preferences:leave"))

@@ -17,6 +17,7 @@ from django.utils import dateformat
 from playwright.sync_api import expect
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
@@ -42,8 +43,7 @@ def customer(transactional_db, catalog):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("topic:offers", value={"channels": ["sms"]})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     return customer
 

@@ -2,6 +2,7 @@ import pytest
 
 from apps.catalog.models import Channel, Topic
 from apps.catalog.selectors import catalog_revision_token, catalog_rules
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -20,12 +21,15 @@ def test_rules_are_reused_while_the_catalog_is_unchanged(catalog):
 
 def test_the_write_path_sees_a_catalog_change_at_once(catalog):
     customer = CustomerFactory()
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     Topic.objects.get(slug="news").channels.add(Channel.objects.get(code="sms"))
     recorded = record_choices(
         customer=customer,
         choices=[make_choice("topic:news", value={"channels": ["sms"]})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     assert recorded.document.body["channels"]["sms"]["topics"] == ["news"]

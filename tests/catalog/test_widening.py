@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.catalog.models import Channel, Option, Topic, WideningChangeError
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, OptionFactory, TopicFactory, make_choice
 
@@ -34,8 +35,7 @@ def test_the_admin_refuses_to_make_a_refused_marketing_topic_required(staff_clie
     record_choices(
         customer=customer,
         choices=[make_choice("channel:email"), make_choice("topic:offers", state="refused")],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     offers = Topic.objects.get(slug="offers")
 

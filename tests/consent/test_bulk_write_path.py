@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import Choice
+from apps.consent.rules import Choice, Provenance
 from apps.consent.selectors import ledger_breaks, replayed_snapshot_fields
 from apps.consent.services import Change, erase_customer, record_changes_in_bulk, record_choices
 from tests.factories import CustomerFactory, make_choice
@@ -15,10 +15,9 @@ from tests.factories import CustomerFactory, make_choice
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
 
-def change(customer, *choices, **options):
-    return Change(
-        customer_id=customer.pk, choices=list(choices), source="import", actor="import:t", **options
-    )
+def change(customer, *choices, captured_at=None, **options):
+    provenance = Provenance(source="import", actor="import:t", captured_at=captured_at)
+    return Change(customer_id=customer.pk, choices=list(choices), provenance=provenance, **options)
 
 
 def test_a_bad_group_is_returned_as_its_error_and_writes_nothing_while_the_others_are_written(catalog):
@@ -49,7 +48,9 @@ def test_an_erased_customer_is_refused_as_record_choices_refuses_them(catalog):
 def test_several_changes_for_one_customer_chain_in_order_and_keep_later_choices_standing(catalog):
     customer = CustomerFactory()
     record_choices(
-        customer=customer, choices=[make_choice("channel:push", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:push", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     earlier = timezone.now() - timedelta(days=3)
 

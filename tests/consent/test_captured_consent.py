@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.catalog.selectors import catalog_rules, current_notice_version
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import Choice, Confirmation
+from apps.consent.rules import Choice, Confirmation, Provenance
 from apps.consent.selectors import (
     ledger_breaks,
     permission_document_at,
@@ -35,9 +35,12 @@ WORDING = {
 }
 
 
-def record(customer, *choices, source="web", **options):
+def record(customer, *choices, source="web", captured_at=None, **options):
     return record_choices(
-        customer=customer, choices=list(choices), source=source, actor="customer", **options
+        customer=customer,
+        choices=list(choices),
+        provenance=Provenance(source=source, actor="customer", captured_at=captured_at),
+        **options,
     )
 
 
@@ -45,9 +48,7 @@ def imported(customer, *choices, captured_at, **options):
     return record_choices(
         customer=customer,
         choices=list(choices),
-        source="import",
-        actor="import:shop",
-        captured_at=captured_at,
+        provenance=Provenance(source="import", actor="import:shop", captured_at=captured_at),
         **options,
     )
 

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from apps.catalog.models import Topic
 from apps.consent import tasks
 from apps.consent.models import OutboxEntry, PermissionDocument
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices, refresh_documents
 from tests.factories import CustomerFactory, make_choice
 
@@ -16,7 +17,9 @@ def customers(catalog):
     for _ in range(3):
         customer = CustomerFactory()
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+            customer=customer,
+            choices=[make_choice("channel:sms")],
+            provenance=Provenance(source="web", actor="customer"),
         )
         found.append(customer)
     return found

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection, connections
 
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.selectors import ledger_breaks, replayed_snapshot_fields
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
@@ -39,8 +40,7 @@ def test_concurrent_writers_lose_no_update_and_keep_the_chain(catalog, postgresq
                 record_choices(
                     customer=customer,
                     choices=[choices[purpose, state]],
-                    source="api",
-                    actor=f"api:writer-{number}",
+                    provenance=Provenance(source="api", actor=f"api:writer-{number}"),
                 )
         except Exception as error:  # surfaced in the main thread below
             errors.append(error)

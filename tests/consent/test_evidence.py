@@ -4,18 +4,18 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.selectors import ledger_breaks
 from apps.consent.services import erase_customer, evidence_hash, record_choices
 from apps.customers.models import EvidenceNote
 from tests.factories import CustomerFactory, make_choice
 
 
-def record(customer, **kwargs):
+def record(customer, evidence=None, **kwargs):
     return record_choices(
         customer=customer,
         choices=[make_choice("channel:sms")],
-        source="support_agent",
-        actor="staff:1",
+        provenance=Provenance(source="support_agent", actor="staff:1", evidence=evidence),
         **kwargs,
     )
 
@@ -77,8 +77,7 @@ def test_a_change_that_records_nothing_keeps_no_note(catalog):
     recorded = record_choices(
         customer=customer,
         choices=[make_choice("channel:sms", state="expired")],  # nothing given, so nothing to expire
-        source="system",
-        actor="system",
+        provenance=Provenance(source="system", actor="system"),
         note="Nothing to say.",
     )
     assert recorded.events == []

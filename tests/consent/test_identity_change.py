@@ -3,6 +3,7 @@
 import pytest
 
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import change_identity, record_choices
 from apps.customers.services import customer_upsert
 from tests.factories import make_choice
@@ -17,8 +18,7 @@ def customer(catalog):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:email")],
-        source="email_link",
-        actor="customer",
+        provenance=Provenance(source="email_link", actor="customer"),
     )
     record_choices(
         customer=customer,
@@ -26,8 +26,7 @@ def customer(catalog):
             make_choice("channel:sms"),
             make_choice("topic:offers", value={"channels": ["email", "sms"]}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     return customer
 
@@ -61,7 +60,11 @@ def test_email_is_not_allowed_once_the_address_changes(customer):
 
 def test_email_consent_awaiting_confirmation_of_the_old_address_now_awaits_the_new_one(catalog):
     customer, _ = customer_upsert(external_id="c-1", email="ada@example.com")
-    record_choices(customer=customer, choices=[make_choice("channel:email")], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     change(email="ada@example.org", phone="")
     [event] = new_events(customer, after=1)
     assert (event.purpose, event.state) == ("channel:email", "requested")
@@ -70,7 +73,9 @@ def test_email_consent_awaiting_confirmation_of_the_old_address_now_awaits_the_n
 def test_confirming_the_new_address_allows_email_again(customer):
     change(email="ada@example.org")
     record_choices(
-        customer=customer, choices=[make_choice("channel:email")], source="email_link", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="email_link", actor="customer"),
     )
     assert allowed(customer, "email") is True
 

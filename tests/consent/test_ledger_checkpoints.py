@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from apps.consent.checkpoints import MerkleRoot, signed_bytes
 from apps.consent.models import CheckpointHead, ConsentEvent, LedgerCheckpoint
+from apps.consent.rules import Provenance
 from apps.consent.services import LedgerRewound, record_choices, take_ledger_checkpoint
 from tests.factories import CustomerFactory, make_choice
 
@@ -19,7 +20,9 @@ from tests.factories import CustomerFactory, make_choice
 def give_and_withdraw(customer):
     for state in ("given", "withdrawn", "given"):
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms", state)], source="web", actor="customer"
+            customer=customer,
+            choices=[make_choice("channel:sms", state)],
+            provenance=Provenance(source="web", actor="customer"),
         )
 
 
@@ -74,7 +77,9 @@ def test_a_chain_rewritten_with_fresh_hashes_after_a_checkpoint_is_named_by_veri
         "DELETE FROM consent_consentevent WHERE customer_id = %s AND sequence = 3", [customer.pk]
     )
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     with pytest.raises(
         CommandError, match=f"customer {customer.pk}, sequence 3: the event no longer has the hash"
@@ -96,7 +101,9 @@ def test_a_checkpoint_refuses_to_anchor_a_head_that_went_backwards(two_chains):
 def test_an_intact_ledger_verifies_against_its_latest_checkpoint(two_chains, capsys):
     take_ledger_checkpoint()
     record_choices(
-        customer=two_chains[0], choices=[make_choice("channel:email")], source="web", actor="customer"
+        customer=two_chains[0],
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     checkpoint = take_ledger_checkpoint()
     call_command("verify_ledger")
@@ -114,7 +121,9 @@ def test_a_checkpoint_stores_only_the_heads_that_moved_since_the_last(two_chains
     first = take_ledger_checkpoint()
     unchanged = take_ledger_checkpoint()
     record_choices(
-        customer=two_chains[0], choices=[make_choice("channel:email")], source="web", actor="customer"
+        customer=two_chains[0],
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     moved = take_ledger_checkpoint()
     assert [CheckpointHead.objects.filter(checkpoint=c).count() for c in (first, unchanged, moved)] == [

@@ -1,6 +1,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -9,7 +10,9 @@ from tests.factories import CustomerFactory, make_choice
 def event(catalog):
     customer = CustomerFactory()
     return record_choices(
-        customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
     ).events[0]
 
 

@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from apps.catalog.models import Notice
 from apps.consent.models import ConsentEvent, PermissionDocument, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.selectors import ledger_breaks, permission_document_at, replayed_snapshot_fields
 from apps.consent.services import expire_consents, publish_notice_version, record_choices
 from apps.customers.models import Customer
@@ -77,8 +78,7 @@ class LedgerMachine(RuleBasedStateMachine):
         record_choices(
             customer=self.customers[who],
             choices=[make_choice(purpose, state, value=value, expires_at=expires_at)],
-            source=source,
-            actor="customer",
+            provenance=Provenance(source=source, actor="customer"),
         )
 
     @rule(purpose=st.sampled_from(PURPOSES), material=st.booleans())

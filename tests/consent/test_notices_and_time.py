@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.catalog.models import NoticeText, PublishedVersionError
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.selectors import permission_document_at
 from apps.consent.services import expire_consents, publish_notice_version, record_choices
 from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
@@ -17,7 +18,11 @@ pytestmark = pytest.mark.embedded
 
 
 def record(customer, *choices, source="web"):
-    return record_choices(customer=customer, choices=list(choices), source=source, actor="customer")
+    return record_choices(
+        customer=customer,
+        choices=list(choices),
+        provenance=Provenance(source=source, actor="customer"),
+    )
 
 
 def test_a_published_version_cannot_be_edited(catalog):

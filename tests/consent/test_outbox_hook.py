@@ -2,6 +2,7 @@
 
 import pytest
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -21,7 +22,9 @@ def hook(settings):
 
 def grant_sms(customer):
     return record_choices(
-        customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 

@@ -13,8 +13,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from apps.catalog.models import Notice
 from apps.catalog.selectors import current_notice_version
+from apps.consent.entries import entries
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import Choice, entry_effective_at
+from apps.consent.rules import Choice, Provenance
 from apps.consent.selectors import ledger_breaks, replayed_snapshot_fields
 from apps.consent.services import publish_legacy_notice_version, publish_notice_version, record_choices
 from tests.factories import CustomerFactory, NoticeVersionFactory
@@ -49,9 +50,11 @@ class UnsubscribesStayPut(RuleBasedStateMachine):
         record_choices(
             customer=self.customer,
             choices=[Choice(purpose, state, version, value)],
-            source=source,
-            actor={"web": "customer", "api": "api:crm", "import": "import:esp"}[source],
-            captured_at=captured_at,
+            provenance=Provenance(
+                source=source,
+                actor={"web": "customer", "api": "api:crm", "import": "import:esp"}[source],
+                captured_at=captured_at,
+            ),
         )
 
     @rule(purpose=st.sampled_from(PURPOSES), state=st.sampled_from(["given", "withdrawn", "refused"]))
@@ -90,14 +93,14 @@ class UnsubscribesStayPut(RuleBasedStateMachine):
     @invariant()
     def consent_in_the_snapshot_is_newer_than_every_withdrawal(self):
         snapshot = Snapshot.objects.filter(customer=self.customer).first()
-        for purpose, entry in (snapshot.choices if snapshot else {}).items():
-            if entry["state"] not in ("given", "requested"):
+        for purpose, entry in entries(snapshot.choices if snapshot else {}).items():
+            if not entry.holds:
                 continue
-            took_effect = entry_effective_at(entry)
+            took_effect = entry.effective_at
             for event in ConsentEvent.objects.filter(
                 customer=self.customer, purpose=purpose, state__in=["withdrawn", "refused"]
             ):
-                if entry.get("captured_at") is None:  # recorded live: it wins a tie with an earlier event
+                if entry.captured_at is None:  # recorded live: it wins a tie with an earlier event
                     later = (event.effective_at, event.sequence) > (took_effect, entry["sequence"])
                 else:
                     later = event.effective_at >= took_effect

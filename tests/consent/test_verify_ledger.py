@@ -2,6 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -9,7 +10,9 @@ from tests.factories import CustomerFactory, make_choice
 def give_and_withdraw(customer):
     for state in ("given", "withdrawn", "given"):
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms", state)], source="web", actor="customer"
+            customer=customer,
+            choices=[make_choice("channel:sms", state)],
+            provenance=Provenance(source="web", actor="customer"),
         )
 
 

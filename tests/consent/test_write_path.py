@@ -2,14 +2,16 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.consent.models import GENESIS_HASH, ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import erase_customer, evidence_hash, record_choices
 from tests.factories import CustomerFactory, make_choice
 
 pytestmark = pytest.mark.embedded
 
 
-def record(customer, *choices, source="web", actor="customer", **kwargs):
-    return record_choices(customer=customer, choices=list(choices), source=source, actor=actor, **kwargs)
+def record(customer, *choices, source="web", actor="customer", evidence=None, captured_at=None, **kwargs):
+    provenance = Provenance(source=source, actor=actor, evidence=evidence, captured_at=captured_at)
+    return record_choices(customer=customer, choices=list(choices), provenance=provenance, **kwargs)
 
 
 def test_first_event_starts_the_chain_at_sequence_one(catalog):

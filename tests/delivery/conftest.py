@@ -1,5 +1,6 @@
 import pytest
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import CustomerFactory, make_choice
 
@@ -22,13 +23,17 @@ def retry_schedule(settings):
 def grant_email(customer):
     """email consent confirmed (import proves the address), so the document allows email."""
     return record_choices(
-        customer=customer, choices=[make_choice("channel:email")], source="import", actor="import:test"
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="import", actor="import:test"),
     )
 
 
 def withdraw_email(customer):
     return record_choices(
-        customer=customer, choices=[make_choice("channel:email", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:email", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 

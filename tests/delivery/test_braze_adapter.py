@@ -1,5 +1,6 @@
 import pytest
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.delivery import services
 from apps.delivery.adapters.braze import BrazeAdapter
@@ -42,8 +43,7 @@ def test_permissions_arrive_as_braze_user_attributes(destination, braze):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:email"), make_choice("topic:news", value={"channels": ["email"]})],
-        source="import",
-        actor="import:test",
+        provenance=Provenance(source="import", actor="import:test"),
     )
     services.fan_out_outbox()
 

@@ -14,6 +14,7 @@ from standardwebhooks import Webhook
 from twilio.request_validator import RequestValidator
 
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.inbound.services import add_inbound_source
 from tests.factories import CustomerFactory, make_choice
@@ -34,8 +35,7 @@ def customer(catalog):
                 make_choice("topic:news", value={"channels": ["email", "push"]}),
                 make_choice("topic:offers", value={"channels": ["email", "sms"]}),
             ],
-            source="import",
-            actor="import:test",
+            provenance=Provenance(source="import", actor="import:test"),
         )
     return customer
 

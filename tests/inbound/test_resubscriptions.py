@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import make_choice
 
@@ -23,9 +24,15 @@ def test_resubscriptions_lists_a_start_after_a_stop_as_the_customers_own(client,
 
 def test_resubscriptions_fails_on_one_the_customer_did_not_make(customer):
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="api", actor="api:crm")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="api", actor="api:crm"),
+    )
 
     with pytest.raises(CommandError, match="1 resubscription"):
         call_command("resubscriptions", "--since", "2000-01-01")

@@ -5,6 +5,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from apps.consent.models import InboundReport
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import make_choice
 
@@ -79,10 +80,14 @@ def test_a_late_unsubscribe_never_overrides_the_customers_newer_choice(
 ):
     clicked = datetime.now(UTC) - timedelta(minutes=10)
     record_choices(
-        customer=customer, choices=[make_choice("channel:email", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:email", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
     record_choices(
-        customer=customer, choices=[make_choice("channel:email")], source="email_link", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:email")],
+        provenance=Provenance(source="email_link", actor="customer"),
     )
 
     sendgrid_post(client, sendgrid_key, [sendgrid_event("unsubscribe", customer.email, at=clicked)])

@@ -11,6 +11,7 @@ from django.utils.translation import trans_real
 
 from apps.catalog.demo import seed_demo_catalog
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic
+from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from tests.factories import CustomerFactory, make_choice
@@ -117,7 +118,11 @@ def german_customer(db):
         ("email_link", [make_choice("channel:email", state="given")]),
         ("system", [make_choice("channel:push", state="expired")]),
     ):
-        record_choices(customer=customer, choices=choices, source=source, actor="system")
+        record_choices(
+            customer=customer,
+            choices=choices,
+            provenance=Provenance(source=source, actor="system"),
+        )
     return customer
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 from apps.catalog.models import Notice, NoticeText
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version
 from tests.factories import CustomerFactory, NoticeVersionFactory
 
@@ -52,7 +53,11 @@ def test_a_receipt_of_another_customers_event_is_not_found(signed_in, customer):
     from tests.factories import make_choice
 
     other = CustomerFactory()
-    record_choices(customer=other, choices=[make_choice("channel:push")], source="web", actor="customer")
+    record_choices(
+        customer=other,
+        choices=[make_choice("channel:push")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     assert signed_in.get(reverse("preferences:receipt", args=[1])).status_code == 404
 
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from apps.consent import evidence
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import erase_customer
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token, rotate_link_key
 from apps.preferences import leaving, sms
@@ -17,7 +18,11 @@ PAGE = "/preferences/"
 def give(customer, *choices, source="import", actor="import:test"):
     from apps.consent.services import record_choices
 
-    record_choices(customer=customer, choices=list(choices), source=source, actor=actor)
+    record_choices(
+        customer=customer,
+        choices=list(choices),
+        provenance=Provenance(source=source, actor=actor),
+    )
 
 
 def latest(customer, purpose):

@@ -3,6 +3,7 @@
 import pytest
 
 from apps.consent.models import ConsentEvent, Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import erase_customer
 from apps.customers.services import mark_phone_verified
 from apps.preferences import sms
@@ -110,7 +111,11 @@ def test_another_number_goes_through_the_identity_change_and_the_ledger_says_so(
     mark_phone_verified(customer=customer)
     from apps.consent.services import record_choices
 
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="import", actor="import:t")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="import", actor="import:t"),
+    )
     open_link(client, customer)
     send_code(client)
     customer.refresh_from_db()

@@ -7,6 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from apps.catalog.models import BenefitKind
+from apps.consent.rules import Provenance
 from apps.consent.services import SentMessage, record_choices, record_messages
 from tests.factories import CustomerFactory, make_choice
 
@@ -26,8 +27,7 @@ def texts_about_offers_with_three_alerts(customer):
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("topic:offers", value={"channels": ["sms"]})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     sent = [NOW - timedelta(days=days) for days in (8, 30, 60, 120)]  # the last one is older than 90 days
     record_messages(
@@ -90,8 +90,7 @@ def test_messages_a_shared_location_brought_count_for_the_location(client, catal
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("location", value={"level": "city"})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     record_messages(
         sender="esp",

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from apps.consent.models import Snapshot
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.delivery import services
 from apps.delivery.models import Delivery
@@ -31,8 +32,7 @@ def random_change(rng, customer):
     record_choices(
         customer=customer,
         choices=[make_choice(purpose, state, value=value)],
-        source="import",
-        actor="import:reliability",
+        provenance=Provenance(source="import", actor="import:reliability"),
     )
 
 
@@ -116,8 +116,7 @@ def test_a_withdrawal_after_a_grant_is_never_overtaken_by_it(catalog, celery_pro
             record_choices(
                 customer=customer,
                 choices=[make_choice("channel:sms", state)],
-                source="import",
-                actor="import:reliability",
+                provenance=Provenance(source="import", actor="import:reliability"),
             )
 
     wait_until(settled, timeout=60, interval=0.5, message="every delivery to settle")
@@ -136,7 +135,9 @@ def test_a_failing_destination_ends_dead_and_replay_then_delivers(
     customer = CustomerFactory()
     celery_processes(DELIVERY_RETRY_SCHEDULE="0.2,0.4,0.8")
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms")], source="import", actor="import:reliability"
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="import", actor="import:reliability"),
     )
 
     dead = wait_until(
@@ -168,8 +169,7 @@ def test_a_slow_destination_does_not_delay_another(catalog, celery_processes, ve
         record_choices(
             customer=warm_up,
             choices=[make_choice("channel:sms")],
-            source="import",
-            actor="import:reliability",
+            provenance=Provenance(source="import", actor="import:reliability"),
         )
         wait_until(lambda: warm_up.external_id in fast.state, timeout=30, message="the worker to be up")
         started = time.monotonic()
@@ -177,8 +177,7 @@ def test_a_slow_destination_does_not_delay_another(catalog, celery_processes, ve
             record_choices(
                 customer=customer,
                 choices=[make_choice("channel:sms")],
-                source="import",
-                actor="import:reliability",
+                provenance=Provenance(source="import", actor="import:reliability"),
             )
 
         wait_until(lambda: len(fast.state) == CUSTOMERS + 1, timeout=20, message="the fast destination")

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from apps.consent.models import OutboxEntry
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.delivery import selectors, services
 from apps.delivery.models import Delivery, Destination
@@ -27,8 +28,7 @@ def change_all(customers, state="given", purpose="channel:sms"):
         record_choices(
             customer=customer,
             choices=[make_choice(purpose, state)],
-            source="import",
-            actor="import:reliability",
+            provenance=Provenance(source="import", actor="import:reliability"),
         )
 
 

@@ -10,6 +10,7 @@ from allauth.mfa.utils import encrypt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.support.roles import ensure_roles
 from tests.factories import CustomerFactory, make_choice
@@ -79,15 +80,13 @@ def customer_with_history(catalog):
             make_choice("topic:offers", value={"channels": ["sms"]}),
             make_choice("location", value={"level": "city"}),
         ],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
         ip_address="203.0.113.9",
         user_agent="Firefox",
     )
     record_choices(
         customer=customer,
         choices=[make_choice("location", state="withdrawn")],
-        source="api",
-        actor="api:crm",
+        provenance=Provenance(source="api", actor="api:crm"),
     )
     return customer

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.timezone import now
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.links import PAGE, make_token
 from apps.customers.services import ensure_login_account, hold_message
@@ -56,7 +57,11 @@ def urls(catalog, settings):
     settings.DELIVERY_SANDBOX = True
     customer = CustomerFactory()
     DestinationFactory(name="sandbox")
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
     fan_out_outbox()
     dead = Delivery.objects.get(customer=customer)
     Delivery.objects.filter(pk=dead.pk).update(status=Delivery.Status.DEAD, last_error="HTTP 500")

@@ -3,6 +3,7 @@
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.consent.rules import Provenance
 from apps.consent.services import erase_customer, record_choices
 from apps.delivery.models import Delivery, DeliveryCursor
 from apps.delivery.services import fan_out_outbox, payload
@@ -13,7 +14,9 @@ from tests.factories import CustomerFactory, make_choice
 
 def grant_sms(customer):
     return record_choices(
-        customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.support.models import StaffAccess
 from tests.factories import CustomerFactory, make_choice
@@ -12,11 +13,12 @@ def test_an_agent_sees_why_a_message_would_be_refused_with_the_event_and_its_wor
     record_choices(
         customer=customer,
         choices=[make_choice("channel:sms"), make_choice("topic:offers", value={"channels": ["sms"]})],
-        source="web",
-        actor="customer",
+        provenance=Provenance(source="web", actor="customer"),
     )
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms", "withdrawn")], source="web", actor="customer"
+        customer=customer,
+        choices=[make_choice("channel:sms", "withdrawn")],
+        provenance=Provenance(source="web", actor="customer"),
     )
 
     response = agent_client.get(

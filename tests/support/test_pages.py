@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import evidence_hash, record_choices
 from apps.customers.models import EvidenceNote, MessageRecord
 from apps.customers.services import record_exposures
@@ -120,7 +121,10 @@ def test_timeline_filters_by_purpose_and_source(agent_client, customer_with_hist
 def test_timeline_shows_the_wording_in_the_customers_language(agent_client, catalog):
     customer = CustomerFactory(locale="de")
     record_choices(
-        customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer", language="de"
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
+        language="de",
     )
     entry = agent_client.get(reverse("support:timeline", args=[customer.pk])).context["entries"][0]
     assert entry.wording.language == "de"

@@ -9,7 +9,7 @@ from .common import ApiView, problems
 class ChannelOutput(serializers.Serializer):
     code = serializers.CharField()
     purpose = serializers.CharField()
-    label = serializers.DictField(child=serializers.CharField(), help_text="Per language.")
+    label = serializers.DictField(child=serializers.CharField(), help_text="Per language.")  # type: ignore[assignment]  # a field named like a Field attribute
     double_opt_in = serializers.BooleanField()
     supports_quiet_hours = serializers.BooleanField()
 
@@ -17,9 +17,9 @@ class ChannelOutput(serializers.Serializer):
 class TopicOutput(serializers.Serializer):
     slug = serializers.CharField()
     purpose = serializers.CharField()
-    label = serializers.DictField(child=serializers.CharField())
+    label = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]  # a field named like a Field attribute
     channels = serializers.SerializerMethodField(help_text="Codes of the channels this topic may use.")
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # a field named like a Field attribute
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_channels(self, topic) -> list[str]:
@@ -29,7 +29,7 @@ class TopicOutput(serializers.Serializer):
 class OptionOutput(serializers.Serializer):
     set = serializers.CharField()
     code = serializers.CharField()
-    label = serializers.DictField(child=serializers.CharField())
+    label = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]  # a field named like a Field attribute
     rank = serializers.IntegerField()
     is_default = serializers.BooleanField()
 

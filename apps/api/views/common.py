@@ -1,9 +1,14 @@
 """What every API view shares: the scope check, problem responses in the schema, and customer lookup."""
 
+from types import UnionType
+from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
+
+from apps.consent.documents import IsoDateTime, PermissionBody
 
 from ..exceptions import PROBLEM_CONTENT_TYPE
 from ..selectors import customer_by_external_id
@@ -62,7 +67,7 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = ProblemFieldSerializer(many=True, required=False)
+    errors = ProblemFieldSerializer(many=True, required=False)  # type: ignore[assignment]  # a field named like a Field attribute
 
 
 def problems(*codes: int) -> dict:
@@ -85,36 +90,37 @@ class ApiView(APIView):
         return customer
 
 
-class QuietHoursSerializer(serializers.Serializer):
-    start = serializers.CharField()
-    end = serializers.CharField()
-    timezone = serializers.CharField()
+def serializer_for(schema: Any) -> type[serializers.Serializer]:
+    """A serializer describing one of the core's permission-document ``TypedDict``s, so the API documents the
+    document as ``apps.consent.documents`` declares it (named after it: ``ChannelPermission`` and so on)."""
+    hints = get_type_hints(schema, include_extras=True)
+    fields = {name: _field(hint, required=name in schema.__required_keys__) for name, hint in hints.items()}
+    return type(f"{schema.__name__}Serializer", (serializers.Serializer,), fields)
 
 
-class ChannelPermissionSerializer(serializers.Serializer):
-    allowed = serializers.BooleanField(help_text="Whether anything but required messages may be sent.")
-    topics = serializers.ListField(child=serializers.CharField())
-    required_topics = serializers.ListField(child=serializers.CharField())
-    frequency = serializers.CharField(allow_null=True)
-    topic_frequency = serializers.DictField(child=serializers.CharField())
-    weekly_cap = serializers.IntegerField(allow_null=True)
-    paused_until = serializers.CharField(allow_null=True)
-    quiet_hours = QuietHoursSerializer(allow_null=True)
-    undeliverable_since = serializers.DateTimeField(
-        required=False,
-        help_text="Email only, and only while the address bounces: a deliverability flag, not consent.",
-    )
+def _field(hint: Any, required: bool = True, child: bool = False) -> serializers.Field:
+    kwargs: dict[str, Any] = {} if required else {"required": False}
+    if get_origin(hint) is NotRequired:
+        hint = get_args(hint)[0]
+    if get_origin(hint) is Annotated:
+        hint, kwargs["help_text"] = get_args(hint)[0], get_args(hint)[1]
+    if get_origin(hint) in (Union, UnionType) and type(None) in get_args(hint):
+        (hint,) = (arg for arg in get_args(hint) if arg is not type(None))
+        kwargs["allow_null"] = True
+    if is_typeddict(hint):
+        return serializer_for(hint)(**kwargs)
+    if get_origin(hint) is list:
+        return serializers.ListField(child=_field(get_args(hint)[0]), **kwargs)
+    if get_origin(hint) is dict:
+        return serializers.DictField(child=_field(get_args(hint)[1]), **kwargs)
+    return {
+        bool: serializers.BooleanField,
+        int: serializers.IntegerField,
+        IsoDateTime: serializers.DateTimeField,
+    }.get(hint, serializers.CharField)(**kwargs)
 
 
-class LocationPermissionSerializer(serializers.Serializer):
-    level = serializers.CharField()
-    until = serializers.DateTimeField(allow_null=True)
-
-
-class PermissionBodySerializer(serializers.Serializer):
-    channels = serializers.DictField(child=ChannelPermissionSerializer())
-    location = LocationPermissionSerializer()
-    personalization = serializers.CharField(allow_null=True)
+PermissionBodySerializer = serializer_for(PermissionBody)
 
 
 @extend_schema_field(PermissionBodySerializer)

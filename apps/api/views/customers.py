@@ -103,7 +103,7 @@ class EventOutput(serializers.Serializer):
     value = serializers.DictField(allow_null=True)
     notice_version = serializers.IntegerField(source="notice_version_id")
     language = serializers.CharField()
-    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
+    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)  # type: ignore[assignment]  # a field named like a Field attribute
     actor = serializers.CharField()
     recorded_at = serializers.DateTimeField()
     captured_at = serializers.DateTimeField(
@@ -129,7 +129,7 @@ class CustomerConsentsApi(ApiView):
         has_more = serializers.BooleanField()
 
     class RecordInput(serializers.Serializer):
-        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)
+        choices = ChoiceInput(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]  # many=True makes a ListSerializer
         language = serializers.ChoiceField(
             choices=Customer.Locale.choices, default="en", help_text="The language the customer saw."
         )

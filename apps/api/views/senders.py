@@ -44,7 +44,7 @@ class RecipientInput(serializers.Serializer):
 
 
 class LinksInput(serializers.Serializer):
-    recipients = RecipientInput(many=True, allow_empty=False, max_length=MAX_LINKS)
+    recipients = RecipientInput(many=True, allow_empty=False, max_length=MAX_LINKS)  # type: ignore[call-arg]  # many=True makes a ListSerializer
 
     def validate_recipients(self, recipients):
         rules = catalog_rules()
@@ -121,7 +121,7 @@ class DecisionItemInput(serializers.Serializer):
 
 
 class DecisionsInput(serializers.Serializer):
-    decisions = DecisionItemInput(many=True, max_length=MAX_DECISIONS)
+    decisions = DecisionItemInput(many=True, max_length=MAX_DECISIONS)  # type: ignore[call-arg]  # many=True makes a ListSerializer
 
 
 class DecisionOutput(serializers.Serializer):
@@ -135,7 +135,8 @@ class DecisionOutput(serializers.Serializer):
         "`no_consent` (never given, expired, lapsed by a changed notice, or not for this channel), `withdrawn` "
         "(the customer said no), `requested_unconfirmed` (double opt-in pending), `paused_until`, "
         "`quiet_hours_until`, `digest_only` (the customer wants a digest; send `digest: true` for it), "
-        "`weekly_cap_reached`, `undeliverable` (no address for the channel), `erased`, `unknown` (no such "
+        "`weekly_cap_reached`, `undeliverable` (no address for the channel, or the email address bounced or was "
+        "cleaned: `undeliverable_since` in the permission document), `erased`, `unknown` (no such "
         "customer).",
     )
     until = serializers.DateTimeField(allow_null=True, help_text="When a deny that ends by itself ends.")
@@ -274,7 +275,7 @@ class ExplainEventOutput(serializers.Serializer):
     purpose = serializers.CharField()
     state = serializers.CharField()
     value = serializers.DictField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named like a Field attribute
     actor = serializers.CharField()
     recorded_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -401,7 +402,7 @@ class MessageInput(serializers.Serializer):
 
 
 class MessagesInput(serializers.Serializer):
-    messages = MessageInput(many=True, allow_empty=False, max_length=MAX_MESSAGES)
+    messages = MessageInput(many=True, allow_empty=False, max_length=MAX_MESSAGES)  # type: ignore[call-arg]  # many=True makes a ListSerializer
 
 
 class MessagesOutput(serializers.Serializer):

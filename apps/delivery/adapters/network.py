@@ -57,7 +57,7 @@ def public_addresses(host: str, port: int) -> list[str]:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise RefusedAddress(f"{host} does not resolve ({error}).") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in found))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
     if not private_allowed():
         for address in addresses:
             if not is_public(address):

@@ -1,7 +1,8 @@
 import tomllib
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.consent.services import publish_legacy_notice_version
 
@@ -13,14 +14,14 @@ class Command(BaseCommand):
         "what_we_never_do; English is required."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("purpose", help="e.g. channel:email or topic:news")
         parser.add_argument(
             "--source", required=True, help="the source system's name, as given to import_consents"
         )
         parser.add_argument("--wording", required=True, help='a TOML file: [en] what_we_ask = "…" …')
 
-    def handle(self, *args, purpose, source, wording, **options):
+    def handle(self, *args: Any, purpose: str, source: str, wording: str, **options: Any) -> None:
         try:
             with open(wording, "rb") as file:
                 texts = tomllib.load(file)

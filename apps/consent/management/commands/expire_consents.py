@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from apps.consent.services import expire_consents
@@ -8,5 +10,5 @@ class Command(BaseCommand):
         "Record an expiry for every time-boxed consent whose time is up (Celery beat runs this every minute)."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Expired {expire_consents()} time-boxed consent(s).")

@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.consent.selectors import checkpoint_export, latest_checkpoint
 from apps.consent.services import LedgerRewound, take_ledger_checkpoint
@@ -12,7 +13,7 @@ class Command(BaseCommand):
         "LEDGER_CHECKPOINT_SECONDS) and print it as JSON, to keep somewhere the database's owners cannot write."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--latest", action="store_true", help="Print the latest checkpoint; take none.")
         parser.add_argument(
             "--heads",
@@ -20,7 +21,7 @@ class Command(BaseCommand):
             help="Include every anchored head, to recompute the root elsewhere.",
         )
 
-    def handle(self, *args, latest=False, heads=False, **options):
+    def handle(self, *args: Any, latest: bool = False, heads: bool = False, **options: Any) -> None:
         if latest:
             checkpoint = latest_checkpoint()
             if checkpoint is None:

@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.catalog.models import NoticeVersion
 from apps.consent.services import invalidate_superseded_consents, publish_notice_version
@@ -8,11 +10,11 @@ from apps.consent.services import invalidate_superseded_consents, publish_notice
 class Command(BaseCommand):
     help = "Publish a notice version. A material version invalidates consents given under older versions."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("purpose", help="e.g. channel:email, topic:new-arrivals, location")
         parser.add_argument("number", type=int, help="the version number to publish")
 
-    def handle(self, *args, purpose, number, **options):
+    def handle(self, *args: Any, purpose: str, number: int, **options: Any) -> None:
         version = NoticeVersion.objects.filter(notice__purpose=purpose, number=number).first()
         if version is None:
             raise CommandError(f"There is no version {number} of the notice for {purpose!r}.")

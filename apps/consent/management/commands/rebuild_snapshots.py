@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from apps.consent.services import rebuild_snapshot
@@ -7,7 +9,7 @@ from apps.customers.models import Customer
 class Command(BaseCommand):
     help = "Rebuild every customer's snapshot from the ledger (the ledger is the truth; the snapshot a projection)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         rebuilt = drifted = 0
         for customer in Customer.objects.filter(consent_events__isnull=False).distinct().iterator():
             drifted += rebuild_snapshot(customer=customer)

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.consent.selectors import resubscriptions
 
@@ -19,10 +20,10 @@ class Command(BaseCommand):
         "if any was not the customer's own explicit action (the target is none)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", required=True, type=_date, help="e.g. 2026-11-01")
 
-    def handle(self, *args, since, **options):
+    def handle(self, *args: Any, since: datetime, **options: Any) -> None:
         rows = list(resubscriptions(since=since))
         for row in rows:
             self.stdout.write(

@@ -9,16 +9,18 @@ always the same person with the same history (only the timestamps differ).
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog.demo import seed_demo_catalog
 from apps.catalog.models import NoticeVersion
-from apps.catalog.selectors import CatalogRules, catalog_rules, current_notice_version
+from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
+from apps.catalog.selectors import CatalogRules, catalog_rules
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, Source, State
+from apps.consent.rules import Choice, Provenance, Source, State
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.models import Customer
 from apps.customers.services import customer_upsert
@@ -93,12 +95,12 @@ class History:
         for purpose, state, value, _ in step.choices:
             requested = (
                 state == State.GIVEN
-                and purpose.removeprefix("channel:") in self.rules.double_opt_in_channels
+                and self.rules.needs_double_opt_in(Purpose.parse(purpose))
                 and step.source not in (Source.EMAIL_LINK, Source.IMPORT)
                 and self.held.get(purpose) != State.GIVEN
             )
             self.held[purpose] = State.REQUESTED if requested else state
-            if purpose.startswith("topic:") and state == State.GIVEN:
+            if Purpose.parse(purpose).is_topic and state == State.GIVEN:
                 self.topic_channels[purpose] = value["channels"]
 
     def given(self, purpose: str) -> bool:
@@ -188,7 +190,7 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
         channels.append("postal")
     if person.phone and rng.random() < 0.06:
         channels.append("phone")
-    choices = [(f"channel:{code}", State.GIVEN, None, None) for code in channels]
+    choices = [(channel_purpose(code), State.GIVEN, None, None) for code in channels]
     if person.phone and "sms" not in channels and rng.random() < 0.3:
         choices.append(("channel:sms", State.REFUSED, None, None))
     if not imported and "push" not in channels and rng.random() < 0.2:
@@ -200,10 +202,10 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
     for slug in wanted:
         value = _topic_value(rng, history, slug, channels)
         if value:
-            choices.append((f"topic:{slug}", State.GIVEN, value, None))
+            choices.append((topic_purpose(slug), State.GIVEN, value, None))
     unwanted = [slug for slug in marketing if slug not in wanted]
     if unwanted and rng.random() < 0.3:
-        choices.append((f"topic:{rng.choice(unwanted)}", State.REFUSED, None, None))
+        choices.append((topic_purpose(rng.choice(unwanted)), State.REFUSED, None, None))
     if rng.random() < 0.65:
         choices.append(("frequency", State.GIVEN, _frequency_value(rng, channels, today), None))
     if not imported:
@@ -241,15 +243,15 @@ def _history(rng: random.Random, person: Person, rules: CatalogRules, now: datet
             value["paused_until"] = (today + timedelta(days=rng.randint(7, 60))).isoformat()
             later.append(("frequency", State.GIVEN, value, None))
         elif roll < 0.6:
-            fresh = [slug for slug in marketing if not history.given(f"topic:{slug}")]
+            fresh = [slug for slug in marketing if not history.given(topic_purpose(slug))]
             if fresh:
                 slug = rng.choice(fresh)
                 value = _topic_value(rng, history, slug, channels)
                 if value:
-                    later.append((f"topic:{slug}", State.GIVEN, value, None))
+                    later.append((topic_purpose(slug), State.GIVEN, value, None))
         else:
             taken_back = [p for p in ("location", "personalization") if history.given(p)]
-            taken_back += [f"topic:{slug}" for slug in marketing if history.given(f"topic:{slug}")]
+            taken_back += [topic_purpose(slug) for slug in marketing if history.given(topic_purpose(slug))]
             if taken_back:
                 later.append((rng.choice(taken_back), State.WITHDRAWN, None, None))
         history.add(_web(rng, later))
@@ -418,10 +420,8 @@ def _record(customer: Customer, history: History, versions: dict[str, int]) -> i
                 Choice(purpose, state, versions[purpose], value, expires_at)
                 for purpose, state, value, expires_at in step.choices
             ],
-            source=step.source,
-            actor=step.actor,
+            provenance=Provenance(source=step.source, actor=step.actor, evidence=step.evidence),
             language=customer.locale,
-            evidence=step.evidence,
             note=step.note,
             ip_address=step.ip_address,
             user_agent=step.user_agent,
@@ -436,12 +436,12 @@ class Command(BaseCommand):
         "history. Safe to run again: it records nothing for customers who already have a history."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--customers", type=int, default=300, help="How many demo customers (default 300)."
         )
 
-    def handle(self, *args, customers, **options):
+    def handle(self, *args: Any, customers: int, **options: Any) -> None:
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
         seed_demo_catalog()
@@ -455,10 +455,10 @@ class Command(BaseCommand):
         rules = catalog_rules()
         versions = {}
         for purpose in rules.purposes():
-            version = current_notice_version(purpose)
-            if version is None:
+            current = rules.current_version(purpose)
+            if current is None:
                 raise CommandError(f"No published notice for {purpose}; cannot record choices for it.")
-            versions[purpose] = version.pk
+            versions[purpose] = current.id
 
         rng = random.Random(SEED)  # noqa: S311 - demo data, not secrets
         now = timezone.now()

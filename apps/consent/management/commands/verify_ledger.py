@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.consent.models import ConsentEvent
 from apps.consent.selectors import checkpoint_problem, latest_checkpoint, ledger_breaks
@@ -10,12 +12,12 @@ class Command(BaseCommand):
         "a signed checkpoint anchored still there (no newest events removed)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--customer", type=int, action="append", help="Only this customer id (repeatable)."
         )
 
-    def handle(self, *args, customer=None, **options):
+    def handle(self, *args: Any, customer: list[int] | None = None, **options: Any) -> None:
         checkpoint = latest_checkpoint()
         problem = checkpoint_problem(checkpoint) if checkpoint else None
         if problem:

@@ -1,0 +1,79 @@
+"""A purpose: one thing a customer answers, named by a key.
+
+The key is what the ledger, snapshots and the catalog's notices store (``channel:email``, ``topic:new-arrivals``,
+``frequency``, ``location``, ``personalization``); ``Purpose`` is the key read once into its parts, so no other
+module splits strings to learn which channel or topic a purpose is about.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PurposeKind(StrEnum):
+    CHANNEL = "channel"
+    TOPIC = "topic"
+    FREQUENCY = "frequency"
+    LOCATION = "location"
+    PERSONALIZATION = "personalization"
+
+
+FIXED_PURPOSES = (PurposeKind.FREQUENCY.value, PurposeKind.LOCATION.value, PurposeKind.PERSONALIZATION.value)
+_NAMED_KINDS = (PurposeKind.CHANNEL, PurposeKind.TOPIC)
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """A purpose key read into its parts: a channel (``code`` its code), a topic (``code`` its slug), or one of
+    the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``);
+    a key of no kind at all has the empty kind."""
+
+    key: str
+    kind: str
+    code: str = ""
+
+    @classmethod
+    def parse(cls, key: str) -> "Purpose":
+        """Any key parses, known or not, so a bad one reaches validation and gets its clear error there."""
+        prefix, colon, code = key.partition(":")
+        if colon and prefix in _NAMED_KINDS:
+            return cls(key, prefix, code)
+        return cls(key, key if key in FIXED_PURPOSES else "")
+
+    @classmethod
+    def channel(cls, code: str) -> "Purpose":
+        return cls(f"{PurposeKind.CHANNEL}:{code}", PurposeKind.CHANNEL, code)
+
+    @classmethod
+    def topic(cls, slug: str) -> "Purpose":
+        return cls(f"{PurposeKind.TOPIC}:{slug}", PurposeKind.TOPIC, slug)
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def channel_code(self) -> str | None:
+        """The channel's code, if this is a channel purpose."""
+        return self.code if self.kind == PurposeKind.CHANNEL else None
+
+    @property
+    def topic_slug(self) -> str | None:
+        """The topic's slug, if this is a topic purpose."""
+        return self.code if self.kind == PurposeKind.TOPIC else None
+
+    @property
+    def is_channel(self) -> bool:
+        return self.kind == PurposeKind.CHANNEL
+
+    @property
+    def is_topic(self) -> bool:
+        return self.kind == PurposeKind.TOPIC
+
+
+def channel_purpose(code: str) -> str:
+    """The key of the channel's purpose (``channel:<code>``)."""
+    return Purpose.channel(code).key
+
+
+def topic_purpose(slug: str) -> str:
+    """The key of the topic's purpose (``topic:<slug>``)."""
+    return Purpose.topic(slug).key
