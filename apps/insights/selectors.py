@@ -191,7 +191,7 @@ def insights(*, language: str = "", population: str = "everyone", weeks: int = 1
         counts = counts.filter(language=language)
     recounted = ShareCount.objects.aggregate(latest=Max("week"))["latest"]
     now_rows = _share_rows(counts.filter(week=recounted))
-    weekly = defaultdict(dict)
+    weekly: defaultdict[date, dict[str, int]] = defaultdict(dict)
     for week, measure, total in (
         counts.filter(week__gte=since)
         .values_list("week", "measure")
@@ -199,7 +199,7 @@ def insights(*, language: str = "", population: str = "everyone", weeks: int = 1
         .order_by()
     ):
         weekly[week][measure] = total
-    per_language = defaultdict(dict)
+    per_language: defaultdict[str, dict[str, int]] = defaultdict(dict)
     for lang, measure, total in (
         ShareCount.objects.filter(population=population, week=recounted)
         .values_list("language", "measure")

@@ -5,7 +5,9 @@ writes a choice: it reads the ledger, the snapshots' permission documents and th
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,7 +45,7 @@ def week_of(at: datetime | date) -> date:
 # --- who allows what ---------------------------------------------------------------------------------------
 
 
-def measures(body: dict | None, default: dict, today: date) -> list[str]:
+def measures(body: Mapping[str, Any] | None, default: Mapping[str, Any], today: date) -> list[str]:
     """What one permission document allows, as share measures (docs/insights.md lists them).
 
     ``default`` is the document of a customer who never chose anything: the catalog's defaults.

@@ -67,11 +67,11 @@ def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
 
 def note_offers_shown(*, customer) -> None:
     """Record that the leave page offered doing less: the offers are answered under the frequency notice."""
-    version = current_notice_version("frequency")
+    version = catalog_rules().current_version("frequency")
     if version is not None:
         record_exposures(
             customer_id=customer.pk,
-            notice_version_ids=[version.pk],
+            notice_version_ids=[version.id],
             surface=Exposure.Surface.LEAVE,
             at=timezone.now(),
         )

@@ -239,5 +239,5 @@ class InsightsFilter(forms.Form):
         choices=[("everyone", _("Everyone")), ("asked", _("Answered in the period"))],
     )
     weeks = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=12, choices=[(n, n) for n in (4, 12, 26, 52)]
+        required=False, coerce=int, empty_value=None, choices=[(n, n) for n in (4, 12, 26, 52)]
     )

@@ -18,7 +18,9 @@ from .test_support_console import sign_in, violations
 @pytest.fixture
 def rolled_up(transactional_db, catalog):
     for customer in CustomerFactory.create_batch(4):
-        record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+        record_choices(
+            customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+        )
     record_choices(
         customer=CustomerFactory(locale="de"),
         choices=[make_choice("location", value={"level": "city"})],
@@ -29,7 +31,9 @@ def rolled_up(transactional_db, catalog):
     recount_shares()
 
 
-@pytest.mark.parametrize(("locale", "heading"), [("en-GB", "What customers choose"), ("de-DE", "Was Kundinnen")])
+@pytest.mark.parametrize(
+    ("locale", "heading"), [("en-GB", "What customers choose"), ("de-DE", "Was Kundinnen")]
+)
 @pytest.mark.parametrize("width", [1280, 360])
 def test_the_marketing_admin_reads_the_insights_page_with_no_violations(
     browser, live_server, rolled_up, locale, heading, width

@@ -15,7 +15,7 @@ def insights(request):
     figures = insights_figures(
         language=form.cleaned_data["language"],
         population=form.cleaned_data["population"] or "everyone",
-        weeks=form.cleaned_data["weeks"],
+        weeks=form.cleaned_data["weeks"] or 12,
         ui_language=request.LANGUAGE_CODE,
     )
     return render(request, "support/insights.html", {"form": form, "figures": figures})
