@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.insights.services import recount_shares, roll_up
 from tests.factories import CustomerFactory, make_choice
@@ -19,13 +20,12 @@ from .test_support_console import sign_in, violations
 def rolled_up(transactional_db, catalog):
     for customer in CustomerFactory.create_batch(4):
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+            customer=customer, choices=[make_choice("channel:sms")], provenance=Provenance("web", "customer")
         )
     record_choices(
         customer=CustomerFactory(locale="de"),
         choices=[make_choice("location", value={"level": "city"})],
-        source="web",
-        actor="customer",
+        provenance=Provenance("web", "customer"),
     )
     roll_up(now=timezone.now() + timedelta(minutes=5))
     recount_shares()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.customers.models import Exposure
 from apps.customers.services import record_exposures
@@ -25,10 +26,8 @@ def _web(customer, choices, section, at):
     record_choices(
         customer=customer,
         choices=choices,
-        source="web",
-        actor="customer",
         language=customer.locale,
-        evidence={"section": section},
+        provenance=Provenance("web", "customer", {"section": section}),
     )
 
 
@@ -61,9 +60,7 @@ def _customer_history(customer, rng, at, traveller):
         record_choices(
             customer=customer,
             choices=[make_choice("channel:email")],
-            source="email_link",
-            actor="customer",
-            evidence={"confirmed": "email address"},
+            provenance=Provenance("email_link", "customer", {"confirmed": "email address"}),
         )
     roll = rng.random()
     if roll < 0.15:
@@ -86,16 +83,15 @@ def _customer_history(customer, rng, at, traveller):
             record_choices(
                 customer=customer,
                 choices=[make_choice(purpose, "withdrawn") for purpose in on],
-                source="web",
-                actor="customer",
-                evidence={"section": "leave", "reason": rng.choice(["too_many", "privacy"])},
+                provenance=Provenance(
+                    "web", "customer", {"section": "leave", "reason": rng.choice(["too_many", "privacy"])}
+                ),
             )
     elif roll < 0.4 and "sms" in channels:
         record_choices(
             customer=customer,
             choices=[make_choice("channel:sms", "withdrawn")],
-            source="twilio",
-            actor="inbound:twilio",
+            provenance=Provenance("twilio", "inbound:twilio"),
         )
     elif roll < 0.5:
         gpc = [p for p in ("location", "personalization") if p in customer.consent_snapshot.choices]
@@ -104,9 +100,7 @@ def _customer_history(customer, rng, at, traveller):
             record_choices(
                 customer=customer,
                 choices=[make_choice(purpose, "withdrawn") for purpose in gpc],
-                source="gpc",
-                actor="customer",
-                evidence={"signal": "Sec-GPC: 1"},
+                provenance=Provenance("gpc", "customer", {"signal": "Sec-GPC: 1"}),
             )
 
 
@@ -267,6 +261,8 @@ def test_rolling_up_in_small_batches_counts_the_same_as_in_one(history, settings
 
 def test_an_event_younger_than_the_settle_time_waits_for_the_next_run(catalog):
     customer = CustomerFactory()
-    record_choices(customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer")
+    record_choices(
+        customer=customer, choices=[make_choice("channel:sms")], provenance=Provenance("web", "customer")
+    )
     assert roll_up()["events"] == 0
     assert roll_up(now=timezone.now() + timedelta(minutes=5))["events"] == 1

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.insights.services import recount_shares, roll_up
 from apps.support.models import StaffAccess
@@ -27,13 +28,12 @@ def choices_made(catalog):
     customers = CustomerFactory.create_batch(5)
     for customer in customers[:2]:
         record_choices(
-            customer=customer, choices=[make_choice("channel:sms")], source="web", actor="customer"
+            customer=customer, choices=[make_choice("channel:sms")], provenance=Provenance("web", "customer")
         )
     record_choices(
         customer=customers[0],
         choices=[make_choice("location", value={"level": "city"})],
-        source="web",
-        actor="customer",
+        provenance=Provenance("web", "customer"),
     )
     roll_up(now=timezone.now() + timedelta(minutes=5))
     recount_shares()
