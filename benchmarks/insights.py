@@ -83,7 +83,14 @@ def bodies() -> list[str]:
 
 
 def entry(version_id: int, value=None) -> dict:
-    return {"state": "given", "value": value, "notice_version": version_id, "expires_at": None}
+    return {
+        "state": "given",
+        "value": value,
+        "notice_version": version_id,
+        "event": 0,
+        "recorded_at": timezone.now().isoformat(),
+        "expires_at": None,
+    }
 
 
 # What the seeded events are: (purpose, state, source, evidence), cycled through.
