@@ -37,17 +37,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from allauth.account.internal.flows.login import (  # noqa: E402
-    _AUTHENTICATION_METHODS_USER_SESSION_KEY,
-    AUTHENTICATION_METHODS_SESSION_KEY,
-)
-from allauth.mfa.models import Authenticator  # noqa: E402
-from allauth.mfa.utils import encrypt  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
+from bench_staff import p95, staff_client, timed  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 
 from apps.support.selectors import search_customers  # noqa: E402
 
@@ -134,39 +126,6 @@ def seed(count: int) -> None:
         print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def agent_client() -> Client:
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench-agent", defaults={"is_staff": True, "email": "bench-agent@staff.example"}
-    )
-    user.groups.add(Group.objects.get(name="Support agent"))
-    Authenticator.objects.get_or_create(
-        user=user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": encrypt("JBSWY3DPEHPK3PXP")}}
-    )
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    session = client.session
-    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
-        {"method": "password", "at": 0},
-        {"method": "mfa", "at": 0},
-    ]
-    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
-    session.save()
-    return client
-
-
-def timed(call, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
-
-
 def main():
     seed(args.customers)
     middle = args.customers // 2
@@ -179,7 +138,7 @@ def main():
         "part of an email": "lovelace@exa",
         "no match": "zzqqxx",
     }
-    client = agent_client()
+    client = staff_client("Support agent")
     ids = list(range(1, args.customers + 1, max(1, args.customers // 997)))
 
     def baseline():

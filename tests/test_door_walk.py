@@ -124,6 +124,7 @@ DOORS = {
     "support:erase": (STAFF, lambda: [ada().pk]),
     "support:access_log": (STAFF, lambda: []),
     "support:ledger": (STAFF, lambda: []),
+    "support:insights": (STAFF, lambda: []),
     "support:sandbox": (STAFF, lambda: []),
     "support:sandbox_for": (STAFF, lambda: ["crm"]),
     "support:review": (STAFF, lambda: []),

@@ -246,7 +246,9 @@ def purge_exposures(*, now: datetime | None = None) -> int:
     Version by version, so each delete walks the (notice version, shown at) index rather than the table.
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.EXPOSURE_RETENTION_DAYS)
-    versions = Exposure._meta.get_field("notice_version").related_model.objects.values_list("pk", flat=True)
+    versions = Exposure._meta.get_field("notice_version").related_model._default_manager.values_list(
+        "pk", flat=True
+    )
     return sum(
         Exposure.objects.filter(notice_version_id=version_id, shown_at__lt=cutoff).delete()[0]
         for version_id in list(versions)

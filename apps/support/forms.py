@@ -2,6 +2,7 @@
 export to import."""
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Option, translated
@@ -274,3 +275,17 @@ class ExperimentForm(forms.Form):
             )
             for index, label in enumerate(given)
         ]
+
+
+class InsightsFilter(forms.Form):
+    """What the insights page narrows to: one language or all, everyone or those who answered lately, how many
+    weeks back."""
+
+    language = forms.ChoiceField(required=False, choices=[("", _("All languages")), *settings.LANGUAGES])
+    population = forms.ChoiceField(
+        required=False,
+        choices=[("everyone", _("Everyone")), ("asked", _("Answered in the period"))],
+    )
+    weeks = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=[(n, n) for n in (4, 12, 26, 52)]
+    )

@@ -64,6 +64,7 @@ LOCAL_APPS = [
     "apps.support",
     "apps.api",
     "apps.imports",
+    "apps.insights",
     "apps.inbound",
     "apps.experiments",
 ]
@@ -283,8 +284,25 @@ LEDGER_CHECKPOINT_SECONDS = env.int("LEDGER_CHECKPOINT_SECONDS", default=3600)
 # daily; the insights rollups keep their counts (docs/insights.md).
 EXPOSURE_RETENTION_DAYS = env.int("EXPOSURE_RETENTION_DAYS", default=400)
 
+# Insights (apps/insights, docs/insights.md): beat adds new ledger events and exposures to the rollups this often,
+# at most this many batches of this many rows a run; a row younger than the settle time waits for the next run
+# (a longer transaction may still commit a lower id). Who allows what is recounted from the permission documents
+# this often; "answered in the period" means a choice changed within this many days.
+INSIGHTS_ROLLUP_SECONDS = env.float("INSIGHTS_ROLLUP_SECONDS", default=300.0)
+INSIGHTS_BATCH_SIZE = env.int("INSIGHTS_BATCH_SIZE", default=5000)
+INSIGHTS_BATCHES_PER_RUN = env.int("INSIGHTS_BATCHES_PER_RUN", default=20)
+INSIGHTS_SETTLE_SECONDS = env.int("INSIGHTS_SETTLE_SECONDS", default=60)
+INSIGHTS_RECOUNT_SECONDS = env.float("INSIGHTS_RECOUNT_SECONDS", default=3600.0)
+INSIGHTS_PERIOD_DAYS = env.int("INSIGHTS_PERIOD_DAYS", default=30)
+INSIGHTS_RECOUNT_TIME_LIMIT = env.int("INSIGHTS_RECOUNT_TIME_LIMIT", default=1800)
+
 CELERY_BEAT_SCHEDULE = {
     "purge-exposures": {"task": "apps.customers.tasks.purge_exposures", "schedule": 86400.0},
+    "roll-up-insights": {"task": "apps.insights.tasks.roll_up", "schedule": INSIGHTS_ROLLUP_SECONDS},
+    "recount-insights-shares": {
+        "task": "apps.insights.tasks.recount_shares",
+        "schedule": INSIGHTS_RECOUNT_SECONDS,
+    },
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "take-ledger-checkpoint": {
         "task": "apps.consent.tasks.take_ledger_checkpoint",

@@ -25,13 +25,13 @@ def give_roles_experiments(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0006_import_consents_permission'),
+        ('support', '0007_view_insights_permission'),
     ]
 
     operations = [
         migrations.AlterModelOptions(
             name='staffaccess',
-            options={'default_permissions': (), 'ordering': ['-at', '-id'], 'permissions': [('search_customers', 'Search customers'), ('view_customer_data', "View a customer's preferences, timeline and deliveries"), ('record_change_on_behalf', "Record a change on a customer's behalf"), ('retry_delivery', "Retry a customer's failed delivery"), ('export_proof', 'Export proof of consent'), ('run_data_subject_requests', 'Run data-subject access and erasure requests'), ('view_staff_access_log', 'See the staff access log'), ('verify_ledger', 'Verify the consent ledger'), ('import_consents', "Import consent from another system's export"), ('view_experiments', 'See experiments on notices and their results'), ('run_experiments', 'Create, start and stop experiments on notices'), ('approve_experiments', "Approve an experiment's notice variants")], 'verbose_name': 'staff access', 'verbose_name_plural': 'staff access log'},
+            options={'default_permissions': (), 'ordering': ['-at', '-id'], 'permissions': [('search_customers', 'Search customers'), ('view_customer_data', "View a customer's preferences, timeline and deliveries"), ('record_change_on_behalf', "Record a change on a customer's behalf"), ('retry_delivery', "Retry a customer's failed delivery"), ('export_proof', 'Export proof of consent'), ('run_data_subject_requests', 'Run data-subject access and erasure requests'), ('view_staff_access_log', 'See the staff access log'), ('verify_ledger', 'Verify the consent ledger'), ('import_consents', "Import consent from another system's export"), ('view_insights', 'See what customers choose (aggregates only)'), ('view_experiments', 'See experiments on notices and their results'), ('run_experiments', 'Create, start and stop experiments on notices'), ('approve_experiments', "Approve an experiment's notice variants")], 'verbose_name': 'staff access', 'verbose_name_plural': 'staff access log'},
         ),
         migrations.RunPython(give_roles_experiments, migrations.RunPython.noop),
     ]
