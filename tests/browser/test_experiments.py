@@ -1,5 +1,5 @@
 """An experiment on the value exchange, in Chromium: two customers in different arms see different wording,
-choose, and each one's receipt and proof show the words of their own variant."""
+choose, and each one's receipt and proof show the words of their own variant; axe-core on the staff pages."""
 
 from django.urls import reverse
 from playwright.sync_api import expect
@@ -11,7 +11,7 @@ from tests.support.conftest import make_staff
 
 from .conftest import open_section
 from .test_flows import link
-from .test_support_console import new_page, sign_in
+from .test_support_console import new_page, sign_in, violations
 
 PURPOSE = "topic:sales-and-offers"
 OFFERS = {
@@ -74,4 +74,8 @@ def test_two_customers_in_different_arms_see_choose_and_keep_their_own_wording(
         proof = staff.request.get(live_server.url + reverse("support:proof_json", args=[customer.pk])).text()
         assert OFFERS[label][0] in proof
         assert OFFERS["B" if label == "A" else "A"][0] not in proof
+    for path in (reverse("support:experiments"), reverse("support:experiment", args=[experiment.pk])):
+        staff.goto(live_server.url + path)
+        assert violations(staff) == [], path
+    expect(staff.locator(".verdicts")).to_contain_text("Not enough data yet")
     staff.context.close()
