@@ -118,27 +118,8 @@ def record_choices(
         note=note,
         confirmation=confirmation,
     )
-    _validate_context(choices=choices, provenance=provenance, language=language)
     with transaction.atomic():
-        locked = store.lock_customer(customer.pk)
-        snapshot = locked.snapshot
-        # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
-        # and a notice published meanwhile is seen.
-        now = timezone.now()
-        rules = catalog_rules(locked.catalog_token)
-        events = _new_events(change, locked.erased, snapshot, rules, now)
-        if not events:
-            return Recorded(events=[], document=snapshot.document, document_changed=False)
-        store.append_events(events)
-        history_only = _fold(snapshot, events, rules)
-        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
-        _save(snapshot, document, now)
-    return Recorded(
-        events=events,
-        document=snapshot.document,
-        document_changed=document is not None,
-        history_only=history_only,
-    )
+        return _record(change)
 
 
 @dataclass(frozen=True)
@@ -153,6 +134,31 @@ class Change:
     user_agent: str | None = None
     note: str | None = None
     confirmation: Confirmation | None = None
+
+
+def _record(change: Change) -> Recorded:
+    """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
+    spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back."""
+    _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
+    locked = store.lock_customer(change.customer_id)
+    snapshot = locked.snapshot
+    # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
+    # and a notice published meanwhile is seen.
+    now = timezone.now()
+    rules = catalog_rules(locked.catalog_token)
+    events = _new_events(change, locked.erased, snapshot, rules, now)
+    if not events:
+        return Recorded(events=[], document=snapshot.document, document_changed=False)
+    store.append_events(events)
+    history_only = _fold(snapshot, events, rules)
+    document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
+    _save(snapshot, document, now)
+    return Recorded(
+        events=events,
+        document=snapshot.document,
+        document_changed=document is not None,
+        history_only=history_only,
+    )
 
 
 def _validate_number(change: Change) -> None:
@@ -869,23 +875,24 @@ def record_inbound_report(
 ) -> tuple[InboundReport, Recorded | None]:
     """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
     transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
-    nothing. The choices go through ``record_choices`` with the provider as source, ``inbound:<source>`` as
-    actor and the provider's event time as captured time, so a report older than the customer's newer choice
-    for a purpose is history only (outcome ``stale``)."""
+    nothing. The choices go through ``record_choices``' own body (in this transaction, no savepoint) with the
+    provider as source, ``inbound:<source>`` as actor and the provider's event time as captured time, so a
+    report older than the customer's newer choice for a purpose is history only (outcome ``stale``)."""
     recorded = None
     with transaction.atomic():
         if choices:
             assert report.customer is not None  # a report carries choices only for a customer it names
-            recorded = record_choices(
-                customer=report.customer,
-                choices=choices,
-                provenance=Provenance(
-                    source=report.provider,
-                    actor=f"inbound:{report.source_name}",
-                    captured_at=min(report.occurred_at, report.received_at),
-                ),
-                language=report.customer.locale,
-                # never ahead of our clock
+            recorded = _record(
+                Change(
+                    customer_id=report.customer.pk,
+                    choices=choices,
+                    provenance=Provenance(
+                        source=report.provider,
+                        actor=f"inbound:{report.source_name}",
+                        captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
+                    ),
+                    language=report.customer.locale,
+                )
             )
             report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
             report.ledger_events = [event.pk for event in recorded.events]

@@ -240,6 +240,12 @@ def decide_held_message(*, staff, message: HeldMessage, decision: str) -> Record
     with transaction.atomic():
         if not resolve_held_message(message=message, staff=staff, resolution=decision):
             return None
+        record_staff_access(
+            staff=staff,
+            customer=message.customer,
+            what=StaffAccess.What.REVIEW_DECISION,
+            detail=f"held={message.pk} decision={decision}",
+        )
         if decision == NOT_REVOCATION:
             return None
         snapshot = Snapshot.objects.filter(customer_id=message.customer_id).first()

@@ -67,6 +67,7 @@ LOCAL_APPS = [
     "apps.insights",
     "apps.inbound",
     "apps.experiments",
+    "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
