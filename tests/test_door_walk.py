@@ -28,6 +28,8 @@ from apps.consent.services import record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
 from apps.customers.models import Customer, HeldMessage
 from apps.delivery.models import Delivery
+from apps.experiments.models import Experiment
+from apps.experiments.services import create_experiment, variants_from_current
 from apps.imports.models import ImportRun
 from apps.inbound.models import InboundSource
 from apps.support.roles import ensure_roles
@@ -55,6 +57,23 @@ def held_text() -> HeldMessage:
     """A text from Ada's number that says neither stop nor start: it waits for staff."""
     twilio_post(Client(), texts(), Body="wrong number, who is this")
     return HeldMessage.objects.get()
+
+
+def walk_experiment() -> int:
+    """A draft experiment on offers whose variants differ from the current wording in what you get alone."""
+    found = Experiment.objects.first()
+    if found is None:
+        offers = [
+            ({"en": "Alerts.", "de": "Hinweise."}, 50),
+            ({"en": "Two a week.", "de": "Zwei pro Woche."}, 50),
+        ]
+        found = create_experiment(
+            staff=make_staff("marketing", username="experimenter"),
+            name="Walk",
+            purpose="topic:offers",
+            variants=variants_from_current("topic:offers", offers),
+        )
+    return found.pk
 
 
 def api_choice(purpose, state="given", value=None):
@@ -106,6 +125,7 @@ DOORS = {
     "support:erase": (STAFF, lambda: [ada().pk]),
     "support:access_log": (STAFF, lambda: []),
     "support:ledger": (STAFF, lambda: []),
+    "support:insights": (STAFF, lambda: []),
     "support:sandbox": (STAFF, lambda: []),
     "support:sandbox_for": (STAFF, lambda: ["crm"]),
     "support:review": (STAFF, lambda: []),
@@ -115,6 +135,12 @@ DOORS = {
         lambda: [ImportRun.objects.order_by("pk").values_list("pk", flat=True).first() or 1],
     ),
     "support:review_decide": (STAFF, lambda: [held_text().pk]),
+    "support:experiments": (STAFF, lambda: []),
+    "support:experiment_new": (STAFF, lambda: []),
+    "support:experiment": (STAFF, lambda: [walk_experiment()]),
+    "support:experiment_approve": (STAFF, lambda: [walk_experiment()]),
+    "support:experiment_start": (STAFF, lambda: [walk_experiment()]),
+    "support:experiment_stop": (STAFF, lambda: [walk_experiment()]),
     "delivery:metrics": (ANYONE, lambda: []),
     "delivery:sandbox_receive": (ANYONE, lambda: ["crm"]),
     "inbound:receive": (ANYONE, lambda: ["texts"]),
@@ -158,6 +184,10 @@ BODIES = {
         {"topic:news|answer": "yes", "topic:news|channels": ["push"], "how_asked": "phone", "note": "News."},
     ],
     "support:retry_delivery": lambda: [{}],
+    "support:experiment_new": lambda: [
+        {"name": "New", "purpose": "topic:news", "value_en_A": "a", "value_de_A": "a", "value_en_B": "b"}
+    ],
+    "support:experiment_stop": lambda: [{"winner": "B"}],
     "support:ledger": lambda: [{"customer": ada().pk}],
     "support:review_decide": lambda: [{"decision": "revocation"}, {"decision": "not_revocation"}],
     "support:erase": lambda: [{"how_asked": "letter", "note": "Signed letter.", "confirm": "on"}],

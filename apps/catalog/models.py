@@ -221,6 +221,12 @@ class NoticeVersion(models.Model):
         help_text="For consent captured before Candor: the source system whose sign-up wording this version "
         "holds (number 0, never shown as the current version).",
     )
+    experimental = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A variant of an experiment (apps/experiments): valid to answer under once published, shown "
+        "only to the customers assigned to it, never the purpose's current version (a winner is published anew).",
+    )
 
     class Meta:
         ordering = ["notice", "-number"]

@@ -40,6 +40,7 @@ class PublishedVersion:
     material: bool
     published_at: datetime
     legacy_source: str = ""
+    experimental: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class CatalogRules:
 
     def current_version(self, purpose: str) -> PublishedVersion | None:
         """The newest published version of the purpose's notice: the one shown and asked for now. A legacy
-        version (wording from a system before Candor) never is, whatever number it stands in for."""
+        version (wording from a system before Candor) never is, whatever number it stands in for, nor is an
+        experiment's variant (shown only to the customers assigned to it, ``apps.experiments``)."""
         return self._current_versions.get(purpose)
 
     def current_versions(self) -> dict[str, PublishedVersion]:
@@ -99,7 +101,7 @@ class CatalogRules:
     def _current_versions(self) -> dict[str, PublishedVersion]:
         current: dict[str, PublishedVersion] = {}
         for version in self.published.values():
-            if version.legacy_source:
+            if version.legacy_source or version.experimental:
                 continue
             held = current.get(version.purpose)
             if held is None or version.number > held.number:
@@ -165,11 +167,11 @@ def _load_catalog_rules() -> CatalogRules:
             defaults[option_set] = code
     notices = list(Notice.objects.values_list("purpose", "honours_gpc"))
     rows = NoticeVersion.objects.filter(published_at__isnull=False).values_list(
-        "id", "notice__purpose", "number", "material", "published_at", "legacy_source"
+        "id", "notice__purpose", "number", "material", "published_at", "legacy_source", "experimental"
     )
     published = {
-        id_: PublishedVersion(id_, purpose, number, material, published_at, legacy_source)
-        for id_, purpose, number, material, published_at, legacy_source in rows
+        id_: PublishedVersion(id_, purpose, number, material, published_at, legacy_source, experimental)
+        for id_, purpose, number, material, published_at, legacy_source, experimental in rows
         if published_at is not None  # the filter's promise, which the row's type cannot carry
     }
     for version in [v for v in published.values() if v.legacy_source]:
@@ -217,6 +219,7 @@ def _legacy_stand_in(legacy: PublishedVersion, versions: Iterable[PublishedVersi
             for version in versions
             if version.purpose == legacy.purpose
             and not version.legacy_source
+            and not version.experimental
             and version.published_at <= legacy.published_at
         ),
         default=0,

@@ -215,3 +215,29 @@ class Inference(models.Model):
 
     def __str__(self):
         return f"{self.customer_id}:{self.code}"
+
+
+class Exposure(models.Model):
+    """One showing of a notice version to a customer: the denominator of every opt-in rate (docs/insights.md).
+
+    Not in the ledger: there are many more showings than choices, and proof of consent rests on the ledger alone
+    (the version a choice was recorded under is the wording shown). Deleted with the customer's identity on
+    erasure and after ``EXPOSURE_RETENTION_DAYS``.
+    """
+
+    class Surface(models.TextChoices):
+        PAGE = "page", "Preference page"
+        REASK = "reask", "Re-ask after a material change"
+        LEAVE = "leave", "Leave page's offers"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="exposures")
+    # By name, not import: customers sits beside the catalog, below consent (pyproject's import layers).
+    notice_version = models.ForeignKey("catalog.NoticeVersion", on_delete=models.PROTECT, related_name="+")
+    surface = models.CharField(max_length=10, choices=Surface.choices)
+    shown_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["notice_version", "shown_at"], name="exposure_version_shown")]
+
+    def __str__(self):
+        return f"{self.notice_version_id} shown to {self.customer_id} ({self.surface})"

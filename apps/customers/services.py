@@ -1,4 +1,5 @@
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from .models import (
     Customer,
     CustomerSession,
     EvidenceNote,
+    Exposure,
     HeldMessage,
     Inference,
     MessageRecord,
@@ -210,9 +212,9 @@ def mark_email_undeliverable(*, customer: Customer, at) -> None:
 def erase_identity(*, customer: Customer, at) -> Customer:
     """Blank the customer's personal fields and mark them erased; the surrogate key and external id stay.
 
-    Their login account (it holds their email) is deleted, so are the records of messages sent to them, their
-    link key is replaced, which revokes every link sent to them, their profile answers and the inferences about
-    them deleted, the free text of their evidence notes blanked,
+    Their login account (it holds their email) is deleted, so are the records of messages sent to them and of
+    the notices shown to them, their link key is replaced, which revokes every link sent to them, their profile
+    answers and the inferences about them deleted, the free text of their evidence notes blanked,
     their sessions ended (a code login's session holds the address) and their cache entries forgotten. The
     external id is the brand's own pseudonymous key: it lets the brand's systems match the erasure. Call it
     through ``apps.consent.services.erase_customer``, which first withdraws what the
@@ -233,6 +235,7 @@ def erase_identity(*, customer: Customer, at) -> Customer:
     MessageRecord.objects.filter(customer_id=customer.pk).delete()
     ProfileAnswer.objects.filter(customer_id=customer.pk).delete()
     Inference.objects.filter(customer_id=customer.pk).delete()
+    Exposure.objects.filter(customer_id=customer.pk).delete()
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
     end_sessions(customer=customer)
@@ -279,4 +282,38 @@ def resolve_held_message(*, message: HeldMessage, staff, resolution: str) -> boo
         HeldMessage.objects.filter(pk=message.pk, resolved_at=None).update(
             resolved_at=timezone.now(), resolved_by=staff, resolution=resolution
         )
+    )
+
+
+def record_exposures(
+    *, customer_id: int, notice_version_ids: Iterable[int], surface: str, at: datetime
+) -> None:
+    """Note that these notice versions were shown to the customer on ``surface`` at ``at`` (one insert).
+
+    Raises ``ValueError`` for a surface that is not one of ``Exposure.Surface``, and then writes nothing.
+    """
+    if surface not in Exposure.Surface.values:
+        raise ValueError(
+            f"Unknown exposure surface {surface!r}: one of {', '.join(Exposure.Surface.values)}."
+        )
+    Exposure.objects.bulk_create(
+        [
+            Exposure(customer_id=customer_id, notice_version_id=version_id, surface=surface, shown_at=at)
+            for version_id in dict.fromkeys(notice_version_ids)
+        ]
+    )
+
+
+def purge_exposures(*, now: datetime | None = None) -> int:
+    """Delete the exposures older than ``EXPOSURE_RETENTION_DAYS``; returns how many.
+
+    Version by version, so each delete walks the (notice version, shown at) index rather than the table.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EXPOSURE_RETENTION_DAYS)
+    versions = Exposure._meta.get_field("notice_version").related_model._default_manager.values_list(
+        "pk", flat=True
+    )
+    return sum(
+        Exposure.objects.filter(notice_version_id=version_id, shown_at__lt=cutoff).delete()[0]
+        for version_id in list(versions)
     )

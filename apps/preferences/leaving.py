@@ -15,6 +15,8 @@ from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, State, switch_off_state
 from apps.consent.services import Recorded
+from apps.customers.models import Exposure
+from apps.customers.services import record_exposures
 
 from .selectors import snapshot_choices
 from .services import Saved, Source, Visit, record
@@ -61,6 +63,18 @@ def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
     if choice is None:
         return None
     return record(visit, [choice], source=Source.ONE_CLICK_UNSUBSCRIBE, evidence={"list": scope})
+
+
+def note_offers_shown(*, customer) -> None:
+    """Record that the leave page offered doing less: the offers are answered under the frequency notice."""
+    version = catalog_rules().current_version("frequency")
+    if version is not None:
+        record_exposures(
+            customer_id=customer.pk,
+            notice_version_ids=[version.id],
+            surface=Exposure.Surface.LEAVE,
+            at=timezone.now(),
+        )
 
 
 def do_less(*, visit: Visit, action: str) -> Saved:

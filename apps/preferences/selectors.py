@@ -30,6 +30,7 @@ from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import ON_STATES, SMS, State, is_in_force
 from apps.customers.models import Customer, Inference, ProfileAnswer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
+from apps.experiments.selectors import versions_shown
 
 FIXED_SECTIONS = ("frequency", "location", "personalization")
 COMMON_TIMEZONES = (
@@ -96,6 +97,26 @@ def current_notices(language: str) -> dict[str, NoticeView]:
         version.notice.purpose: notice_view(version, language)
         for version in current_notice_versions().order_by("notice_id")
     }
+
+
+def shown_notices(customer_id: int, choices: Choices, language: str) -> dict[str, NoticeView]:
+    """Per purpose, the notice this customer is shown: the current one, or their arm's variant while an
+    experiment on the purpose runs (``apps.experiments.selectors.versions_shown`` decides)."""
+    notices = current_notices(language)
+    shown = versions_shown(
+        customer_id, choices, {purpose: notice.version_id for purpose, notice in notices.items()}
+    )
+    variants = [
+        version_id
+        for purpose, version_id in shown.items()
+        if purpose not in notices or notices[purpose].version_id != version_id
+    ]
+    if variants:
+        for version in (
+            NoticeVersion.objects.filter(pk__in=variants).select_related("notice").prefetch_related("texts")
+        ):
+            notices[version.notice.purpose] = notice_view(version, language)
+    return notices
 
 
 # What the page offers for how long a pause or sharing the location lasts: the form's values are the days.
@@ -228,7 +249,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
     rules = rules or catalog_rules()
     now = timezone.now()
     choices = snapshot_choices(customer)
-    notices = current_notices(language)
+    notices = shown_notices(customer.pk, choices, language)
     in_force = {
         purpose: is_in_force(SnapshotEntry.of(choices, purpose), purpose, rules, now)
         for purpose in rules.purposes()

@@ -2,6 +2,8 @@
 export to import."""
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Option, translated
 from apps.catalog.purposes import Purpose
@@ -225,4 +227,65 @@ class ImportForm(forms.Form):
         coerce=lambda answer: answer == "yes",
         initial="yes",
         widget=forms.RadioSelect,
+    )
+
+
+class ExperimentForm(forms.Form):
+    """A new experiment: one purpose, 2 to 4 variants that say in return what the marketer wants to test (the
+    rest of each notice is the purpose's current wording), and the split. A is the control."""
+
+    LABELS = "ABCD"
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    purpose = forms.ChoiceField(label=_("Purpose"))
+
+    def __init__(self, *args, purposes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].choices = [(purpose, purpose) for purpose in purposes]
+        for label in self.LABELS:
+            required = label in "AB"
+            self.fields[f"value_en_{label}"] = forms.CharField(
+                label=_("Variant %(label)s: what you get (English)") % {"label": label},
+                required=required,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.fields[f"value_de_{label}"] = forms.CharField(
+                label=_("Variant %(label)s: what you get (German)") % {"label": label},
+                required=required,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.fields[f"weight_{label}"] = forms.IntegerField(
+                label=_("Variant %(label)s: share of customers (%%)") % {"label": label},
+                required=False,
+                min_value=1,
+                max_value=99,
+            )
+
+    def offers(self) -> list[tuple[dict[str, str], int]]:
+        """Per variant given: (language -> what you get, weight); an even split when no weight is given."""
+        data = self.cleaned_data
+        given = [
+            label for label in self.LABELS if data.get(f"value_en_{label}") or data.get(f"value_de_{label}")
+        ]
+        even = 100 // len(given)
+        return [
+            (
+                {"en": data.get(f"value_en_{label}", ""), "de": data.get(f"value_de_{label}", "")},
+                data.get(f"weight_{label}") or (even + (100 - even * len(given) if index == 0 else 0)),
+            )
+            for index, label in enumerate(given)
+        ]
+
+
+class InsightsFilter(forms.Form):
+    """What the insights page narrows to: one language or all, everyone or those who answered lately, how many
+    weeks back."""
+
+    language = forms.ChoiceField(required=False, choices=[("", _("All languages")), *settings.LANGUAGES])
+    population = forms.ChoiceField(
+        required=False,
+        choices=[("everyone", _("Everyone")), ("asked", _("Answered in the period"))],
+    )
+    weeks = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=[(n, n) for n in (4, 12, 26, 52)]
     )

@@ -53,6 +53,10 @@ class StaffAccess(models.Model):
             ("view_staff_access_log", "See the staff access log"),
             ("verify_ledger", "Verify the consent ledger"),
             ("import_consents", "Import consent from another system's export"),
+            ("view_insights", "See what customers choose (aggregates only)"),
+            ("view_experiments", "See experiments on notices and their results"),
+            ("run_experiments", "Create, start and stop experiments on notices"),
+            ("approve_experiments", "Approve an experiment's notice variants"),
         ]
         indexes = [models.Index(fields=["customer", "-at"], name="staff_access_customer_at")]
         verbose_name = "staff access"

@@ -21,11 +21,19 @@ ROLES = {
         "support.view_staff_access_log",
         "support.verify_ledger",
         "support.import_consents",
+        "support.view_insights",
+        "support.view_experiments",
+        "support.approve_experiments",
     ],
     "Marketing admin": [
-        f"catalog.{action}_{model}"
-        for model in ("channel", "topic", "option", "notice", "noticeversion", "noticetext")
-        for action in ("view", "add", "change")
+        *(
+            f"catalog.{action}_{model}"
+            for model in ("channel", "topic", "option", "notice", "noticeversion", "noticetext")
+            for action in ("view", "add", "change")
+        ),
+        "support.view_insights",
+        "support.view_experiments",
+        "support.run_experiments",
     ],
 }
 

@@ -64,7 +64,9 @@ LOCAL_APPS = [
     "apps.support",
     "apps.api",
     "apps.imports",
+    "apps.insights",
     "apps.inbound",
+    "apps.experiments",
     "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -279,7 +281,29 @@ NOTICE_INVALIDATION_SWEEP_SECONDS = env.int("NOTICE_INVALIDATION_SWEEP_SECONDS",
 # How often Celery beat takes a ledger checkpoint (docs/ledger.md).
 LEDGER_CHECKPOINT_SECONDS = env.int("LEDGER_CHECKPOINT_SECONDS", default=3600)
 
+# Notice exposures (apps.customers.models.Exposure: which version was shown to whom) are kept this long, purged
+# daily; the insights rollups keep their counts (docs/insights.md).
+EXPOSURE_RETENTION_DAYS = env.int("EXPOSURE_RETENTION_DAYS", default=400)
+
+# Insights (apps/insights, docs/insights.md): beat adds new ledger events and exposures to the rollups this often,
+# at most this many batches of this many rows a run; a row younger than the settle time waits for the next run
+# (a longer transaction may still commit a lower id). Who allows what is recounted from the permission documents
+# this often; "answered in the period" means a choice changed within this many days.
+INSIGHTS_ROLLUP_SECONDS = env.float("INSIGHTS_ROLLUP_SECONDS", default=300.0)
+INSIGHTS_BATCH_SIZE = env.int("INSIGHTS_BATCH_SIZE", default=5000)
+INSIGHTS_BATCHES_PER_RUN = env.int("INSIGHTS_BATCHES_PER_RUN", default=20)
+INSIGHTS_SETTLE_SECONDS = env.int("INSIGHTS_SETTLE_SECONDS", default=60)
+INSIGHTS_RECOUNT_SECONDS = env.float("INSIGHTS_RECOUNT_SECONDS", default=3600.0)
+INSIGHTS_PERIOD_DAYS = env.int("INSIGHTS_PERIOD_DAYS", default=30)
+INSIGHTS_RECOUNT_TIME_LIMIT = env.int("INSIGHTS_RECOUNT_TIME_LIMIT", default=1800)
+
 CELERY_BEAT_SCHEDULE = {
+    "purge-exposures": {"task": "apps.customers.tasks.purge_exposures", "schedule": 86400.0},
+    "roll-up-insights": {"task": "apps.insights.tasks.roll_up", "schedule": INSIGHTS_ROLLUP_SECONDS},
+    "recount-insights-shares": {
+        "task": "apps.insights.tasks.recount_shares",
+        "schedule": INSIGHTS_RECOUNT_SECONDS,
+    },
     "expire-time-boxed-consents": {"task": "apps.consent.tasks.expire_consents", "schedule": 60.0},
     "take-ledger-checkpoint": {
         "task": "apps.consent.tasks.take_ledger_checkpoint",
@@ -290,6 +314,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notice-invalidations": {
         "task": "apps.consent.tasks.sweep_notice_invalidations",
         "schedule": float(NOTICE_INVALIDATION_SWEEP_SECONDS),
+    },
+    "stop-experiments-on-guardrail-breaches": {
+        "task": "apps.experiments.tasks.stop_on_guardrail_breaches",
+        "schedule": env.float("EXPERIMENT_GUARDRAIL_SECONDS", default=900.0),
     },
     # A narrowing catalog change reaches every permission document (apps.consent.services.refresh_documents).
     "refresh-documents-after-catalog-change": {
@@ -406,6 +434,10 @@ CONTENT_SECURITY_POLICY = {
 
 # Keyed hashes of IP addresses and user agents in ledger evidence: provable, yet not personal data on its own.
 LEDGER_EVIDENCE_KEY = env.str("LEDGER_EVIDENCE_KEY", default=SECRET_KEY)
+# Experiments (docs/experiments.md): the key of the hash that assigns a customer to a variant, and how many
+# customers each variant must have been shown before the page compares them.
+EXPERIMENT_ASSIGNMENT_KEY = env.str("EXPERIMENT_ASSIGNMENT_KEY", default=SECRET_KEY)
+EXPERIMENT_MIN_PER_ARM = env.int("EXPERIMENT_MIN_PER_ARM", default=200)
 # Signs the checkpoints that anchor every chain's head (docs/ledger.md).
 LEDGER_CHECKPOINT_KEY = env.str("LEDGER_CHECKPOINT_KEY", default=SECRET_KEY)
 

@@ -40,6 +40,7 @@ PAGES = {
     "review_decide": (False, {AGENT}, {"POST"}),
     "imports": (False, {OFFICER}, {"GET", "POST"}),
     "import_run": (False, {OFFICER}, {"GET"}),
+    "insights": (False, {OFFICER, MARKETING}, {"GET"}),
 }
 
 

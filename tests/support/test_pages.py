@@ -8,10 +8,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Provenance
 from apps.consent.services import evidence_hash, record_choices
 from apps.customers.models import EvidenceNote, MessageRecord
+from apps.customers.services import record_exposures
 from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
 from tests.delivery.factories import DestinationFactory
@@ -364,3 +366,16 @@ def test_access_export_includes_the_messages_senders_reported(officer_client, cu
     response = officer_client.get(reverse("support:access_export", args=[customer_with_history.pk]))
     (message,) = json.loads(response.content)["messages_received"]
     assert (message["sender"], message["message_id"], message["topic"]) == ("esp", "m-1", "offers")
+
+
+def test_access_export_includes_the_notices_shown_to_the_customer(officer_client, customer_with_history):
+    version = current_notice_version("channel:email")
+    record_exposures(
+        customer_id=customer_with_history.pk,
+        notice_version_ids=[version.pk],
+        surface="page",
+        at=timezone.now(),
+    )
+    response = officer_client.get(reverse("support:access_export", args=[customer_with_history.pk]))
+    (shown,) = json.loads(response.content)["notices_shown"]
+    assert (shown["notice_version"], shown["surface"]) == (version.pk, "page")

@@ -25,7 +25,7 @@ from .sms_verification import (
     start_sms_with_number,
     verify_sms_code,
 )
-from .visits import Saved, Source, Visit, confirm_email, record, resend_email_confirmation
+from .visits import Saved, Source, Visit, confirm_email, note_page_shown, record, resend_email_confirmation
 
 __all__ = [
     "SECTIONS",
@@ -36,6 +36,7 @@ __all__ = [
     "cancel_sms_code",
     "confirm_email",
     "entered_phone",
+    "note_page_shown",
     "record",
     "remove_inference",
     "resend_email_confirmation",

@@ -4,6 +4,7 @@ the email double opt-in's link and resend."""
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import CatalogRules
@@ -16,9 +17,10 @@ from apps.consent.services import (
     send_confirmation_if_requested,
     send_email_confirmation,
 )
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Exposure
+from apps.customers.services import record_exposures
 
-from ..selectors import snapshot_choices
+from ..selectors import PreferencePage, snapshot_choices
 
 Source = ConsentEvent.Source
 
@@ -105,3 +107,16 @@ def confirm_email(*, visit: Visit) -> str:
         evidence={"confirmed": "email address"},
     )
     return "confirmed" if recorded.events else "nothing"
+
+
+def note_page_shown(page: PreferencePage) -> None:
+    """Record which notice versions the rendered page showed (the insights' denominators): a purpose asked
+    again after a material change counts as a re-ask, every other current notice as shown on the page."""
+    reasked = {reask.notice.version_id for reask in page.reasks}
+    shown = [notice.version_id for notice in page.notices.values() if notice.version_id not in reasked]
+    at = timezone.now()
+    for surface, versions in ((Exposure.Surface.PAGE, shown), (Exposure.Surface.REASK, reasked)):
+        if versions:
+            record_exposures(
+                customer_id=page.customer.pk, notice_version_ids=versions, surface=surface, at=at
+            )

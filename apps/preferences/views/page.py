@@ -105,6 +105,7 @@ def page(request):
         status = request.session.pop(FLASH_KEY, None)
         context = _context(request, status=status, gpc=gpc, open_sections=(status or {}).get("open", ()))
         context["received"] = received_in_return(request.customer, request.LANGUAGE_CODE)
+        services.note_page_shown(context["page"])
         return render(request, "preferences/page.html", context)
 
     section = request.POST.get("section", "")

@@ -61,4 +61,6 @@ def leave(request):
             leaving.unsubscribe_everything(visit=request.visit, reason=request.POST.get("reason", ""))
             context["done"] = "everything"
     context["overview"] = leave_overview(request.customer, request.LANGUAGE_CODE)
+    if context["done"] != "everything":
+        leaving.note_offers_shown(customer=request.customer)
     return render(request, "preferences/leave.html", context)

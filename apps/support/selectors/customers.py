@@ -15,7 +15,7 @@ from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent, InboundReport, PermissionDocument, Snapshot
 from apps.consent.rules import is_in_force
 from apps.consent.selectors import ledger_breaks
-from apps.customers.models import Customer, HeldMessage, MessageRecord
+from apps.customers.models import Customer, Exposure, HeldMessage, MessageRecord
 from apps.customers.selectors import ERASED, evidence_note_texts, profile_answers_by_id, what_we_know_export
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 from apps.delivery.selectors import RevocationProgress, revocation_progress
@@ -296,6 +296,14 @@ def everything_held(customer: Customer) -> dict:
                 "sent_at": record.sent_at.isoformat(),
             }
             for record in MessageRecord.objects.filter(customer=customer).order_by("sent_at", "id")
+        ],
+        "notices_shown": [
+            {
+                "notice_version": exposure.notice_version_id,
+                "surface": exposure.surface,
+                "shown_at": exposure.shown_at.isoformat(),
+            }
+            for exposure in Exposure.objects.filter(customer=customer).order_by("shown_at", "id")
         ],
         "staff_access": [
             {"at": access.at.isoformat(), "staff": f"staff:{access.staff_id}", "what": access.what}
