@@ -101,7 +101,7 @@ class UnsubscribesStayPut(RuleBasedStateMachine):
                 customer=self.customer, purpose=purpose, state__in=["withdrawn", "refused"]
             ):
                 if entry.captured_at is None:  # recorded live: it wins a tie with an earlier event
-                    later = (event.effective_at, event.sequence) > (took_effect, entry["sequence"])
+                    later = (event.effective_at, event.sequence) > (took_effect, entry.sequence)
                 else:
                     later = event.effective_at >= took_effect
                 assert not later, (purpose, event.sequence, event.effective_at, took_effect)
