@@ -111,7 +111,7 @@ class ChannelRow:
     @property
     def texts(self) -> bool:
         """The text-message channel, whose number is verified by a code before the first text."""
-        return f"channel:{self.code}" == SMS
+        return channel_purpose(self.code) == SMS
 
 
 @dataclass

@@ -1,18 +1,14 @@
-"""What the console reads: search, a customer at a glance, the consent timeline, proof and access exports.
-
-Reads only; the staff access log is written by ``services.record_staff_access``.
-"""
+"""What the console reads about customers: the admin's lists, a customer at a glance, the consent timeline,
+proof (``apps.consent.records``), the review queue, data-subject access, the staff access log, delivery status."""
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth import get_user_model
-from django.db.models import Model, Q
+from django.db.models import Model
 from django.utils import timezone
 
-from apps.catalog.models import Notice, NoticeText, translated
+from apps.catalog.models import NoticeText
 from apps.catalog.selectors import catalog_rules
 from apps.consent import records
 from apps.consent.entries import SnapshotEntry
@@ -24,18 +20,8 @@ from apps.customers.selectors import ERASED, evidence_note_texts
 from apps.delivery.models import Delivery, DeliveryCursor, Destination
 from apps.delivery.selectors import RevocationProgress, revocation_progress
 
-from .models import StaffAccess
-
-PAGE_SIZE = 25
-# A trigram index answers a part of a name or an email from three characters on.
-MIN_PARTIAL_LENGTH = 3
-PHONE_NOISE = re.compile(r"[\s\-().\/]")
-PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
-STATE_LABELS = dict(ConsentEvent.State.choices)
-SOURCE_LABELS = dict(ConsentEvent.Source.choices)
-
-
-# --- the admin's pages ------------------------------------------------------------------------------------------
+from ..models import StaffAccess
+from .labels import SOURCE_LABELS, STATE_LABELS, actor_labels, describe_value, purpose_titles, wording_for
 
 
 def customer_lookup(model) -> str | None:
@@ -83,120 +69,6 @@ def customers_shown(context: dict | None) -> tuple[type | None, list[int]]:
         return model, pks
     found = model._default_manager.filter(pk__in=pks).values_list(lookup, flat=True)
     return model, [pk for pk in found if pk is not None]
-
-
-# --- search ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    query: str
-    customers: list
-    next_after: int | None
-    too_short: bool = False
-
-
-def normalized_phone(text: str) -> str | None:
-    """``+49 151 1234-5678`` or ``0049…`` as stored (E.164), or ``None`` if it is not a phone number."""
-    compact = PHONE_NOISE.sub("", text)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    return compact if PHONE.match(compact) else None
-
-
-def search_customers(query: str, *, after: int | None = None, limit: int = PAGE_SIZE) -> SearchPage:
-    """Customers whose email, phone or external id is the query; failing that, whose name or email contains it.
-
-    Exact matches come first and alone (each a b-tree lookup); only without one does the search look for a part
-    of a name or an email (trigram indexes on PostgreSQL). Paged by id (``after`` the last id shown), never by
-    OFFSET, so a late page costs what the first costs.
-    """
-    query = query.strip()
-    if not query:
-        return SearchPage(query=query, customers=[], next_after=None)
-    exact = Q(external_id=query) | Q(email=query.lower())
-    phone = normalized_phone(query)
-    if phone:
-        exact |= Q(phone=phone)
-    partial = len(query) >= MIN_PARTIAL_LENGTH
-    found = Customer.objects.filter(exact)
-    if partial and not found.exists():
-        found = Customer.objects.filter(Q(name__icontains=query) | Q(email__icontains=query))
-    rows = _page(found, after, limit)
-    return SearchPage(
-        query=query,
-        customers=rows[:limit],
-        next_after=rows[limit - 1].pk if len(rows) > limit else None,
-        too_short=not partial and not rows,
-    )
-
-
-def _page(found, after: int | None, limit: int) -> list:
-    if after:
-        found = found.filter(pk__gt=after)
-    fields = ("pk", "external_id", "email", "phone", "name", "erased_at")
-    return list(found.order_by("pk").only(*fields)[: limit + 1])
-
-
-# --- labels and wording ---------------------------------------------------------------------------------------
-
-
-def purpose_titles(language: str = "en") -> dict[str, str]:
-    return {
-        purpose: translated(title, language)
-        for purpose, title in Notice.objects.values_list("purpose", "title")
-    }
-
-
-def wording_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], NoticeText | None]:
-    """The notice text shown for each (notice version id, language), falling back to English."""
-    version_ids = {version for version, _ in pairs}
-    texts = {
-        (text.version_id, text.language): text
-        for text in NoticeText.objects.filter(version_id__in=version_ids).select_related("version__notice")
-    }
-    return {
-        (version, language): texts.get((version, language)) or texts.get((version, "en"))
-        for version, language in pairs
-    }
-
-
-def actor_labels(actors: set[str]) -> dict[str, str]:
-    """``staff:12`` as the agent's name, the other kinds of actor as they are."""
-    staff_ids = {int(actor.split(":", 1)[1]) for actor in actors if re.fullmatch(r"staff:\d+", actor)}
-    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=staff_ids)}
-    labels = {}
-    for actor in actors:
-        kind, _, ident = actor.partition(":")
-        if kind == "staff" and ident.isdigit() and int(ident) in users:
-            user = users[int(ident)]
-            labels[actor] = f"Agent {user.get_full_name() or user.get_username()} (staff #{user.pk})"
-        elif kind == "api":
-            labels[actor] = f"API client {ident}"
-        elif kind == "import":
-            labels[actor] = f"Import batch {ident}"
-        else:
-            labels[actor] = actor.capitalize()
-    return labels
-
-
-def describe_value(value) -> str:
-    """A choice's value in one line: ``channels: email, sms · frequency: weekly``."""
-    if not value:
-        return ""
-    parts = []
-    for key, item in value.items():
-        if item is None:
-            continue
-        if isinstance(item, list):
-            item = ", ".join(str(part) for part in item)
-        elif isinstance(item, dict):
-            item = ", ".join(f"{k} {v}" for k, v in item.items())
-        parts.append(f"{key.replace('_', ' ')}: {item}")
-    return " · ".join(parts)
-
-
-# --- a customer at a glance -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -256,9 +128,6 @@ def customer_glance(customer: Customer) -> Glance:
         paused_until=paused_until,
         events=snapshot.last_sequence if snapshot else 0,
     )
-
-
-# --- the consent timeline -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -346,15 +215,10 @@ def timeline_filters(customer: Customer) -> dict:
     }
 
 
-# --- proof of consent (``apps.consent.records``) ---------------------------------------------------------------
-
-
 def consent_proof(customer: Customer, *, purpose: str = "") -> dict:
     revocations = {id(item): item for item in customer_revocations(customer).values()}.values()
     return records.consent_proof(customer, titles=purpose_titles(), revocations=revocations, purpose=purpose)
 
-
-# --- the review queue: texts staff must read, revocations past their deadline ---------------------------------
 
 REVIEW_LOOKBACK_DAYS = 60
 
@@ -378,9 +242,6 @@ def review_queue(*, now: datetime | None = None) -> ReviewQueue:
         messages=list(HeldMessage.objects.filter(resolved_at=None).select_related("customer")),
         overdue=[item for item in revocation_progress(reports) if item.past_deadline(now)],
     )
-
-
-# --- data-subject access: everything held ---------------------------------------------------------------------
 
 
 def everything_held(customer: Customer) -> dict:
@@ -450,9 +311,6 @@ def everything_held(customer: Customer) -> dict:
     }
 
 
-# --- the staff access log -------------------------------------------------------------------------------------
-
-
 def staff_access_page(*, before: int | None = None, customer_id: int | None = None, limit: int = 50):
     """The newest log entries (``before`` an id, for the next page); returns ``(entries, next_before)``."""
     entries = StaffAccess.objects.select_related("staff").order_by("-id")
@@ -470,9 +328,6 @@ def ledger_check(customer_ids=None) -> dict:
     if customer_ids:
         events = events.filter(customer_id__in=customer_ids)
     return {"breaks": breaks, "events": events.count(), "checked_at": timezone.now()}
-
-
-# --- delivery status for one customer -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
