@@ -25,9 +25,10 @@ def staff_client(role: str) -> Client:
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     session = client.session
+    # Proved now: the gate ends a session older than STAFF_SESSION_MAX_AGE, counted from these times.
     session[AUTHENTICATION_METHODS_SESSION_KEY] = [
-        {"method": "password", "at": 0},
-        {"method": "mfa", "at": 0},
+        {"method": "password", "at": time.time()},
+        {"method": "mfa", "at": time.time()},
     ]
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
