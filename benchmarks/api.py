@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_database import ensure_database  # noqa: E402
+from bench_database import ensure_database, sized  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -54,13 +54,17 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=sized(1_000_000, 100))
     parser.add_argument("--database", default=None, help="default: <DATABASE_URL's name>_bench_api")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput measurement")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of API vs. baseline")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads at saturation")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--seconds", type=float, default=sized(5.0, 0.3), help="length of each throughput measurement"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=sized(5, 1), help="interleaved rounds of API vs. baseline"
+    )
+    parser.add_argument("--concurrency", type=int, default=sized(8, 2), help="client threads at saturation")
+    parser.add_argument("--workers", type=int, default=sized(2, 1), help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=sized(4, 2), help="gunicorn threads per worker")
     parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
     return parser.parse_args()
 
@@ -73,7 +77,7 @@ def bench_database_url(args) -> str:
     if not base.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database; the benchmark creates and uses its own.")
     prefix, name = base.rsplit("/", 1)
-    return f"{prefix}/{args.database or name + '_bench_api'}"
+    return f"{prefix}/{args.database or name + '_bench_api' + sized('', '_tiny')}"
 
 
 def seed(customers: int) -> str:
@@ -292,7 +296,10 @@ def copy_rate(database_url) -> tuple[float, int]:
     return rows / (time.perf_counter() - started), rows
 
 
-def page_latencies(first_path, deep_path, headers, requests=150) -> tuple[float, float]:
+PAGE_REQUESTS = sized(150, 3)
+
+
+def page_latencies(first_path, deep_path, headers, requests=PAGE_REQUESTS) -> tuple[float, float]:
     """Median latency (ms) of the first and of a deep page, requested one at a time, alternately."""
     connection = http.client.HTTPConnection(HOST, PORT, timeout=30)
     timings = {first_path: [], deep_path: []}
@@ -341,8 +348,8 @@ def main():
             f"CPUs; load: {args.concurrency} client threads in a separate process"
         )
 
-        load(api_paths, headers, 2, args.concurrency)  # warm-up
-        load(bare_paths, headers, 2, args.concurrency)
+        load(api_paths, headers, sized(2, 0.3), args.concurrency)  # warm-up
+        load(bare_paths, headers, sized(2, 0.3), args.concurrency)
         api_rates, bare_rates, ratios = [], [], []
         for round_number in range(args.rounds):
             api_rate, _, api_errors = load(api_paths, headers, args.seconds, args.concurrency)

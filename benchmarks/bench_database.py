@@ -1,9 +1,21 @@
-"""Each benchmark works in a PostgreSQL database of its own beside DATABASE_URL's, created on first use."""
+"""What every benchmark shares: a PostgreSQL database of its own beside DATABASE_URL's, and its size.
+
+``BENCHMARK_SIZE=tiny`` runs a benchmark once at a tiny size, in databases of its own (``…_tiny``), so that the
+test suite can show each one still runs in seconds without touching the seeds of full-size runs. Figures from a
+tiny run mean nothing.
+"""
 
 import os
 import sys
 
 import psycopg
+
+TINY = os.environ.get("BENCHMARK_SIZE") == "tiny"
+
+
+def sized(normal, tiny):
+    """``normal``, or ``tiny`` when the benchmark runs at its tiny size."""
+    return tiny if TINY else normal
 
 
 def ensure_database(url: str) -> None:
@@ -24,5 +36,5 @@ def use_bench_database(suffix: str) -> None:
         sys.exit(
             f"Set DATABASE_URL to a PostgreSQL database (the benchmark creates and uses <name>{suffix})."
         )
-    os.environ["DATABASE_URL"] = base + suffix
+    os.environ["DATABASE_URL"] = base + suffix + sized("", "_tiny")
     ensure_database(os.environ["DATABASE_URL"])

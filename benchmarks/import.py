@@ -26,7 +26,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 # The import alone: delivery is measured by benchmarks/push.py; mails would only be printed.
 os.environ["CONSENT_ON_OUTBOX_COMMIT"] = ""
 os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
-from bench_database import use_bench_database
+from bench_database import sized, use_bench_database
 
 use_bench_database("_bench_import")
 
@@ -133,9 +133,13 @@ def timed_import(path: Path, source: str, map_path: Path, bulk: bool, batch_size
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="rows imported through the bulk path")
-    parser.add_argument("--baseline-rows", type=int, default=3_000, help="rows imported row by row")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--rows", type=int, default=sized(100_000, 20), help="rows imported through the bulk path"
+    )
+    parser.add_argument(
+        "--baseline-rows", type=int, default=sized(3_000, 10), help="rows imported row by row"
+    )
+    parser.add_argument("--batch-size", type=int, default=sized(1000, 10))
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args()
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-from bench_database import use_bench_database  # noqa: E402
+from bench_database import sized, use_bench_database  # noqa: E402
 
 if not os.environ.get("REDIS_URL"):
     sys.exit("Set REDIS_URL (and DATABASE_URL to PostgreSQL): the benchmark's worker needs a broker.")
@@ -35,7 +35,9 @@ QUEUES = {
     "DELIVERY_PRIORITY_QUEUE": f"candor_bench_priority_{SUFFIX}",
 }
 os.environ.update(QUEUES)
+os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["DELIVERY_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver listens on 127.0.0.1
 
 import django  # noqa: E402
 
@@ -62,12 +64,12 @@ from apps.inbound.models import InboundSource  # noqa: E402
 from apps.inbound.services import add_inbound_source  # noqa: E402
 from tests.delivery.receiver import Receiver  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", 5))
-PER_ROUND = int(os.environ.get("PER_ROUND", 100))
-LATENCY_STOPS = int(os.environ.get("LATENCY_STOPS", 100))
+ROUNDS = int(os.environ.get("ROUNDS", sized(5, 1)))
+PER_ROUND = int(os.environ.get("PER_ROUND", sized(100, 2)))
+LATENCY_STOPS = int(os.environ.get("LATENCY_STOPS", sized(100, 2)))
 LATENCY_PACE = float(os.environ.get("LATENCY_PACE", 0.05))  # seconds between STOPs
 CONCURRENCY = os.environ.get("INBOUND_BENCH_CONCURRENCY", "2")
-WARM_UP = 10
+WARM_UP = sized(10, 1)
 TOKEN = "bench-auth-token"
 PATH = "/inbound/bench-texts/"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-from bench_database import use_bench_database  # noqa: E402
+from bench_database import sized, use_bench_database  # noqa: E402
 
 if not os.environ.get("REDIS_URL"):
     sys.exit("Set REDIS_URL (and DATABASE_URL to PostgreSQL): the benchmark's worker needs a broker.")
@@ -56,11 +56,11 @@ from apps.delivery.adapters.webhook import signed_request  # noqa: E402
 from apps.delivery.models import Delivery, Destination  # noqa: E402
 from tests.delivery.receiver import Receiver  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", 5))
-BURST = int(os.environ.get("BURST", 1000))
-LATENCY_CHANGES = int(os.environ.get("LATENCY_CHANGES", 100))
+ROUNDS = int(os.environ.get("ROUNDS", sized(5, 1)))
+BURST = int(os.environ.get("BURST", sized(1000, 4)))
+LATENCY_CHANGES = int(os.environ.get("LATENCY_CHANGES", sized(100, 2)))
 LATENCY_PACE = float(os.environ.get("LATENCY_PACE", 0.05))  # seconds between changes
-CONCURRENCY = os.environ.get("DELIVERY_BENCH_CONCURRENCY", str(os.cpu_count()))
+CONCURRENCY = os.environ.get("DELIVERY_BENCH_CONCURRENCY", str(sized(os.cpu_count(), 1)))
 BATCH = int(os.environ.get("BATCH", 50))  # the webhook default
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-from bench_database import use_bench_database
+from bench_database import sized, use_bench_database
 
 use_bench_database("_prefbench")
 
@@ -37,8 +37,8 @@ from apps.customers.links import make_token  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
 from apps.customers.services import customer_upsert  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", 5))
-PER_ROUND = int(os.environ.get("PER_ROUND", 100))
+ROUNDS = int(os.environ.get("ROUNDS", sized(5, 1)))
+PER_ROUND = int(os.environ.get("PER_ROUND", sized(100, 2)))
 
 
 def bare(request, pk):
@@ -89,7 +89,7 @@ def main():
         return
     times = {name: [] for name in kinds}
     for fn in kinds.values():  # warm up caches and connections
-        for _ in range(10):
+        for _ in range(sized(10, 1)):
             fn()
     for _ in range(ROUNDS):
         for name, fn in kinds.items():

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 # The write path alone: the delivery side's after-commit fast path is measured by benchmarks/push.py.
 os.environ["CONSENT_ON_OUTBOX_COMMIT"] = ""
-from bench_database import use_bench_database
+from bench_database import sized, use_bench_database
 
 use_bench_database("_bench")
 
@@ -34,20 +34,24 @@ from django.db import connection, transaction  # noqa: E402
 from apps.catalog.selectors import current_notice_version  # noqa: E402
 from apps.consent.rules import Choice, Provenance  # noqa: E402
 from apps.consent.services import record_choices  # noqa: E402
-from apps.customers.services import customer_upsert  # noqa: E402
+from apps.customers.services import customer_upsert, mark_phone_verified  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", 5))
-PER_ROUND = int(os.environ.get("PER_ROUND", 400))
-CUSTOMERS = 200
+ROUNDS = int(os.environ.get("ROUNDS", sized(5, 1)))
+PER_ROUND = int(os.environ.get("PER_ROUND", sized(400, 4)))
+CUSTOMERS = sized(200, 2)
 
 
 def prepare():
     call_command("migrate", verbosity=0)
     call_command("seed_demo", customers=1, stdout=open(os.devnull, "w"))  # noqa: SIM115
     customers = [
-        customer_upsert(external_id=f"bench-{n:04d}", email=f"bench{n}@example.com")[0]
+        customer_upsert(
+            external_id=f"bench-{n:04d}", email=f"bench{n}@example.com", phone=f"+4915100{n:05d}"
+        )[0]
         for n in range(CUSTOMERS)
     ]
+    for customer in customers:  # texts only for a verified number
+        mark_phone_verified(customer=customer)
     version = current_notice_version("channel:sms").pk
     with connection.cursor() as cursor:
         cursor.execute(
@@ -97,8 +101,8 @@ def write_path_changes(count, customers, version, round_number):
 def main():
     customers, version = prepare()
     connection.ensure_connection()
-    write_path_changes(50, customers, version, 1)  # warm-up
-    bare_inserts(50)
+    write_path_changes(sized(50, 2), customers, version, 1)  # warm-up
+    bare_inserts(sized(50, 2))
     ratios, bare_rates, path_rates, autocommit_rates = [], [], [], []
     for round_number in range(ROUNDS):
         bare = bare_inserts(PER_ROUND)

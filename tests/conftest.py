@@ -2,7 +2,7 @@ import pytest
 from celery.signals import after_task_publish
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.backends.postgresql.operations import DatabaseOperations
+from django.db import connections
 
 from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
@@ -19,19 +19,16 @@ from .factories import (
     make_choice,
 )
 
-_sql_flush = DatabaseOperations.sql_flush
 
-
-def _sql_flush_past_append_only_triggers(self, style, tables, **kwargs):
-    """Transactional tests empty every table between tests with TRUNCATE, which the ledger refuses.
-
-    Only the test database is ever flushed: here the triggers are bypassed for that one statement.
-    """
-    statements = _sql_flush(self, style, tables, **kwargs)
-    return ["SET LOCAL session_replication_role = replica", *statements] if statements else statements
-
-
-DatabaseOperations.sql_flush = _sql_flush_past_append_only_triggers
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On PostgreSQL the suite runs on ``tests.postgresql``: Django's backend, with a flush that passes the
+    ledger's append-only triggers (transactional tests empty every table between tests)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "tests.postgresql"
+        connections["default"].close()
+        del connections["default"]  # made again, on the test backend, at its next use
 
 
 def pytest_configure(config):

@@ -372,7 +372,7 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     topic if one is given (else to email as a whole), all made by ``apps.customers.links``. Raises
     ``ValidationError`` keyed ``<index>/external_id`` for an unknown or erased customer.
     """
-    customers = Customer.objects.in_bulk(
+    customers = Customer.objects.only("external_id", "erased_at", "link_key").in_bulk(
         {recipient["external_id"] for recipient in recipients}, field_name="external_id"
     )
     problems = {
@@ -386,15 +386,16 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     page_expires = now + timedelta(seconds=links.max_age(links.PAGE))
     unsubscribe_expires = now + timedelta(seconds=links.max_age(links.UNSUBSCRIBE))
     answers = []
+    batch = links.BatchLinks()
     for recipient in recipients:
         customer = customers[recipient["external_id"]]
         by_email = recipient.get("channel", "email") == "email"
         scope = topic_purpose(recipient["topic"]) if recipient.get("topic") else "channel:email"
-        unsubscribe_url = links.unsubscribe_url(customer, scope) if by_email else None
+        unsubscribe_url = batch.unsubscribe_url(customer, scope) if by_email else None
         answers.append(
             MessageLinks(
                 external_id=customer.external_id,
-                page_url=links.page_url(customer),
+                page_url=batch.page_url(customer),
                 page_expires_at=page_expires,
                 unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,

@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, Confirmation, Provenance
-from apps.consent.services import change_identity, record_choices, send_email_confirmation
+from apps.consent.services import change_identity, record_choices, send_confirmation_if_requested
 from apps.customers.models import Customer
 
 from .models import ApiClient, IdempotencyRecord
 from .selectors import forget_api_client, hash_key
+from .serializers import EventOutput
 
 KEY_PREFIX = "cnd_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -127,7 +128,7 @@ def consent_record(
                 user_agent=user_agent,
                 confirmation=Confirmation(**confirmation) if confirmation else None,
             )
-            sent = recorded.awaits_email_confirmation and send_email_confirmation(customer, language)
+            sent = send_confirmation_if_requested(recorded, customer, language)
             answer = ApiAnswer(status_code=201, body=_recorded_body(customer, recorded, sent))
             if idempotency_key:
                 IdempotencyRecord.objects.create(
@@ -160,22 +161,7 @@ def _recorded_body(customer: Customer, recorded, confirmation_sent: bool) -> dic
     document = recorded.document
     return {
         "external_id": customer.external_id,
-        "events": [
-            {
-                "sequence": event.sequence,
-                "purpose": event.purpose,
-                "state": event.state,
-                "value": event.value,
-                "notice_version": event.notice_version_id,
-                "language": event.language,
-                "source": event.source,
-                "actor": event.actor,
-                "recorded_at": event.recorded_at.isoformat(),
-                "captured_at": event.captured_at.isoformat() if event.captured_at else None,
-                "expires_at": event.expires_at.isoformat() if event.expires_at else None,
-            }
-            for event in recorded.events
-        ],
+        "events": EventOutput(recorded.events, many=True).data,
         "history_only": [event.sequence for event in recorded.history_only],
         "permissions_version": document.version if document else 0,
         "permissions_changed": recorded.document_changed,

@@ -5,8 +5,8 @@ The key is what the ledger, snapshots and the catalog's notices store (``channel
 module splits strings to learn which channel or topic a purpose is about.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class PurposeKind(StrEnum):
@@ -19,13 +19,15 @@ class PurposeKind(StrEnum):
 
 FIXED_PURPOSES = (PurposeKind.FREQUENCY.value, PurposeKind.LOCATION.value, PurposeKind.PERSONALIZATION.value)
 _NAMED_KINDS = (PurposeKind.CHANNEL, PurposeKind.TOPIC)
+_CHANNEL_PREFIX, _TOPIC_PREFIX = f"{PurposeKind.CHANNEL.value}:", f"{PurposeKind.TOPIC.value}:"
 
 
-@dataclass(frozen=True, slots=True)
-class Purpose:
+class Purpose(NamedTuple):
     """A purpose key read into its parts: a channel (``code`` its code), a topic (``code`` its slug), or one of
     the fixed purposes. Whether the catalog knows it is the catalog's question (``CatalogRules.purposes``);
-    a key of no kind at all has the empty kind."""
+    a key of no kind at all has the empty kind.
+
+    A named tuple, not a dataclass: the rules read one for each purpose of each decision they make."""
 
     key: str
     kind: str
@@ -41,11 +43,11 @@ class Purpose:
 
     @classmethod
     def channel(cls, code: str) -> "Purpose":
-        return cls(f"{PurposeKind.CHANNEL}:{code}", PurposeKind.CHANNEL, code)
+        return cls(channel_purpose(code), PurposeKind.CHANNEL, code)
 
     @classmethod
     def topic(cls, slug: str) -> "Purpose":
-        return cls(f"{PurposeKind.TOPIC}:{slug}", PurposeKind.TOPIC, slug)
+        return cls(topic_purpose(slug), PurposeKind.TOPIC, slug)
 
     def __str__(self) -> str:
         return self.key
@@ -71,9 +73,9 @@ class Purpose:
 
 def channel_purpose(code: str) -> str:
     """The key of the channel's purpose (``channel:<code>``)."""
-    return Purpose.channel(code).key
+    return _CHANNEL_PREFIX + code
 
 
 def topic_purpose(slug: str) -> str:
     """The key of the topic's purpose (``topic:<slug>``)."""
-    return Purpose.topic(slug).key
+    return _TOPIC_PREFIX + slug

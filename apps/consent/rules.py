@@ -18,7 +18,7 @@ from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, PublishedVersion
 
 from .documents import ChannelPermission, IsoDateTime, PermissionBody, QuietHours
-from .entries import Choices, SnapshotEntry, entries, entry_json
+from .entries import Choices, Held, SnapshotEntry, entries, entry_json
 from .models import ConsentEvent
 
 State = ConsentEvent.State
@@ -32,7 +32,10 @@ ADDRESS_PROOF_SOURCES = frozenset({Source.EMAIL_LINK, Source.IMPORT})
 INBOUND_SOURCES = frozenset(
     {Source.TWILIO, Source.SENDGRID, Source.POSTMARK, Source.MAILCHIMP, Source.BRAZE, Source.INBOUND_WEBHOOK}
 )
+# Sources that prove the customer holds the phone number: a text from it, or the source system's own proof.
+NUMBER_PROOF_SOURCES = INBOUND_SOURCES | {Source.IMPORT, Source.SYSTEM}
 ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbound:\S+)$")
+SMS = channel_purpose("sms")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
 
@@ -213,6 +216,23 @@ def effective_state(
     return State.REQUESTED if needs_confirmation else choice.state
 
 
+def unverified_number_problems(
+    choices: list[Choice], source: str, number_verified: bool
+) -> dict[str, list[str]]:
+    """Texts only after the number is verified, from any door (beside email's double opt-in): SMS consent is
+    given only for a number the customer proved with a code on their page, unless the source proves it."""
+    if number_verified or source in NUMBER_PROOF_SOURCES:
+        return {}
+    if any(choice.purpose == SMS and choice.state == State.GIVEN for choice in choices):
+        return {
+            SMS: [
+                "Texts need a verified number: the customer confirms it on their preference page with the code "
+                "we text them."
+            ]
+        }
+    return {}
+
+
 def system_change_applies(
     choice: Choice, current: SnapshotEntry | None, rules: CatalogRules, now: datetime
 ) -> bool:
@@ -287,9 +307,10 @@ def derive_permissions(
     An address that bounced or was cleaned adds ``undeliverable_since`` to email: a deliverability flag, not
     a consent (the key is there only while the flag is, so other documents keep their exact shape).
     """
-    location = _in_force(choices, "location", rules, at)
-    personalization = _in_force(choices, "personalization", rules, at)
-    channels = {code: channel_permissions(choices, rules, at, code) for code in rules.channels}
+    held = entries(choices)
+    location = _in_force(held, "location", rules, at)
+    personalization = _in_force(held, "personalization", rules, at)
+    channels = {code: _channel_entry(held, rules, at, code, rules.topics) for code in rules.channels}
     if email_undeliverable_at is not None and "email" in channels:
         # In UTC, as the database hands it back: a rebuild must write the same bytes.
         channels["email"]["undeliverable_since"] = IsoDateTime(
@@ -307,30 +328,23 @@ def derive_permissions(
     }
 
 
-def _in_force(choices: Choices, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:
-    entry = SnapshotEntry.of(choices, purpose)
+def _in_force(held: Held, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:
+    entry = held.get(purpose)
     return entry if is_in_force(entry, purpose, rules, at) else None
 
 
-def channel_permissions(choices: Choices, rules: CatalogRules, at: datetime, code: str) -> ChannelPermission:
-    """One channel's entry of the permission document."""
-    return _channel_entry(choices, rules, at, code, rules.topics)
-
-
 def _channel_entry(
-    choices: Choices, rules: CatalogRules, at: datetime, code: str, slugs: Collection[str]
+    held: Held, rules: CatalogRules, at: datetime, code: str, slugs: Collection[str]
 ) -> ChannelPermission:
     """The channel's entry with its topic lists taken over ``slugs`` only: all topics for the document, the
     one topic asked about for ``decide`` (so a decision checks three purposes, not every topic)."""
-    frequency_entry = _in_force(choices, "frequency", rules, at)
+    frequency_entry = _in_force(held, "frequency", rules, at)
     frequency = (frequency_entry.value if frequency_entry else None) or {}
-    allowed = _in_force(choices, channel_purpose(code), rules, at) is not None
+    allowed = _in_force(held, channel_purpose(code), rules, at) is not None
     topics, topic_frequency = [], {}
     for slug in slugs:
         topic = rules.topics[slug]
-        chosen = (
-            _in_force(choices, topic_purpose(slug), rules, at) if allowed and not topic.required else None
-        )
+        chosen = _in_force(held, topic_purpose(slug), rules, at) if allowed and not topic.required else None
         if chosen and code in chosen.channels:
             topics.append(slug)
             if chosen.value_of("frequency"):
@@ -343,7 +357,7 @@ def _channel_entry(
             for slug in slugs
             if rules.topics[slug].required
             and code in rules.topics[slug].channels
-            and _carries_required_topic(choices, slug, code)
+            and _carries_required_topic(held, slug, code)
         ],
         "frequency": frequency.get("digest") or rules.defaults.get("frequency"),
         "topic_frequency": topic_frequency,
@@ -353,9 +367,9 @@ def _channel_entry(
     }
 
 
-def _carries_required_topic(choices: Choices, slug: str, channel: str) -> bool:
+def _carries_required_topic(held: Held, slug: str, channel: str) -> bool:
     """A required topic cannot be switched off, but the customer may pick which of its channels carry it."""
-    chosen = SnapshotEntry.of(choices, topic_purpose(slug))
+    chosen = held.get(topic_purpose(slug))
     if chosen is None or not chosen.is_given:
         return True
     return channel in chosen.channels
@@ -415,7 +429,10 @@ def denied(reason: Reason) -> Decision:
 
 def customer_timezone(choices: Choices) -> zoneinfo.ZoneInfo:
     """The customer's time zone: the one they gave with their quiet hours, else UTC (as the page reckons)."""
-    frequency = SnapshotEntry.of(choices, "frequency")
+    return _timezone(SnapshotEntry.of(choices, "frequency"))
+
+
+def _timezone(frequency: SnapshotEntry | None) -> zoneinfo.ZoneInfo:
     quiet = (frequency.value_of("quiet_hours") if frequency else None) or {}
     return zoneinfo.ZoneInfo(quiet["timezone"]) if quiet.get("timezone") else UTC
 
@@ -447,19 +464,23 @@ def decide(
     Candor has an address for the channel. The first rule that fails gives the reason.
     """
     # The document's entry for the channel, narrowed to this topic by the very function that builds it.
-    permissions = _channel_entry(choices, rules, at, channel, (topic,))
-    tz = customer_timezone(choices)
     channel_key, topic_key = channel_purpose(channel), topic_purpose(topic)
+    # Only the three entries a decision rests on are read.
+    held = {
+        key: entry
+        for key in (channel_key, topic_key, "frequency")
+        if (entry := SnapshotEntry.of(choices, key))
+    }
+    permissions = _channel_entry(held, rules, at, channel, (topic,))
+    tz = _timezone(held.get("frequency"))
     if rules.topics[topic].required:
         carried = topic in permissions["required_topics"]
         steps = [Step("required_topic", topic_key, carried, None if carried else Reason.NO_CONSENT)]
         steps.append(Step("address", None, reachable, None if reachable else Reason.UNDELIVERABLE))
         return _decision(steps, Reason.REQUIRED)
     steps = [
-        _consent_step("channel", SnapshotEntry.of(choices, channel_key), channel_key, permissions["allowed"]),
-        _consent_step(
-            "topic", SnapshotEntry.of(choices, topic_key), topic_key, topic in permissions["topics"]
-        ),
+        _consent_step("channel", held.get(channel_key), channel_key, permissions["allowed"]),
+        _consent_step("topic", held.get(topic_key), topic_key, topic in permissions["topics"]),
         Step("address", None, reachable, None if reachable else Reason.UNDELIVERABLE),
     ]
     paused_until = permissions["paused_until"]
@@ -600,6 +621,22 @@ def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> date
         else:
             high_second = middle
     return datetime.fromtimestamp(high_second, UTC)
+
+
+# --- a customer's "no" ----------------------------------------------------------------------------------------
+
+ON_STATES = frozenset({State.GIVEN, State.REQUESTED})
+
+
+def switch_off_state(entry: SnapshotEntry | None) -> str | None:
+    """The state a "no" records, from any door: withdraw what was on (given or awaiting confirmation), refuse
+    what was never answered or has lapsed; a refusal or withdrawal stands as it is (``None``: nothing to record).
+    """
+    if entry is None or entry.state in SYSTEM_STATES:
+        return State.REFUSED
+    if entry.holds:
+        return State.WITHDRAWN
+    return None
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------

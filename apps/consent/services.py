@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
@@ -17,7 +18,7 @@ from django.utils.translation import gettext
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.purposes import Purpose
-from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules
+from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_revision_token, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
 from apps.customers.models import Customer, MessageRecord
 from apps.customers.services import (
@@ -47,9 +48,15 @@ from .rules import (
     effective_state,
     next_expiry,
     system_change_applies,
+    unverified_number_problems,
     validate_choices,
 )
-from .selectors import first_rewound_head, replayed_snapshot_fields, superseded_consents
+from .selectors import (
+    first_rewound_head,
+    newest_material_versions,
+    replayed_snapshot_fields,
+    superseded_consents,
+)
 
 
 @dataclass(frozen=True)
@@ -111,27 +118,8 @@ def record_choices(
         note=note,
         confirmation=confirmation,
     )
-    _validate_context(choices=choices, provenance=provenance, language=language)
     with transaction.atomic():
-        locked = store.lock_customer(customer.pk)
-        snapshot = locked.snapshot
-        # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
-        # and a notice published meanwhile is seen.
-        now = timezone.now()
-        rules = catalog_rules(locked.catalog_token)
-        events = _new_events(change, locked.erased, snapshot, rules, now)
-        if not events:
-            return Recorded(events=[], document=snapshot.document, document_changed=False)
-        store.append_events(events)
-        history_only = _fold(snapshot, events, rules)
-        document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
-        _save(snapshot, document, now)
-    return Recorded(
-        events=events,
-        document=snapshot.document,
-        document_changed=document is not None,
-        history_only=history_only,
-    )
+        return _record(change)
 
 
 @dataclass(frozen=True)
@@ -148,6 +136,41 @@ class Change:
     confirmation: Confirmation | None = None
 
 
+def _record(change: Change) -> Recorded:
+    """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
+    spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back."""
+    _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
+    locked = store.lock_customer(change.customer_id)
+    snapshot = locked.snapshot
+    # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
+    # and a notice published meanwhile is seen.
+    now = timezone.now()
+    rules = catalog_rules(locked.catalog_token)
+    events = _new_events(change, locked.erased, snapshot, rules, now)
+    if not events:
+        return Recorded(events=[], document=snapshot.document, document_changed=False)
+    store.append_events(events)
+    history_only = _fold(snapshot, events, rules)
+    document = _next_document(snapshot, rules, now, locked.email_undeliverable_at)
+    _save(snapshot, document, now)
+    return Recorded(
+        events=events,
+        document=snapshot.document,
+        document_changed=document is not None,
+        history_only=history_only,
+    )
+
+
+def _validate_number(change: Change) -> None:
+    """Read the number's verification only for a change that gives SMS consent (under the customer's lock)."""
+    if not unverified_number_problems(change.choices, change.provenance.source, number_verified=False):
+        return
+    verified = Customer.objects.filter(pk=change.customer_id, phone_verified_at__isnull=False).exists()
+    problems = unverified_number_problems(change.choices, change.provenance.source, verified)
+    if problems:
+        raise ValidationError(problems)
+
+
 def _new_events(
     change: Change, erased: bool, snapshot: Snapshot, rules: CatalogRules, now: datetime
 ) -> list[ConsentEvent]:
@@ -158,6 +181,7 @@ def _new_events(
         raise ValidationError({"customer": "This customer was erased; nothing more is recorded for them."})
     _validate_capture(change.choices, rules, now, source, captured_at, change.confirmation)
     validate_choices(change.choices, rules, now, source)
+    _validate_number(change)
     evidence = clean_evidence(change.provenance.evidence, {choice.purpose for choice in change.choices})
     note = clean_note(change.note)
     if change.ip_address:
@@ -324,6 +348,13 @@ def _validate_capture(
         raise ValidationError(errors)
 
 
+def send_confirmation_if_requested(recorded: Recorded, customer: Customer, language: str) -> bool:
+    """After a change that left email consent awaiting its confirmation, send the double opt-in mail (from any
+    door that records one change at a time; imports send theirs in a batch task). Returns whether one went out.
+    """
+    return recorded.awaits_email_confirmation and send_email_confirmation(customer, language)
+
+
 def send_email_confirmation(customer: Customer, language: str) -> bool:
     """Send the double opt-in mail, in ``language``, once the change that asked for it has committed.
 
@@ -479,6 +510,66 @@ def invalidate_superseded_consents(*, version: NoticeVersion, limit: int | None 
     return invalidated
 
 
+# A published material version's invalidation runs as a chain of batches (Celery tasks, each queuing the next);
+# two cache keys coordinate the chain with the sweeper that restarts stopped chains.
+
+
+def _chain_running(version_id: int) -> str:
+    """The cache key a version's invalidation chain holds while it works: the sweeper leaves that version be."""
+    return f"consent:invalidating:{version_id}"
+
+
+def _finished(version_id: int) -> str:
+    """The cache key of a version that supersedes no standing consent any more. It stays so: a consent under an
+    older version can no longer be given (the write path checks notices under the customer's lock), so the
+    sweeper need not scan every snapshot for it again. Lost with the cache, it costs one scan to set again."""
+    return f"consent:invalidated:{version_id}"
+
+
+def start_invalidation_chain(version_id: int) -> None:
+    """Mark the version's chain at work, before its first batch is queued."""
+    cache.set(_chain_running(version_id), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS)
+
+
+def stop_invalidation_chain(version_id: int) -> None:
+    """The chain's first batch could not be queued: leave the version to the sweeper."""
+    cache.delete(_chain_running(version_id))
+
+
+def invalidate_next_batch(version_id: int) -> tuple[int, bool]:
+    """One batch of the version's chain (``NOTICE_INVALIDATION_BATCH_SIZE`` customers): how many consents it
+    invalidated, and whether the chain goes on (this batch got somewhere and some are left)."""
+    start_invalidation_chain(version_id)
+    version = NoticeVersion.objects.select_related("notice").get(pk=version_id)
+    invalidated = invalidate_superseded_consents(
+        version=version, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE
+    )
+    left = superseded_consents(version=version).exists()
+    goes_on = bool(invalidated and left)
+    if not goes_on:
+        cache.delete(_chain_running(version_id))
+    if not left:
+        cache.set(_finished(version_id), True, None)
+    return invalidated, goes_on
+
+
+def claim_stopped_invalidations() -> list[int]:
+    """The material versions that still leave superseded consents standing (the broker was down when one was
+    published, or its chain stopped early) and that no chain works on lately, each marked at work for the chain
+    the caller starts. One EXISTS per notice whose newest material version is not known to be finished."""
+    versions = newest_material_versions()
+    finished = cache.get_many([_finished(version.pk) for version in versions])
+    claimed = []
+    for version in versions:
+        if _finished(version.pk) in finished:
+            continue
+        if not superseded_consents(version=version).exists():
+            cache.set(_finished(version.pk), True, None)
+        elif cache.add(_chain_running(version.pk), True, settings.NOTICE_INVALIDATION_SWEEP_SECONDS):
+            claimed.append(version.pk)
+    return claimed
+
+
 def expire_consents(*, now: datetime | None = None) -> int:
     """Write an ``expired`` event for every time-boxed consent whose time is up. Returns how many."""
     now = now or timezone.now()
@@ -526,6 +617,27 @@ def refresh_documents(*, after: int = 0, limit: int = 1000) -> int | None:
             if document is not None:
                 _save(locked.snapshot, document, now)
     return customer_ids[-1] if customer_ids else None
+
+
+DOCUMENTS_REFRESH = "consent:documents-refresh"
+
+
+def refresh_next_documents() -> tuple[int | None, bool]:
+    """One batch of re-derived documents (``NOTICE_INVALIDATION_BATCH_SIZE`` customers) while the catalog
+    revision differs from the one every document was last derived under: the last customer id done (``None``
+    when there was nothing to do), and whether more are left. The walk's place is kept in the cache; one
+    interrupted by a newer catalog change starts over."""
+    token = catalog_revision_token()
+    state = cache.get(DOCUMENTS_REFRESH) or {}
+    if state.get("done") == token:
+        return None, False
+    after = state.get("after", 0) if state.get("token") == token else 0
+    last = refresh_documents(after=after, limit=settings.NOTICE_INVALIDATION_BATCH_SIZE)
+    if last is None:
+        cache.set(DOCUMENTS_REFRESH, {"done": token}, None)
+        return None, False
+    cache.set(DOCUMENTS_REFRESH, {"token": token, "after": last}, None)
+    return last, True
 
 
 def rebuild_snapshot(*, customer: Customer) -> bool:
@@ -763,23 +875,24 @@ def record_inbound_report(
 ) -> tuple[InboundReport, Recorded | None]:
     """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
     transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
-    nothing. The choices go through ``record_choices`` with the provider as source, ``inbound:<source>`` as
-    actor and the provider's event time as captured time, so a report older than the customer's newer choice
-    for a purpose is history only (outcome ``stale``)."""
+    nothing. The choices go through ``record_choices``' own body (in this transaction, no savepoint) with the
+    provider as source, ``inbound:<source>`` as actor and the provider's event time as captured time, so a
+    report older than the customer's newer choice for a purpose is history only (outcome ``stale``)."""
     recorded = None
     with transaction.atomic():
         if choices:
             assert report.customer is not None  # a report carries choices only for a customer it names
-            recorded = record_choices(
-                customer=report.customer,
-                choices=choices,
-                provenance=Provenance(
-                    source=report.provider,
-                    actor=f"inbound:{report.source_name}",
-                    captured_at=min(report.occurred_at, report.received_at),
-                ),
-                language=report.customer.locale,
-                # never ahead of our clock
+            recorded = _record(
+                Change(
+                    customer_id=report.customer.pk,
+                    choices=choices,
+                    provenance=Provenance(
+                        source=report.provider,
+                        actor=f"inbound:{report.source_name}",
+                        captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
+                    ),
+                    language=report.customer.locale,
+                )
             )
             report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
             report.ledger_events = [event.pk for event in recorded.events]

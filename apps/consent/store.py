@@ -5,51 +5,70 @@ embedded default): lock, load, append the events, write the document and its out
 Through the ORM the same work cost about as much again as the database itself (``benchmarks/write_path.py``).
 """
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from django.db import connection
+from django.db.models import Field, Model
 
 from apps.customers.models import Customer
 
-from .models import ConsentEvent, PermissionDocument, Snapshot
+from .models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
 
-_LOADED = """
-       (SELECT token FROM catalog_catalogrevision LIMIT 1), c.erased_at, c.email_undeliverable_at,
-       s.customer_id, s.choices, s.last_sequence, s.last_hash, s.next_expiry_at, s.updated_at,
-       d.id, d.version, d.body, d.derived_from, d.created_at, d.commit_xid
+AnyField: TypeAlias = "Field[Any, Any]"  # a string: Django's Field is generic only in the stubs
+Row = dict[str, Any]
+M = TypeVar("M", bound=Model)
+
+
+def written_fields(model: type[Model]) -> tuple[AnyField, ...]:
+    """The fields an INSERT of ``model`` writes, in the model's order: every concrete field but those the database
+    fills in (the auto primary key, and a column with a database default such as the document's commit_xid)."""
+    return tuple(
+        field
+        for field in model._meta.concrete_fields
+        if field is not model._meta.auto_field and not field.has_db_default()
+    )
+
+
+EVENT_FIELDS = written_fields(ConsentEvent)
+DOCUMENT_FIELDS = written_fields(PermissionDocument)
+OUTBOX_FIELDS = written_fields(OutboxEntry)
+SNAPSHOT_FIELDS = written_fields(Snapshot)  # its primary key is the customer: written, never generated
+SNAPSHOT_KEY = Snapshot._meta.pk
+
+
+def _names(fields: Iterable[AnyField]) -> str:
+    return ", ".join(str(field.column) for field in fields)
+
+
+def _selected(alias: str, model: type[Model]) -> str:
+    """Every concrete column of ``model`` (table alias ``alias``), each named ``<alias>.<attname>``."""
+    return ", ".join(
+        f'{alias}.{field.column} AS "{alias}.{field.attname}"' for field in model._meta.concrete_fields
+    )
+
+
+_LOADED = f"""
+       (SELECT token FROM catalog_catalogrevision LIMIT 1) AS catalog_token, c.erased_at AS erased_at,
+       c.email_undeliverable_at AS email_undeliverable_at, {_selected("s", Snapshot)}, {_selected("d", PermissionDocument)}
   FROM customers_customer c
   LEFT JOIN consent_snapshot s ON s.customer_id = c.id
   LEFT JOIN consent_permissiondocument d ON d.id = s.document_id
-"""
-_LOAD = "SELECT" + _LOADED + " WHERE c.id = %s"
-_LOAD_MANY = "SELECT c.id," + _LOADED + " WHERE c.id IN ({})"
-_INSERT_EVENTS = (
-    "INSERT INTO consent_consentevent (customer_id, sequence, purpose, state, value, notice_version_id, "
-    "language, source, actor, evidence, recorded_at, captured_at, expires_at, prev_hash, hash) VALUES "
+"""  # noqa: S608 (column names from the models)
+_LOAD = "SELECT c.id AS customer," + _LOADED + " WHERE c.id = %s"
+_LOAD_MANY = "SELECT c.id AS customer," + _LOADED + " WHERE c.id IN ({})"
+_INSERT_EVENTS = f"INSERT INTO {ConsentEvent._meta.db_table} ({_names(EVENT_FIELDS)})"
+_INSERT_DOCUMENTS = f"INSERT INTO {PermissionDocument._meta.db_table} ({_names(DOCUMENT_FIELDS)})"
+_INSERT_OUTBOX = f"INSERT INTO {OutboxEntry._meta.db_table} ({_names(OUTBOX_FIELDS)})"
+_INSERT_SNAPSHOT = f"INSERT INTO {Snapshot._meta.db_table} ({_names(SNAPSHOT_FIELDS)})"
+_ON_SNAPSHOT_CONFLICT = f"ON CONFLICT ({SNAPSHOT_KEY.column}) DO UPDATE SET " + ", ".join(
+    f"{field.column} = excluded.{field.column}" for field in SNAPSHOT_FIELDS if field is not SNAPSHOT_KEY
 )
-_EVENT_PLACEHOLDERS = "(" + ", ".join(["%s"] * 15) + ")"
-_EVENT_TYPES = (
-    "bigint", "integer", "text", "text", "jsonb", "bigint", "text", "text", "text", "jsonb",
-    "timestamptz", "timestamptz", "timestamptz", "text", "text",
-)  # fmt: skip
-_INSERT_DOCUMENTS = (
-    "INSERT INTO consent_permissiondocument (customer_id, version, body, derived_from, created_at)"
-)
-_INSERT_OUTBOX = "INSERT INTO consent_outboxentry (document_id, created_at)"
-_UPSERT_SNAPSHOTS = (
-    "INSERT INTO consent_snapshot "
-    "(choices, last_sequence, last_hash, next_expiry_at, document_id, updated_at, customer_id)"
-)
-_ON_SNAPSHOT_CONFLICT = (
-    "ON CONFLICT (customer_id) DO UPDATE SET choices = excluded.choices, last_sequence = excluded.last_sequence, "
-    "last_hash = excluded.last_hash, next_expiry_at = excluded.next_expiry_at, "
-    "document_id = excluded.document_id, updated_at = excluded.updated_at"
-)
+_SNAPSHOT_SET = ", ".join(f"{field.column} = %s" for field in SNAPSHOT_FIELDS if field is not SNAPSHOT_KEY)
+_UPDATE_SNAPSHOT = f"UPDATE {Snapshot._meta.db_table} SET {_SNAPSHOT_SET} WHERE {SNAPSHOT_KEY.column} = %s"  # noqa: S608
 _CHUNK = 1000  # rows per multi-row statement: within both databases' limits on parameters
 
 
@@ -73,10 +92,10 @@ def lock_customer(customer_id: int) -> Locked:
         if connection.features.has_select_for_update:
             cursor.execute("SELECT 1 FROM customers_customer WHERE id = %s FOR UPDATE", [customer_id])
         cursor.execute(_LOAD, [customer_id])
-        row = cursor.fetchone()
-    if row is None:
+        rows = _named_rows(cursor)
+    if not rows:
         raise Customer.DoesNotExist(f"No customer with id {customer_id}.")
-    return _locked(customer_id, row)
+    return _locked(rows[0])
 
 
 def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
@@ -92,80 +111,62 @@ def lock_customers(customer_ids: list[int]) -> dict[int, Locked]:
                 customer_ids,
             )
         cursor.execute(_LOAD_MANY.format(marks), customer_ids)
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        rows = {row["customer"]: row for row in _named_rows(cursor)}
     missing = sorted(set(customer_ids) - set(rows))
     if missing:
         raise Customer.DoesNotExist(f"No customer with id {missing[0]}.")
-    return {customer_id: _locked(customer_id, row) for customer_id, row in rows.items()}
+    return {customer_id: _locked(row) for customer_id, row in rows.items()}
 
 
-def _locked(customer_id: int, row: Sequence[Any]) -> Locked:
-    token, erased_at, undeliverable, snapshot_customer, choices, last_sequence, last_hash, next_expiry_at = (
-        row[:8]
+def _locked(row: Row) -> Locked:
+    erased = row["erased_at"] is not None
+    undeliverable = _from_db(
+        Customer._meta.get_field("email_undeliverable_at"), row["email_undeliverable_at"]
     )
-    updated_at = row[8]
-    undeliverable = _datetime(undeliverable)
-    if snapshot_customer is None:
-        snapshot = Snapshot(customer_id=customer_id, choices={})
-        return Locked(snapshot, token, erased_at is not None, undeliverable)
-    snapshot = Snapshot.from_db(
+    if row["s.customer_id"] is None:
+        snapshot = Snapshot(customer_id=row["customer"], choices={})
+        return Locked(snapshot, row["catalog_token"], erased, undeliverable)
+    snapshot = _instance(Snapshot, "s", row)
+    snapshot.document = _instance(PermissionDocument, "d", row) if row["d.id"] is not None else None
+    return Locked(snapshot, row["catalog_token"], erased, undeliverable)
+
+
+def _instance(model: type[M], alias: str, row: Row) -> M:
+    """The ``model`` instance whose columns ``row`` holds under ``<alias>.<attname>``, as the ORM loads it."""
+    fields = model._meta.concrete_fields
+    return model.from_db(
         connection.alias,
-        ["customer_id", "choices", "last_sequence", "last_hash", "next_expiry_at", "updated_at"],
-        [
-            customer_id,
-            _json(choices),
-            last_sequence,
-            last_hash,
-            _datetime(next_expiry_at),
-            _datetime(updated_at),
-        ],
+        [field.attname for field in fields],
+        [_from_db(field, row[f"{alias}.{field.attname}"]) for field in fields],
     )
-    document_id, version, body, derived_from, created_at, commit_xid = row[9:]
-    snapshot.document = (
-        PermissionDocument.from_db(
-            connection.alias,
-            ["id", "customer_id", "version", "body", "derived_from", "created_at", "commit_xid"],
-            [
-                document_id,
-                customer_id,
-                version,
-                _json(body),
-                _json(derived_from),
-                _datetime(created_at),
-                commit_xid,
-            ],
-        )
-        if document_id
-        else None
-    )
-    return Locked(snapshot, token, erased_at is not None, undeliverable)
 
 
 def append_events(events: list[ConsentEvent]) -> None:
     """Insert the events in one statement and give each its id."""
+    placeholders = "(" + ", ".join(["%s"] * len(EVENT_FIELDS)) + ")"
     with connection.cursor() as cursor:
         cursor.execute(
-            _INSERT_EVENTS + ", ".join([_EVENT_PLACEHOLDERS] * len(events)) + " RETURNING sequence, id",
-            [value for event in events for value in _event_row(event)],
+            _INSERT_EVENTS + " VALUES " + ", ".join([placeholders] * len(events)) + " RETURNING sequence, id",
+            [value for event in events for value in _row(event, EVENT_FIELDS)],
         )
         ids = dict(cursor.fetchall())  # by sequence: neither database promises RETURNING rows in VALUES order
     for event in events:
         event.pk = ids[event.sequence]
-        event._state.adding, event._state.db = False, connection.alias
+        _mark_saved(event)
 
 
 def append_many_events(events: list[ConsentEvent]) -> None:
     """``append_events`` for many customers' events, giving each its id."""
     rows = _insert_rows(
-        _INSERT_EVENTS.removesuffix(" VALUES "),
-        _EVENT_TYPES,
-        [_event_row(event) for event in events],
+        _INSERT_EVENTS,
+        EVENT_FIELDS,
+        [_row(event, EVENT_FIELDS) for event in events],
         "RETURNING customer_id, sequence, id",
     )
     ids = {(customer_id, sequence): pk for customer_id, sequence, pk in rows}
     for event in events:
         event.pk = ids[event.customer_id, event.sequence]
-        event._state.adding, event._state.db = False, connection.alias
+        _mark_saved(event)
 
 
 def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocument], now: datetime) -> None:
@@ -173,42 +174,32 @@ def save_many_states(snapshots: list[Snapshot], documents: list[PermissionDocume
     upsert. Each snapshot's ``document`` is already its newest document."""
     written = _insert_rows(
         _INSERT_DOCUMENTS,
-        ("bigint", "integer", "jsonb", "jsonb", "timestamptz"),
-        [
-            (d.customer_id, d.version, _to_json(d.body), _to_json(d.derived_from), _to_datetime(d.created_at))
-            for d in documents
-        ],
+        DOCUMENT_FIELDS,
+        [_row(document, DOCUMENT_FIELDS) for document in documents],
         "RETURNING customer_id, version, id, commit_xid",
     )
     ids = {(customer_id, version): (pk, xid) for customer_id, version, pk, xid in written}
     for document in documents:
         document.pk, document.commit_xid = ids[document.customer_id, document.version]
-        document._state.adding, document._state.db = False, connection.alias
-    _insert_rows(_INSERT_OUTBOX, ("bigint", "timestamptz"), [(d.pk, _to_datetime(now)) for d in documents])
+        _mark_saved(document)
+    outbox = [OutboxEntry(document=document, created_at=now) for document in documents]
+    _insert_rows(_INSERT_OUTBOX, OUTBOX_FIELDS, [_row(entry, OUTBOX_FIELDS) for entry in outbox])
+    for snapshot in snapshots:
+        snapshot.updated_at = now
+        if snapshot.document is not None:
+            snapshot.document_id = snapshot.document.pk  # assigned before the document had its id
     _insert_rows(
-        _UPSERT_SNAPSHOTS,
-        ("jsonb", "integer", "text", "timestamptz", "bigint", "timestamptz", "bigint"),
-        [
-            (
-                _to_json(snapshot.choices),
-                snapshot.last_sequence,
-                snapshot.last_hash,
-                _to_datetime(snapshot.next_expiry_at),
-                snapshot.document.pk if snapshot.document else None,
-                _to_datetime(now),
-                snapshot.customer_id,
-            )
-            for snapshot in snapshots
-        ],
+        _INSERT_SNAPSHOT,
+        SNAPSHOT_FIELDS,
+        [_row(snapshot, SNAPSHOT_FIELDS) for snapshot in snapshots],
         _ON_SNAPSHOT_CONFLICT,
     )
     for snapshot in snapshots:
-        snapshot.updated_at = now
-        snapshot._state.adding, snapshot._state.db = False, connection.alias
+        _mark_saved(snapshot)
 
 
 def _insert_rows(
-    insert: str, types: tuple[str, ...], rows: Sequence[Sequence[Any]], tail: str = ""
+    insert: str, fields: tuple[AnyField, ...], rows: list[list[Any]], tail: str = ""
 ) -> list[tuple[Any, ...]]:
     """Insert many rows in few statements; returns what ``tail``'s RETURNING returns.
 
@@ -220,10 +211,10 @@ def _insert_rows(
         return []
     returned = []
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+        arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
         # A server-binding cursor on Django's connection (same transaction): the arrays travel as parameters,
         # in binary, instead of being quoted into the statement's text as Django's client-side binding does.
-        with psycopg.Cursor(connection.connection) as cursor:
+        with psycopg.Cursor(_driver_connection()) as cursor:
             cursor.execute(
                 f"{insert} SELECT * FROM unnest({arrays}) {tail}",  # noqa: S608 (our constants and placeholders)
                 [list(column) for column in zip(*rows, strict=True)],
@@ -231,7 +222,7 @@ def _insert_rows(
             )
             return cursor.fetchall() if tail.startswith("RETURNING") else []
     with connection.cursor() as cursor:
-        placeholders = "(" + ", ".join(["%s"] * len(types)) + ")"
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             values = ", ".join([placeholders] * len(chunk))
@@ -246,87 +237,73 @@ def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: dat
     with connection.cursor() as cursor:
         if document is not None:
             cursor.execute(
-                "INSERT INTO consent_permissiondocument (customer_id, version, body, derived_from, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id, commit_xid",
-                [
-                    document.customer_id,
-                    document.version,
-                    _to_json(document.body),
-                    _to_json(document.derived_from),
-                    _to_datetime(document.created_at),
-                ],
+                _INSERT_DOCUMENTS
+                + " VALUES ("
+                + ", ".join(["%s"] * len(DOCUMENT_FIELDS))
+                + ") RETURNING id, commit_xid",
+                _row(document, DOCUMENT_FIELDS),
             )
             document.pk, document.commit_xid = cursor.fetchone()
-            document._state.adding, document._state.db = False, connection.alias
+            _mark_saved(document)
+            entry = OutboxEntry(document=document, created_at=now)
             cursor.execute(
-                "INSERT INTO consent_outboxentry (document_id, created_at) VALUES (%s, %s)",
-                [document.pk, _to_datetime(now)],
+                _INSERT_OUTBOX + " VALUES (" + ", ".join(["%s"] * len(OUTBOX_FIELDS)) + ")",
+                _row(entry, OUTBOX_FIELDS),
             )
             snapshot.document = document
         snapshot.updated_at = now
-        fields = [
-            _to_json(snapshot.choices),
-            snapshot.last_sequence,
-            snapshot.last_hash,
-            _to_datetime(snapshot.next_expiry_at),
-            snapshot.document_id,
-            _to_datetime(now),
-            snapshot.customer_id,
-        ]
-        if snapshot._state.adding:
+        if _is_new(snapshot):
             cursor.execute(
-                "INSERT INTO consent_snapshot "
-                "(choices, last_sequence, last_hash, next_expiry_at, document_id, updated_at, customer_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                fields,
+                _INSERT_SNAPSHOT + " VALUES (" + ", ".join(["%s"] * len(SNAPSHOT_FIELDS)) + ")",
+                _row(snapshot, SNAPSHOT_FIELDS),
             )
-            snapshot._state.adding, snapshot._state.db = False, connection.alias
+            _mark_saved(snapshot)
         else:
-            cursor.execute(
-                "UPDATE consent_snapshot SET choices = %s, last_sequence = %s, last_hash = %s, "
-                "next_expiry_at = %s, document_id = %s, updated_at = %s WHERE customer_id = %s",
-                fields,
-            )
+            changed = [field for field in SNAPSHOT_FIELDS if field is not SNAPSHOT_KEY]
+            cursor.execute(_UPDATE_SNAPSHOT, _row(snapshot, (*changed, SNAPSHOT_KEY)))
 
 
-def _event_row(event: ConsentEvent) -> list[Any]:
-    return [
-        event.customer_id,
-        event.sequence,
-        event.purpose,
-        event.state,
-        None if event.value is None else _to_json(event.value),
-        event.notice_version_id,
-        event.language,
-        event.source,
-        event.actor,
-        _to_json(event.evidence),
-        _to_datetime(event.recorded_at),
-        _to_datetime(event.captured_at),
-        _to_datetime(event.expires_at),
-        event.prev_hash,
-        event.hash,
-    ]
+def _named_rows(cursor: Any) -> list[Row]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _to_json(value: Any) -> Any:
-    return connection.ops.adapt_json_value(value, None)
+def _row(instance: Model, fields: Sequence[AnyField]) -> list[Any]:
+    return [_to_db(field, getattr(instance, field.attname)) for field in fields]
 
 
-def _to_datetime(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+# --- Django's internals, each used here and nowhere else -------------------------------------------------------
+# Rows written and read with plain SQL must come out as the ORM's own would: values prepared and converted by
+# the fields and the backend, and instances that know they are saved.
 
 
-def _json(value: Any) -> Any:
-    """Django reads JSON columns as text on both backends and decodes them in the field; so do we."""
-    return json.loads(value) if isinstance(value, str) else value
+def _to_db(field: AnyField, value: Any) -> Any:
+    """A value as the ORM sends it for ``field`` on this connection (JSON adapted, datetimes as the backend
+    stores them)."""
+    return field.get_db_prep_save(value, connection)
 
 
-def _datetime(value: Any) -> Any:
-    """PostgreSQL returns aware datetimes; SQLite keeps text, which its backend turns into UTC datetimes."""
-    if isinstance(value, str):
-        return connection.ops.convert_datetimefield_value(value, None, connection)  # type: ignore[attr-defined]
+def _from_db(field: AnyField, value: Any) -> Any:
+    """A column's value as the ORM hands it back: the backend's converters, then the field's (SQLite keeps
+    datetimes as text; both backends return JSON as text, which the field decodes)."""
+    column = field.get_col(field.model._meta.db_table)
+    for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+        value = convert(value, column, connection)
     return value
+
+
+def _mark_saved(instance: Model) -> None:
+    instance._state.adding, instance._state.db = False, connection.alias
+
+
+def _is_new(instance: Model) -> bool:
+    return instance._state.adding
+
+
+def _driver_connection() -> Any:
+    """The psycopg connection under Django's (the same session and transaction)."""
+    connection.ensure_connection()
+    return connection.connection
 
 
 # Any fixed number: the key of the advisory lock that lets one ledger checkpoint run at a time.
@@ -358,5 +335,4 @@ def store_moved_heads(checkpoint_id: int) -> int:
             "WHERE s.last_sequence > 0 ON CONFLICT (customer_id, sequence) DO NOTHING",
             [checkpoint_id],
         )
-        moved: int = cursor.rowcount
-        return moved
+        return int(cursor.rowcount)

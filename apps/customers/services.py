@@ -8,6 +8,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.counters import count_in_window, forget_counts
+
 from .models import (
     Customer,
     CustomerSession,
@@ -30,9 +32,7 @@ def customer_cache_key(customer: Customer, name: str) -> str:
 
 def hourly_limit_reached(customer: Customer, name: str, limit: int) -> bool:
     """Count one more in the customer's hourly window for ``name``; whether that is past ``limit``."""
-    key = customer_cache_key(customer, name)
-    cache.add(key, 0, 3600)
-    return cache.incr(key) > limit
+    return count_in_window(customer_cache_key(customer, name), 3600) > limit
 
 
 def remember_session(*, customer: Customer, session) -> None:
@@ -175,7 +175,9 @@ def erase_identity(*, customer: Customer, at) -> Customer:
     if login_account:
         get_user_model().objects.filter(pk=login_account).delete()
     end_sessions(customer=customer)
-    cache.delete_many([customer_cache_key(customer, name) for name in CACHE_NAMES])
+    keys = [customer_cache_key(customer, name) for name in CACHE_NAMES]
+    cache.delete_many(keys)
+    forget_counts(keys)
     HeldMessage.objects.filter(customer_id=customer.pk).update(body="")
     customer.refresh_from_db()
     return customer

@@ -27,6 +27,10 @@ class InboundSourceForm(forms.ModelForm):
                 services.check_scopes(data["scopes"], data["channel"])
             except ValidationError as error:
                 self.add_error("scopes", error.messages)
+        try:
+            services.check_public_key(data.get("kind", ""), data.get("public_key", ""))
+        except ValidationError as error:
+            self.add_error("public_key", error.messages)
         return data
 
 

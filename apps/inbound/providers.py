@@ -1,8 +1,7 @@
 """Each provider's request, checked the provider's way and read into plain ``Report``s.
 
 Authenticity: Twilio with the ``twilio`` package's ``RequestValidator``; SendGrid's ECDSA P-256 signature over
-timestamp + raw body with ``cryptography``, exactly as sendgrid's ``EventWebhook`` helper checks it (that helper
-needs ``starkbank-ecdsa``, one more crypto library for one call); Standard Webhooks with ``standardwebhooks``;
+timestamp + raw body with the ``sendgrid`` package's ``EventWebhook`` helper; Standard Webhooks with ``standardwebhooks``;
 Postmark's basic auth, Mailchimp's URL secret and Braze's bearer token by constant-time comparison of hashes.
 """
 
@@ -14,10 +13,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from sendgrid.helpers.eventwebhook import EventWebhook
 from standardwebhooks import Webhook, WebhookVerificationError
 from twilio.request_validator import RequestValidator
 
@@ -128,24 +128,31 @@ SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 
 def sendgrid_public_key(key: str) -> ec.EllipticCurvePublicKey:
-    """The verification key as SendGrid shows it (base64 DER, no PEM armour), or as PEM."""
+    """The verification key as SendGrid shows it (base64 DER, no PEM armour), or as PEM; ``ValueError`` saying
+    what is wrong otherwise."""
     key = key.strip()
     if not key.startswith("-----"):
         key = f"-----BEGIN PUBLIC KEY-----\n{key}\n-----END PUBLIC KEY-----"
-    public = serialization.load_pem_public_key(key.encode())
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise ValueError("SendGrid's verification key is an ECDSA P-256 public key.")
+    try:
+        public = serialization.load_pem_public_key(key.encode())
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise ValueError(
+            "Not a public key: paste the Event Webhook's verification key from SendGrid (base64, or PEM)."
+        ) from error
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
+        raise ValueError(
+            "SendGrid's verification key is an ECDSA P-256 public key; this is another kind of key."
+        )
     return public
 
 
 def verify_sendgrid(public_key: str, *, body: bytes, signature: str, timestamp: str) -> bool:
     try:
-        sendgrid_public_key(public_key).verify(
-            base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        return EventWebhook().verify_signature(
+            body.decode(), signature, timestamp, public_key=sendgrid_public_key(public_key)
         )
-    except (InvalidSignature, ValueError):
+    except ValueError:  # an unreadable key, signature (base64) or body (UTF-8)
         return False
-    return True
 
 
 SENDGRID_ACTIONS = {

@@ -14,9 +14,10 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
-from apps.catalog.selectors import catalog_rules
+from apps.catalog.selectors import catalog_rules, revision_token_subquery
 from apps.consent.models import ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
 from apps.consent.services import mark_address_undeliverable, record_inbound_report
@@ -26,7 +27,7 @@ from apps.delivery.adapters.webhook import new_secret
 from apps.delivery.tasks import push_now
 
 from .models import InboundSource
-from .providers import Action, Report, secret_hash
+from .providers import Action, Report, secret_hash, sendgrid_public_key
 
 Kind = InboundSource.Kind
 Outcome = InboundReport.Outcome
@@ -78,8 +79,7 @@ def add_inbound_source(
             )
         source.signing_key = signing_key
     elif kind == Kind.SENDGRID:
-        if not public_key:
-            raise ValidationError({"public_key": "Give the Event Webhook's verification key from SendGrid."})
+        check_public_key(kind, public_key)
     elif kind == Kind.GENERIC:
         source.signing_key = secret = new_secret()
     else:
@@ -114,6 +114,19 @@ def check_scopes(scopes: dict, channel: str, rules=None) -> None:
         raise ValidationError({"scopes": errors})
 
 
+def check_public_key(kind: str, public_key: str) -> None:
+    """A SendGrid source needs the Event Webhook's verification key, and one that reads as an ECDSA P-256
+    public key: a malformed one would refuse every event later, so it is refused now (``ValidationError``)."""
+    if kind != Kind.SENDGRID:
+        return
+    if not public_key.strip():
+        raise ValidationError({"public_key": "Give the Event Webhook's verification key from SendGrid."})
+    try:
+        sendgrid_public_key(public_key)
+    except ValueError as error:
+        raise ValidationError({"public_key": str(error)}) from error
+
+
 def set_signing_key(*, source: InboundSource, signing_key: str) -> None:
     """Replace a write-only secret (the admin's form): for Twilio the auth token, for the others a new secret."""
     if source.kind in (Kind.TWILIO, Kind.GENERIC):
@@ -131,6 +144,7 @@ class Handled:
     report: Report
     outcome: str
     duplicate: bool = False
+    language: str = settings.LANGUAGE_CODE  # the customer's, for a reply; the default when not known
 
 
 def handle_reports(*, source: InboundSource, reports: list[Report], received_at: datetime) -> list[Handled]:
@@ -138,21 +152,27 @@ def handle_reports(*, source: InboundSource, reports: list[Report], received_at:
 
 
 def handle_report(*, source: InboundSource, report: Report, received_at: datetime) -> Handled:
-    known = InboundReport.objects.filter(source_name=source.name, event_id=report.event_id)
-    if outcome := known.values_list("outcome", flat=True).first():
-        return Handled(report, outcome, duplicate=True)
+    customer, known = find_customer(report, source)
+    if known:
+        return Handled(report, known, duplicate=True)
     try:
-        kept, recorded = _keep(source, report, received_at)
+        kept, recorded = _keep(source, report, customer, received_at)
     except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
-        return Handled(report, known.values_list("outcome", flat=True).first() or Outcome.UNCHANGED, True)
+        return Handled(report, _known(source, report).first() or Outcome.UNCHANGED, True)
     if kept.revocation and recorded is not None and recorded.document_changed:
         customer_id = kept.customer_id
         transaction.on_commit(lambda: push_now(customer_id))
-    return Handled(report, kept.outcome)
+    return Handled(report, kept.outcome, language=customer.locale if customer else settings.LANGUAGE_CODE)
 
 
-def _keep(source: InboundSource, report: Report, received_at: datetime):
-    customer = find_customer(report)
+def _known(source: InboundSource, report: Report) -> "QuerySet[InboundReport, str]":
+    """What a report of this event did when it was kept before (a retry or a duplicate), if it was."""
+    return InboundReport.objects.filter(source_name=source.name, event_id=report.event_id).values_list(
+        "outcome", flat=True
+    )[:1]
+
+
+def _keep(source: InboundSource, report: Report, customer: Customer | None, received_at: datetime):
     channel, topics = _target(source, report)
     kept = InboundReport(
         source_name=source.name,
@@ -196,7 +216,7 @@ def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]
         current = customer.consent_snapshot.choices  # read with the customer (find_customer)
     except Snapshot.DoesNotExist:
         current = {}
-    rules = catalog_rules()
+    rules = catalog_rules(customer.catalog_token)  # read with the customer too
     if report.action == Action.REGRANT:
         choices = regrant_choices(current, rules, channel, topics)
     else:
@@ -220,20 +240,42 @@ def _target(source: InboundSource, report: Report) -> tuple[str, tuple[str, ...]
     return channel, ()
 
 
-def find_customer(report: Report) -> Customer | None:
-    """By the brand's id if the provider knows it, else by address or number; never an erased customer."""
+def find_customer(report: Report, source: InboundSource) -> tuple[Customer | None, str | None]:
+    """By the brand's id if the provider knows it, else by address or number (never an erased customer), and
+    what this event did if ``source`` reported it before (a retry or a duplicate).
+
+    The customer comes in one statement with its snapshot, the catalog's revision token (``catalog_token``)
+    and that earlier outcome, so a report costs one read before the write path's lock."""
     live = Customer.objects.filter(erased_at=None)
     if report.external_id:
-        return live.filter(external_id=report.external_id).select_related("consent_snapshot").first()
-    wanted = Q()
-    if report.email:
-        wanted |= Q(email=report.email.strip().lower())
-    if report.phone:
-        wanted |= Q(phone=report.phone.strip())
-    return live.filter(wanted).select_related("consent_snapshot").order_by("id").first() if wanted else None
+        found = live.filter(external_id=report.external_id)
+    else:
+        wanted = Q()
+        if report.email:
+            wanted |= Q(email=report.email.strip().lower())
+        if report.phone:
+            wanted |= Q(phone=report.phone.strip())
+        if not wanted:
+            return None, _known(source, report).first()
+        found = live.filter(wanted).order_by("id")
+    customer = (
+        found.select_related("consent_snapshot")
+        .annotate(
+            catalog_token=Subquery(revision_token_subquery()),
+            known_outcome=Subquery(_known(source, report)),
+        )
+        .first()
+    )
+    if customer is None:
+        return None, _known(source, report).first()
+    return customer, customer.known_outcome
 
 
 # Replies to texts -------------------------------------------------------------------------------------------
+
+
+# In the language active when called: the view switches to the customer's own. The German texts name the German
+# keywords (STOPP, HILFE), which ``keywords.classify`` reads as well as the English ones.
 
 
 def _brand() -> str:
@@ -241,13 +283,18 @@ def _brand() -> str:
 
 
 def stop_confirmation() -> str:
-    return f"{_brand()}: you will get no more texts from us. Reply START to get them again."
+    return _("%(brand)s: you will get no more texts from us. Reply START to get them again.") % {
+        "brand": _brand()
+    }
 
 
 def start_confirmation() -> str:
-    return f"{_brand()}: texts are on again. Reply STOP to stop them, HELP for help."
+    return _("%(brand)s: texts are on again. Reply STOP to stop them, HELP for help.") % {"brand": _brand()}
 
 
 def default_help_text() -> str:
     contact = settings.CONSENT_RECEIPT_CONTROLLER.get("email", "")
-    return f"{_brand()}: reply STOP to stop texts, START to get them again. Questions: {contact}"
+    return _("%(brand)s: reply STOP to stop texts, START to get them again. Questions: %(contact)s") % {
+        "brand": _brand(),
+        "contact": contact,
+    }

@@ -4,7 +4,7 @@ checked the provider's way before anything is read; a refused caller gets 401 an
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from twilio.twiml.messaging_response import MessagingResponse
@@ -62,16 +62,17 @@ def _reports(source: InboundSource, request, now) -> list[providers.Report]:
 
 
 def _twiml(source: InboundSource, handled: services.Handled, *, advanced_opt_out: bool) -> HttpResponse:
-    """One confirmation on STOP (no marketing in it), one on START, the help text on HELP; nothing otherwise.
+    """One confirmation on STOP (no marketing in it), one on START, the help text on HELP; nothing otherwise,
+    in the customer's language (English for a number Candor does not know).
     With Advanced Opt-Out Twilio sends its own confirmation, so Candor adds none (a second text would be one
     too many)."""
     reply = MessagingResponse()
-    if not advanced_opt_out and not handled.duplicate:
-        text = {
-            Action.WITHDRAW: services.stop_confirmation(),
-            Action.REGRANT: services.start_confirmation(),
-            Action.HELP: source.help_text or services.default_help_text(),
-        }.get(handled.report.action)
-        if text:
-            reply.message(text)
+    replies = {
+        Action.WITHDRAW: services.stop_confirmation,
+        Action.REGRANT: services.start_confirmation,
+        Action.HELP: lambda: source.help_text or services.default_help_text(),
+    }
+    if not advanced_opt_out and not handled.duplicate and handled.report.action in replies:
+        with translation.override(handled.language):  # the customer's language, not the request's
+            reply.message(replies[handled.report.action]())
     return HttpResponse(str(reply), content_type="application/xml")

@@ -13,13 +13,13 @@ from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, State
+from apps.consent.rules import Choice, State, switch_off_state
 from apps.consent.services import Recorded
 from apps.customers.models import Exposure
 from apps.customers.services import record_exposures
 
 from .selectors import snapshot_choices
-from .services import Saved, Source, Visit, off_state, record
+from .services import Saved, Source, Visit, record
 
 LEAVE_REASON_LABELS = {
     "too_many": gettext_lazy("Too many messages"),
@@ -48,7 +48,7 @@ def one_click_unsubscribe(*, visit: Visit, scope: str) -> Recorded | None:
         return None
     entry = SnapshotEntry.of(choices, scope)
     if scope == "channel:email":
-        state = off_state(entry)
+        state = switch_off_state(entry)
         choice = Choice(scope, state, version.id) if state else None
     elif (topic := rules.topic_rule(Purpose.parse(scope))) is not None:
         if topic.required or not entry or not entry.is_given or "email" not in entry.channels:

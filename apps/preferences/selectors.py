@@ -18,11 +18,10 @@ from apps.catalog.purposes import Purpose, channel_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_rules, current_notice_versions
 from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.models import ConsentEvent, Snapshot
-from apps.consent.rules import State, is_in_force
+from apps.consent.rules import ON_STATES, SMS, State, is_in_force
 from apps.customers.models import Customer
 from apps.customers.selectors import masked_email, masked_phone, messages_received
 
-ON_STATES = (State.GIVEN, State.REQUESTED)
 FIXED_SECTIONS = ("frequency", "location", "personalization")
 COMMON_TIMEZONES = (
     "Europe/London",
@@ -90,6 +89,15 @@ def current_notices(language: str) -> dict[str, NoticeView]:
     }
 
 
+# What the page offers for how long a pause or sharing the location lasts: the form's values are the days.
+PAUSE_DAYS = {
+    30: gettext_lazy("For 30 days"),
+    60: gettext_lazy("For 60 days"),
+    90: gettext_lazy("For 90 days"),
+}
+LOCATION_DAYS = {1: gettext_lazy("For 1 day"), 7: gettext_lazy("For 7 days"), 30: gettext_lazy("For 30 days")}
+
+
 @dataclass
 class ChannelRow:
     code: str
@@ -99,6 +107,11 @@ class ChannelRow:
     pending: bool
     contact: str
     needs_verification: bool
+
+    @property
+    def texts(self) -> bool:
+        """The text-message channel, whose number is verified by a code before the first text."""
+        return channel_purpose(self.code) == SMS
 
 
 @dataclass
@@ -170,6 +183,8 @@ class PreferencePage:
     reasks: list[Reask] = field(default_factory=list)
     timezones: tuple[str, ...] = COMMON_TIMEZONES
     location_days: str = ""  # the "for how long" chosen, kept only when a save was refused
+    pause_options: tuple = tuple(PAUSE_DAYS.items())
+    location_days_options: tuple = tuple(LOCATION_DAYS.items())
 
 
 def snapshot_choices(customer: Customer) -> Choices:
@@ -236,7 +251,7 @@ def preference_page(customer: Customer, language: str, rules: CatalogRules | Non
                 on=is_on(entry) and not reask,
                 pending=entry is not None and entry.state == State.REQUESTED and not reask,
                 contact=contact,
-                needs_verification=channel.code == "sms" and customer.phone_verified_at is None,
+                needs_verification=channel.purpose == SMS and customer.phone_verified_at is None,
             )
         )
     channel_on = {row.code: row.on for row in channels}

@@ -11,7 +11,7 @@ from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, entries
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice
+from apps.consent.rules import Choice, switch_off_state
 from apps.imports.formats import FORMATS
 
 from .selectors import purpose_titles
@@ -134,16 +134,19 @@ class ChangeForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         self.choices = []
+        answered = False
         for group in self.groups:
             purpose = group.purpose
             answer = cleaned.get(f"{purpose}|answer")
             if not answer:
                 continue
+            answered = True
             if answer == NO:
-                state = State.WITHDRAWN if self._holds(purpose) else State.REFUSED
-                self.choices.append(
-                    Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
-                )
+                state = switch_off_state(self.current.get(purpose))
+                if state:  # a refusal or withdrawal already stands
+                    self.choices.append(
+                        Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
+                    )
                 continue
             value = self._value(purpose, cleaned)
             if value is not False:
@@ -156,12 +159,10 @@ class ChangeForm(forms.Form):
                     )
                 )
         if not self.choices and not self.errors:
+            if answered:
+                raise forms.ValidationError("Nothing to change: each No is already recorded.")
             raise forms.ValidationError("Choose Yes or No for at least one preference.")
         return cleaned
-
-    def _holds(self, purpose) -> bool:
-        entry = self.current.get(purpose)
-        return entry is not None and entry.holds
 
     def _value(self, purpose, cleaned):
         """The value a "Yes" records, or ``False`` after adding the error that stops it."""

@@ -27,6 +27,8 @@ class StaffAccess(models.Model):
         ADMIN_VIEW = "admin_view", "Opened in the admin"
         EXPLAIN = "explain", "Read why a message may or may not be sent"
         IMPORT = "import", "Started an import of consent from another system"
+        REVIEW_QUEUE = "review_queue", "Was shown in the review queue (a held text or an overdue revocation)"
+        REVIEW_DECISION = "review_decision", "Decided a held text message"
 
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(

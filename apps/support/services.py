@@ -30,7 +30,7 @@ from apps.consent.services import (
     erase_customer,
     evidence_hash,
     record_choices,
-    send_email_confirmation,
+    send_confirmation_if_requested,
 )
 from apps.customers.models import Customer, HeldMessage
 from apps.customers.services import resolve_held_message
@@ -126,8 +126,7 @@ def record_change_on_behalf(
             language=customer.locale,
             note=note,
         )
-        if recorded.awaits_email_confirmation:
-            send_email_confirmation(customer, customer.locale)
+        send_confirmation_if_requested(recorded, customer, customer.locale)
         record_staff_access(
             staff=staff,
             customer=customer,
@@ -241,6 +240,12 @@ def decide_held_message(*, staff, message: HeldMessage, decision: str) -> Record
     with transaction.atomic():
         if not resolve_held_message(message=message, staff=staff, resolution=decision):
             return None
+        record_staff_access(
+            staff=staff,
+            customer=message.customer,
+            what=StaffAccess.What.REVIEW_DECISION,
+            detail=f"held={message.pk} decision={decision}",
+        )
         if decision == NOT_REVOCATION:
             return None
         snapshot = Snapshot.objects.filter(customer_id=message.customer_id).first()

@@ -66,6 +66,7 @@ LOCAL_APPS = [
     "apps.imports",
     "apps.insights",
     "apps.inbound",
+    "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

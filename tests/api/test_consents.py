@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -36,6 +37,14 @@ def test_recording_goes_through_the_write_path_as_the_api_client(catalog, api):
     assert (event.source, event.actor) == ("api", f"api:{api.api_client.name}")
     assert event.evidence == {"captured_via": "call_center"}
     assert response.json()["permissions_changed"] is True
+
+
+def test_texts_for_an_unverified_number_are_refused_and_nothing_is_written(catalog, api):
+    customer = CustomerFactory(phone_verified_at=None)
+    response = post(api, customer, choice("channel:sms"), choice("channel:push"))
+    assert response.status_code == 400
+    assert "verified number" in json.dumps(response.json())
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
 
 
 def test_email_consent_from_the_api_waits_for_double_opt_in(catalog, api):

@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import sync_playwright
 
-from apps.catalog.demo import seed_demo_catalog
 from apps.catalog.models import NoticeVersion
 from apps.consent.services import publish_notice_version
+from apps.demo.catalog import load_demo_catalog
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in the tests are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -43,7 +43,7 @@ def page(browser):
 @pytest.fixture
 def demo_catalog(transactional_db):
     """The Candor Outfitters catalog (English and German), every notice's first version published."""
-    seed_demo_catalog()
+    load_demo_catalog()
     for version in NoticeVersion.objects.filter(published_at__isnull=True):
         publish_notice_version(version=version)
 

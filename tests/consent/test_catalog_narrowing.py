@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from apps.catalog.models import Topic
-from apps.consent import tasks
+from apps.consent import services, tasks
 from apps.consent.models import OutboxEntry, PermissionDocument
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices, refresh_documents
@@ -57,7 +57,7 @@ def test_refreshing_under_an_unchanged_catalog_writes_nothing(customers):
 
 def test_the_beat_task_walks_every_customer_once_per_catalog_change(customers, eager_celery, settings):
     settings.NOTICE_INVALIDATION_BATCH_SIZE = 2
-    cache.delete(tasks.DOCUMENTS_REFRESH)
+    cache.delete(services.DOCUMENTS_REFRESH)
     tasks.refresh_documents_after_catalog_change()  # under the catalog as it is: nothing changes
     make_orders_optional()
 

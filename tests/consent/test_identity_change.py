@@ -5,7 +5,7 @@ import pytest
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import Provenance
 from apps.consent.services import change_identity, record_choices
-from apps.customers.services import customer_upsert
+from apps.customers.services import customer_upsert, mark_phone_verified
 from tests.factories import make_choice
 
 pytestmark = pytest.mark.embedded
@@ -13,8 +13,10 @@ pytestmark = pytest.mark.embedded
 
 @pytest.fixture
 def customer(catalog):
-    """Confirmed email (by the double opt-in link) and texts, plus a topic, for ada@example.com / +4915100000001."""
+    """Confirmed email (by the double opt-in link) and texts to a verified number, plus a topic, for
+    ada@example.com / +4915100000001."""
     customer, _ = customer_upsert(external_id="c-1", email="ada@example.com", phone="+4915100000001")
+    mark_phone_verified(customer=customer)
     record_choices(
         customer=customer,
         choices=[make_choice("channel:email")],

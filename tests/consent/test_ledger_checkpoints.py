@@ -1,4 +1,4 @@
-"""Signed checkpoints of every chain's head: removing a customer's newest events no longer goes unnoticed."""
+"""Signed checkpoints of every chain's head: removing a customer's newest events does not go unnoticed."""
 
 import hashlib
 import hmac

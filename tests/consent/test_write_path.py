@@ -259,3 +259,23 @@ def test_nothing_more_is_recorded_for_an_erased_customer(catalog):
         record(customer, make_choice("channel:sms"), source="api", actor="api:crm")
     assert "customer" in raised.value.error_dict
     assert not ConsentEvent.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.parametrize("source", ["web", "api", "support_agent"])
+def test_texts_are_given_only_for_a_verified_number(catalog, source):
+    customer = CustomerFactory(phone_verified_at=None)
+    with pytest.raises(ValidationError) as error:
+        record(customer, make_choice("channel:sms"), source=source)
+    assert "channel:sms" in error.value.message_dict
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
+
+
+@pytest.mark.parametrize("source", ["import", "twilio"])
+def test_a_source_that_proves_the_number_may_give_texts_for_an_unverified_one(catalog, source):
+    customer = CustomerFactory(phone_verified_at=None)
+    assert record(customer, make_choice("channel:sms"), source=source).events[0].state == "given"
+
+
+def test_a_no_to_texts_needs_no_verified_number(catalog):
+    customer = CustomerFactory(phone_verified_at=None)
+    assert record(customer, make_choice("channel:sms", "refused")).events[0].state == "refused"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.delivery import services
 from apps.delivery.adapters import Outcome
 from apps.delivery.models import Delivery, DeliveryCursor
+from apps.delivery.services import sending
 from tests.factories import CustomerFactory
 
 from .conftest import grant_email, withdraw_email
@@ -324,7 +325,7 @@ def test_an_adapter_that_raises_fails_its_chunk_and_the_rest_are_recorded(
     broken, healthy = CustomerFactory(), CustomerFactory()
     grant_email(broken)
     grant_email(healthy)
-    monkeypatch.setattr(services, "adapter_for", lambda kind: ExplodingAdapter(broken.pk))
+    monkeypatch.setattr(sending, "adapter_for", lambda kind: ExplodingAdapter(broken.pk))
 
     report = send(destination)
 
@@ -338,7 +339,7 @@ def test_an_adapter_that_raises_fails_its_chunk_and_the_rest_are_recorded(
 def test_an_adapter_that_always_raises_ends_dead_with_its_error(customer, monkeypatch, retry_schedule):
     destination = DestinationFactory()
     grant_email(customer)
-    monkeypatch.setattr(services, "adapter_for", lambda kind: ExplodingAdapter(customer.pk))
+    monkeypatch.setattr(sending, "adapter_for", lambda kind: ExplodingAdapter(customer.pk))
     services.fan_out_outbox()
 
     with time_machine.travel(timezone.now(), tick=True) as clock:

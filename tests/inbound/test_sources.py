@@ -1,4 +1,8 @@
+import base64
+
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import CommandError, call_command
 
 from apps.inbound.models import InboundSource
@@ -88,3 +92,37 @@ def test_the_admin_refuses_a_scope_mapped_to_an_unknown_topic(staff_client, cata
     assert response.status_code == 200
     source.refresh_from_db()
     assert source.scopes == {}
+
+
+def test_a_sendgrid_source_with_a_malformed_public_key_is_refused(catalog):
+    with pytest.raises(CommandError, match="Not a public key"):
+        call_command("add_inbound_source", "sg", "--kind", "sendgrid", "--public-key", "MFkwEwYHKoZIzj0CAQ")
+    assert not InboundSource.objects.exists()
+
+
+def test_a_sendgrid_source_with_a_key_of_another_curve_is_refused(catalog):
+    other = ec.generate_private_key(ec.SECP384R1()).public_key()
+    der = other.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    with pytest.raises(CommandError, match="P-256"):
+        call_command(
+            "add_inbound_source", "sg", "--kind", "sendgrid", "--public-key", base64.b64encode(der).decode()
+        )
+    assert not InboundSource.objects.exists()
+
+
+def test_the_admin_refuses_a_sendgrid_source_with_a_malformed_public_key(staff_client, catalog):
+    form = {
+        "name": "sg",
+        "kind": "sendgrid",
+        "channel": "email",
+        "scopes": "{}",
+        "public_key": "not a key",
+        "enabled": "on",
+    }
+
+    response = staff_client.post("/admin/inbound/inboundsource/add/", form)
+
+    assert response.status_code == 200
+    assert "Not a public key" in response.content.decode()
+    assert not InboundSource.objects.exists()

@@ -5,6 +5,7 @@ import pytest
 from apps.consent.services import erase_customer
 from apps.customers.models import HeldMessage
 from apps.delivery import services as delivery
+from apps.support.models import StaffAccess
 from tests.delivery.receiver import Receiver
 from tests.support.conftest import make_staff, sign_in
 
@@ -29,6 +30,20 @@ def test_the_review_queue_shows_a_held_text_with_its_deadline(agent_client, held
 
     assert "wrong number, who is this" in page
     assert held.deadline_at.strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_opening_the_review_queue_logs_each_customer_shown(agent_client, held, customer):
+    agent_client.get("/support/review/")
+
+    [access] = StaffAccess.objects.filter(customer=customer)
+    assert access.what == StaffAccess.What.REVIEW_QUEUE
+
+
+def test_deciding_a_held_text_is_logged_with_the_decision(agent_client, held, customer):
+    agent_client.post(f"/support/review/{held.pk}/", {"decision": "not_revocation"})
+
+    [access] = StaffAccess.objects.filter(customer=customer, what=StaffAccess.What.REVIEW_DECISION)
+    assert access.detail == f"held={held.pk} decision=not_revocation"
 
 
 def test_the_review_queue_refuses_a_caller_without_a_staff_session(client, held):

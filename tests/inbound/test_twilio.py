@@ -86,6 +86,34 @@ def test_help_answers_with_the_help_text_and_records_nothing(client, customer, t
     assert not ledger(customer, source="twilio")
 
 
+def test_a_german_customers_stop_is_confirmed_in_german(client, customer, twilio):
+    customer.locale = "de"
+    customer.save(update_fields=["locale"])
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    response = twilio_post(client, twilio, Body="STOPP")
+
+    assert "Sie erhalten keine SMS mehr von uns" in response.content.decode()
+
+
+def test_a_german_customers_help_is_answered_in_german_when_no_help_text_is_set(client, customer, twilio):
+    customer.locale = "de"
+    customer.save(update_fields=["locale"])
+
+    response = twilio_post(client, twilio, Body="HILFE")
+
+    assert "Antworten Sie STOPP" in response.content.decode()
+
+
+def test_an_english_customers_stop_is_confirmed_in_english_whatever_the_request_asks(
+    client, customer, twilio
+):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"
+    response = twilio_post(client, twilio, Body="STOP")
+
+    assert b"you will get no more texts from us" in response.content
+
+
 def test_an_ambiguous_text_waits_for_staff_with_its_deadline_and_stays_out_of_the_ledger(
     client, customer, twilio
 ):

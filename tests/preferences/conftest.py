@@ -18,7 +18,7 @@ def _sms_to_memory(settings):
 
 @pytest.fixture
 def customer(catalog):
-    return CustomerFactory(email="jane@example.com", phone="+491511234567")
+    return CustomerFactory(email="jane@example.com", phone="+491511234567", phone_verified_at=None)
 
 
 def open_link(client, customer):

@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
-from apps.catalog.demo import seed_demo_catalog
 from apps.catalog.models import Channel, NoticeText, NoticeVersion, Option, Topic
 from apps.consent.rules import Provenance
 from apps.consent.services import publish_notice_version, record_choices
 from apps.customers.links import CONFIRM_EMAIL, UNSUBSCRIBE, make_token
+from apps.demo.catalog import load_demo_catalog
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import nv, open_link
@@ -89,10 +89,12 @@ def english_in(html: str, labels: set[str], language: str = "de") -> list[str]:
 
 @pytest.fixture
 def german_customer(db):
-    seed_demo_catalog()
+    load_demo_catalog()
     for version in NoticeVersion.objects.filter(published_at__isnull=True):
         publish_notice_version(version=version)
-    customer = CustomerFactory(email="lena@example.com", phone="+4915112345678", locale="de")
+    customer = CustomerFactory(
+        email="lena@example.com", phone="+4915112345678", phone_verified_at=None, locale="de"
+    )
     now = timezone.now()
     # Something from every source and in every state the history can show.
     for source, choices in (

@@ -211,11 +211,14 @@ def test_one_click_twice_records_once(client, customer):
 
 
 def test_a_token_for_one_topic_does_not_unsubscribe_another(client, customer):
-    give(customer, make_choice("channel:email"))
+    give(customer, make_choice("channel:email"), make_choice("topic:news", value={"channels": ["email"]}))
     url = reverse(
         "preferences:unsubscribe", args=["channel:email", make_token(customer, UNSUBSCRIBE, "topic:news")]
     )
     assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 400
+    assert latest(customer, "channel:email").state == "given"
+    assert latest(customer, "topic:news").state == "given"
+    assert not ConsentEvent.objects.filter(customer=customer, source="one_click_unsubscribe").exists()
 
 
 def test_an_unsubscribe_token_opens_no_page_and_mints_no_page_link(client, customer):

@@ -138,7 +138,7 @@ def test_a_customer_signed_in_by_code_has_no_account_management_pages(client, cu
 def test_a_code_signs_in_the_customer_whose_address_it_is_whatever_other_account_lists_it(client, catalog):
     attacker = CustomerFactory(email="mallory@example.com")
     victim = CustomerFactory(email="victim@example.com")
-    # An address row on the attacker's login account, as allauth's email page used to let them add.
+    # An address row on the attacker's login account, as allauth's email management page would let them add.
     EmailAddress.objects.create(
         user=ensure_login_account(customer=attacker), email=victim.email, verified=True, primary=False
     )

@@ -1,14 +1,10 @@
-import time
-
 import pytest
-from allauth.account.internal.flows.login import (
-    _AUTHENTICATION_METHODS_USER_SESSION_KEY,
-    AUTHENTICATION_METHODS_SESSION_KEY,
-)
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import encrypt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import RequestFactory
 
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
@@ -41,12 +37,11 @@ def add_totp(user):
 def sign_in(client, user, methods=("password", "mfa")):
     """What allauth leaves in the session after a password and a TOTP code (or only the given methods)."""
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    session = client.session
-    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
-        {"method": method, "at": time.time()} for method in methods
-    ]
-    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
-    session.save()
+    request = RequestFactory().get("/")
+    request.session = client.session
+    for method in methods:
+        record_authentication(request, user, method)
+    request.session.save()
     return client
 
 

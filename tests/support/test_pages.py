@@ -158,6 +158,29 @@ def test_agent_records_a_phone_request_through_the_write_path(agent_client, agen
     assert f"Agent {agent.username} (staff #{agent.pk})" in timeline.content.decode()
 
 
+def test_an_agent_cannot_record_texts_for_an_unverified_number(agent_client, catalog):
+    customer = CustomerFactory(phone="+4915112340000", phone_verified_at=None)
+    response = agent_client.post(
+        reverse("support:change", args=[customer.pk]),
+        {"channel:sms|answer": "yes", "how_asked": "phone", "note": "Texts please."},
+    )
+    assert response.status_code == 400
+    assert "verified number" in response.content.decode()
+    assert not ConsentEvent.objects.filter(customer=customer).exists()
+
+
+def test_a_no_to_what_the_customer_already_refused_records_nothing_and_says_so(
+    agent_client, customer_with_history
+):
+    url = reverse("support:change", args=[customer_with_history.pk])
+    agent_client.post(url, {"channel:sms|answer": "no", "how_asked": "phone", "note": "Stop texts."})
+    before = ConsentEvent.objects.count()
+    response = agent_client.post(url, {"channel:sms|answer": "no", "how_asked": "phone", "note": "Stop!"})
+    assert response.status_code == 400
+    assert ConsentEvent.objects.count() == before
+    assert "already recorded" in str(response.context["form"].non_field_errors())
+
+
 def test_agent_records_values_a_yes_needs(agent_client, customer_with_history):
     url = reverse("support:change", args=[customer_with_history.pk])
     response = agent_client.post(

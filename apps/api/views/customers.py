@@ -7,6 +7,7 @@ from apps.consent.models import ConsentEvent
 from apps.customers.models import Customer
 
 from .. import selectors, services
+from ..serializers import EventOutput
 from .common import (
     EXTERNAL_ID,
     ApiView,
@@ -94,23 +95,6 @@ class ConfirmationInput(serializers.Serializer):
     ip_address = serializers.IPAddressField(
         required=False, help_text="Where the confirmation came from; kept only as a keyed hash."
     )
-
-
-class EventOutput(serializers.Serializer):
-    sequence = serializers.IntegerField()
-    purpose = serializers.CharField()
-    state = serializers.ChoiceField(choices=State.choices)
-    value = serializers.DictField(allow_null=True)
-    notice_version = serializers.IntegerField(source="notice_version_id")
-    language = serializers.CharField()
-    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)  # type: ignore[assignment]  # a field named like a Field attribute
-    actor = serializers.CharField()
-    recorded_at = serializers.DateTimeField()
-    captured_at = serializers.DateTimeField(
-        allow_null=True,
-        help_text="When the customer made the choice, if captured elsewhere before it was recorded.",
-    )
-    expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class CustomerConsentsApi(ApiView):

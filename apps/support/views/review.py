@@ -5,13 +5,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from apps.customers.models import HeldMessage
 
 from ..access import staff_page
+from ..models import StaffAccess
 from ..selectors import review_queue
-from ..services import decide_held_message
+from ..services import decide_held_message, record_customers_shown
 
 
 @staff_page("record_change_on_behalf")
 def queue(request):
-    return render(request, "support/review.html", {"queue": review_queue()})
+    queue = review_queue()
+    # Held texts are the customers' own words: each customer shown gets a row in the access log.
+    record_customers_shown(
+        staff=request.user,
+        what=StaffAccess.What.REVIEW_QUEUE,
+        customer_ids=[message.customer_id for message in queue.messages]
+        + [item.report.customer_id for item in queue.overdue if item.report.customer_id],
+    )
+    return render(request, "support/review.html", {"queue": queue})
 
 
 @staff_page("record_change_on_behalf", methods=("POST",))

@@ -1,9 +1,6 @@
-"""Every write of the delivery side: destinations, fan-out of the outbox, sending, retries, replay, resync.
-
-Nothing here hands work to Celery; the tasks do that after these functions have committed. The ordering rule
-lives in ``send_due``: a sender holds a lease on the (destination, customer) cursor while it sends, sends only
-the newest pending version, and never one older than what the destination has already acknowledged.
-"""
+"""Sending: the ordering rule lives in ``send_due``. A sender holds a lease on the (destination, customer) cursor
+while it sends, sends only the newest pending version, and never one older than what the destination has already
+acknowledged; retries back off, and a destination's rate limit is counted in the shared cache."""
 
 import contextlib
 import itertools
@@ -13,207 +10,26 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
-from standardwebhooks import Webhook, WebhookVerificationError
 
-from apps.consent.documents import PermissionBody, document_part
-from apps.consent.models import OutboxEntry, PermissionDocument, Snapshot
+from apps.counters import count_in_window
 
-from .adapters import Adapter, Message, Outcome, adapter_for, failed
-from .adapters.webhook import new_secret
-from .models import Delivery, DeliveryCursor, Destination
-from .selectors import SWEEP_HEARTBEAT_KEY
+from ..adapters import Adapter, Message, Outcome, adapter_for, failed
+from ..models import Delivery, DeliveryCursor, Destination
+from ..selectors import SWEEP_HEARTBEAT_KEY
+from .destinations import set_destination_enabled
+from .payloads import _message
 
 Status = Delivery.Status
 logger = logging.getLogger(__name__)
-
-
-# Destinations ---------------------------------------------------------------------------------------------
-
-
-def add_destination(
-    *,
-    name: str,
-    kind: str,
-    endpoint: str,
-    secret: str = "",
-    options: dict | None = None,
-    rate_limit: float | None = None,
-    batch_size: int | None = None,
-    purposes: list[str] | None = None,
-    identifiers: list[str] | None = None,
-    queue: str = "",
-    enabled: bool = True,
-) -> Destination:
-    """Create a destination; a webhook without a secret gets a fresh ``whsec_`` one."""
-    if kind not in Destination.Kind.values:
-        raise ValidationError(
-            {"kind": f"Unknown kind {kind!r}; use one of {', '.join(Destination.Kind.values)}."}
-        )
-    adapter = adapter_for(kind)
-    identifiers = identifiers or ["external_id"]
-    if kind == Destination.Kind.WEBHOOK and not secret:
-        secret = new_secret()
-    destination = Destination(
-        name=name,
-        kind=kind,
-        endpoint=endpoint,
-        secret=secret,
-        options=options or {},
-        rate_limit=adapter.default_rate_limit if rate_limit is None else rate_limit,
-        batch_size=batch_size or adapter.default_batch_size,
-        purposes=purposes or [],
-        identifiers=identifiers,
-        queue=queue,
-        enabled=enabled,
-    )
-    destination.full_clean()  # the model's own rules (Destination.clean), the same for the admin
-    destination.save()
-    return destination
-
-
-def rotate_secret(*, destination: Destination, overlap: timedelta = timedelta(hours=24)) -> str:
-    """A new signing secret; the old one keeps signing alongside it for ``overlap``. Returns the new one."""
-    destination.previous_secret = destination.secret
-    destination.previous_secret_expires_at = timezone.now() + overlap
-    destination.secret = new_secret()
-    destination.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-    return destination.secret
-
-
-def set_destination_enabled(*, destination: Destination, enabled: bool, reason: str = "") -> None:
-    """Switch a destination off or on. While off, the fan-out still writes its deliveries (newest per customer);
-    switched on, everything that waited is due at once: the sweeper hands it out on its next run."""
-    destination.enabled = enabled
-    destination.disabled_reason = "" if enabled else reason
-    destination.held_until = None
-    destination.save(update_fields=["enabled", "disabled_reason", "held_until"])
-    if enabled:
-        # Due since it was written, so not mistaken for a first attempt the fast path is still on.
-        destination.deliveries.filter(status=Status.PENDING).update(next_attempt_at=F("created_at"))
-
-
-# Fan-out --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FanOut:
-    entries: int = 0
-    per_destination: Counter = field(default_factory=Counter)
-
-
-def fan_out_outbox(*, limit: int = 500) -> FanOut:
-    """Claim up to ``limit`` undispatched outbox rows and turn each into one delivery per destination.
-
-    Concurrent callers skip each other's rows (``FOR UPDATE SKIP LOCKED``), and a row is marked dispatched in
-    the same transaction that creates its deliveries, so each row fans out exactly once. A disabled destination
-    gets its deliveries too: they wait, pending, until it is enabled; only the newest per customer is kept.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        # Plain values, not model instances: the documents' bodies are read only if a destination needs them.
-        entries = list(
-            OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(dispatched_at__isnull=True)
-            .order_by("id")
-            .values_list("pk", "document_id", "document__customer_id", "document__version")[:limit]
-        )
-        if not entries:
-            return FanOut()
-        destinations = list(Destination.objects.all())
-        bodies = _bodies(entries) if any(d.purposes for d in destinations) else {}
-        deliveries = [
-            Delivery(
-                destination=destination,
-                customer_id=customer_id,
-                document_id=document_id,
-                version=version,
-                next_attempt_at=now,
-            )
-            for _, document_id, customer_id, version in entries
-            for destination in destinations
-            if _sees_a_change(destination, customer_id, version, bodies)
-        ]
-        Delivery.objects.bulk_create(deliveries)
-        _ensure_cursors(deliveries)
-        _coalesce_waiting(deliveries)
-        OutboxEntry.objects.filter(pk__in=[pk for pk, *_ in entries]).update(dispatched_at=now)
-    per_destination = Counter(d.destination_id for d in deliveries if d.destination.enabled)
-    return FanOut(entries=len(entries), per_destination=per_destination)
-
-
-def _coalesce_waiting(deliveries: list[Delivery]) -> None:
-    """At a disabled destination only the newest pending version per customer can ever be sent: supersede the
-    older ones now, so a long outage leaves one row per changed customer, not one per change."""
-    newest: dict[tuple[int, int], Delivery] = {}
-    for delivery in deliveries:
-        if not delivery.destination.enabled:
-            newest[delivery.destination_id, delivery.customer_id] = delivery  # entries come in id order
-    by_destination: dict[int, list[Delivery]] = {}
-    for (destination_id, _), delivery in newest.items():
-        by_destination.setdefault(destination_id, []).append(delivery)
-    for destination_id, kept in by_destination.items():
-        Delivery.objects.filter(
-            destination_id=destination_id,
-            customer_id__in=[delivery.customer_id for delivery in kept],
-            status=Status.PENDING,
-        ).exclude(pk__in=[delivery.pk for delivery in kept]).update(status=Status.SUPERSEDED)
-
-
-def _bodies(entries) -> dict[tuple[int, int], dict]:
-    """Each entry's document body and the one before it, by (customer, version)."""
-    wanted = Q(pk__in=[])
-    for _, _, customer_id, version in entries:
-        wanted |= Q(customer_id=customer_id, version__in=[version - 1, version])
-    return {
-        (customer_id, version): body
-        for customer_id, version, body in PermissionDocument.objects.filter(wanted).values_list(
-            "customer_id", "version", "body"
-        )
-    }
-
-
-def _sees_a_change(destination: Destination, customer_id: int, version: int, bodies: dict) -> bool:
-    """A destination limited to some purposes gets a version only if the part it may see changed."""
-    if not destination.purposes:
-        return True
-    before = bodies.get((customer_id, version - 1))
-    return before is None or visible_part(destination, before) != visible_part(
-        destination, bodies[customer_id, version]
-    )
-
-
-def visible_part(destination: Destination, body: PermissionBody) -> dict[str, Any]:
-    return document_part(body, frozenset(destination.purposes))
-
-
-def _ensure_cursors(deliveries: list[Delivery]) -> None:
-    """A cursor for each (destination, customer) pair that has none yet. Most pairs have one: look them up
-    rather than build an insert of every pair; a concurrent fan-out creating the same pair is ignored."""
-    pairs = {(d.destination_id, d.customer_id) for d in deliveries}
-    existing = DeliveryCursor.objects.filter(
-        destination_id__in={dest for dest, _ in pairs}, customer_id__in={cust for _, cust in pairs}
-    ).values_list("destination_id", "customer_id")
-    missing = pairs.difference(existing)
-    if missing:
-        DeliveryCursor.objects.bulk_create(
-            [DeliveryCursor(destination_id=dest, customer_id=cust) for dest, cust in sorted(missing)],
-            ignore_conflicts=True,
-        )
-
-
-# Sending --------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -445,43 +261,14 @@ def throttle(destination: Destination, deadline: float = math.inf) -> None:
         slot = int(now // window)
         key = f"delivery:rate:{destination.pk}:{slot}"
         try:
-            cache.add(key, 0, timeout=int(window) + 2)
-            if cache.incr(key) <= allowed:
+            if count_in_window(key, int(window) + 2) <= allowed:
                 return
-        except ValueError:  # the key expired between add and incr
-            continue
         except (
             Exception
         ):  # the cache (Redis) is down: send unmetered; a 429's Retry-After still holds us back
             logger.warning("The rate limit of %s is not counted: the cache is down.", destination.name)
             return
         time.sleep(max(0.0, (slot + 1) * window - now))
-
-
-def payload(destination: Destination, delivery: Delivery) -> dict:
-    """The permission document as this destination may see it (its identifiers and purposes only)."""
-    document, customer = delivery.document, delivery.customer
-    data = {
-        "customer": {
-            key: getattr(customer, key)
-            for key in destination.identifiers or ["external_id"]
-            if getattr(customer, key, "")
-        },
-        "version": document.version,
-        "created_at": document.created_at.isoformat(),
-        "derived_from": document.derived_from,
-        **visible_part(destination, document.body),
-    }
-    return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
-
-
-def _message(destination: Destination, delivery: Delivery) -> Message:
-    return Message(
-        id=delivery.message_id,
-        customer_id=delivery.customer_id,
-        version=delivery.version,
-        payload=payload(destination, delivery),
-    )
 
 
 def retry_delay(attempts: int) -> float | None:
@@ -613,82 +400,3 @@ def note_sweep() -> None:
     """Remember when the sweeper last ran, for the metric an alert watches (``selectors.sweeper_last_run``)."""
     with contextlib.suppress(Exception):  # a heartbeat is not worth failing the sweep over
         cache.set(SWEEP_HEARTBEAT_KEY, time.time(), timeout=None)
-
-
-# Operator actions ----------------------------------------------------------------------------------------
-
-
-def replay_dead(*, destination: Destination | None = None, delivery_ids: list[int] | None = None) -> int:
-    """Put dead deliveries back in line with a fresh set of retries. Returns how many."""
-    dead = Delivery.objects.filter(status=Status.DEAD)
-    if destination is not None:
-        dead = dead.filter(destination=destination)
-    if delivery_ids is not None:
-        dead = dead.filter(pk__in=delivery_ids)
-    return dead.update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now())
-
-
-def resync_batch(*, destination: Destination, batch_size: int = 500) -> int:
-    """Queue every customer's current document for the destination, one batch per call; resumable.
-
-    Progress is kept on the destination (``resync_after_customer``), so an interrupted resync continues where
-    it stopped. Returns how many customers this batch covered; 0 when the resync is complete.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        destination = Destination.objects.select_for_update().get(pk=destination.pk)
-        snapshots = (
-            Snapshot.objects.filter(
-                document__isnull=False, customer_id__gt=destination.resync_after_customer or 0
-            )
-            .select_related("document")
-            .order_by("customer_id")[:batch_size]
-        )
-        deliveries = [
-            Delivery(
-                destination=destination,
-                customer_id=snapshot.customer_id,
-                document=snapshot.document,
-                version=snapshot.document.version,
-                resync=True,
-                next_attempt_at=now,
-            )
-            for snapshot in snapshots
-        ]
-        if not deliveries:
-            destination.resync_after_customer = None
-            destination.save(update_fields=["resync_after_customer"])
-            return 0
-        Delivery.objects.bulk_create(deliveries)
-        _ensure_cursors(deliveries)
-        destination.resync_after_customer = deliveries[-1].customer_id
-        destination.save(update_fields=["resync_after_customer"])
-    return len(deliveries)
-
-
-def restart_resync(*, destination: Destination) -> None:
-    destination.resync_after_customer = None
-    destination.save(update_fields=["resync_after_customer"])
-
-
-# The demo's sandbox receiver ------------------------------------------------------------------------------
-
-SANDBOX_KEEP = 50
-
-
-def receive_in_sandbox(*, destination: Destination, body: bytes, headers: dict) -> bool:
-    """Verify a webhook the way a receiver should (``standardwebhooks``), and keep it for the sandbox page.
-
-    Returns False if the signature does not verify. A message id seen before is acknowledged, not kept again.
-    """
-    try:
-        event = Webhook(destination.secret).verify(body, headers)
-    except WebhookVerificationError:
-        return False
-    key = f"delivery:sandbox:{destination.pk}"
-    arrivals = cache.get(key, [])
-    if any(arrival["id"] == headers.get("webhook-id") for arrival in arrivals):
-        return True
-    arrival = {"id": headers.get("webhook-id"), "received_at": timezone.now().isoformat(), "event": event}
-    cache.set(key, [arrival, *arrivals][:SANDBOX_KEEP], timeout=None)
-    return True

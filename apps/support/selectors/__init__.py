@@ -1,0 +1,71 @@
+"""What the console reads: search, a customer at a glance, the consent timeline, proof and access exports.
+
+Reads only; the staff access log is written by ``services.record_staff_access``.
+"""
+
+from .customers import (
+    REVIEW_LOOKBACK_DAYS,
+    DeliveryPanel,
+    DestinationStatus,
+    Glance,
+    PurposeRow,
+    ReviewQueue,
+    TimelineEntry,
+    consent_proof,
+    consent_timeline,
+    customer_deliveries,
+    customer_glance,
+    customer_lookup,
+    customer_revocations,
+    customers_shown,
+    everything_held,
+    ledger_check,
+    review_queue,
+    staff_access_page,
+    timeline_filters,
+)
+from .labels import SOURCE_LABELS, STATE_LABELS, actor_labels, describe_value, purpose_titles, wording_for
+from .search import (
+    MIN_PARTIAL_LENGTH,
+    PAGE_SIZE,
+    PHONE,
+    PHONE_NOISE,
+    SearchPage,
+    normalized_phone,
+    search_customers,
+)
+
+__all__ = [
+    "MIN_PARTIAL_LENGTH",
+    "PAGE_SIZE",
+    "PHONE",
+    "PHONE_NOISE",
+    "REVIEW_LOOKBACK_DAYS",
+    "SOURCE_LABELS",
+    "STATE_LABELS",
+    "DeliveryPanel",
+    "DestinationStatus",
+    "Glance",
+    "PurposeRow",
+    "ReviewQueue",
+    "SearchPage",
+    "TimelineEntry",
+    "actor_labels",
+    "consent_proof",
+    "consent_timeline",
+    "customer_deliveries",
+    "customer_glance",
+    "customer_lookup",
+    "customer_revocations",
+    "customers_shown",
+    "describe_value",
+    "everything_held",
+    "ledger_check",
+    "normalized_phone",
+    "purpose_titles",
+    "review_queue",
+    "search_customers",
+    "staff_access_page",
+    "timeline_filters",
+    "wording_for",
+]
