@@ -41,7 +41,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench_staff import p95, timed  # noqa: E402
+from bench_timing import p95, timed  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
