@@ -26,14 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--customers", type=int, default=1_000_000)
-parser.add_argument("--events", type=int, default=10_000_000)
-parser.add_argument("--rounds", type=int, default=5)
-parser.add_argument("--per-round", type=int, default=10, help="timed calls of each kind per round")
-args = parser.parse_args()
+from bench_database import sized, use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--customers", type=int, default=sized(1_000_000, 100))
+parser.add_argument("--events", type=int, default=sized(10_000_000, 1_000))
+parser.add_argument("--rounds", type=int, default=sized(5, 1))
+parser.add_argument("--per-round", type=int, default=sized(10, 1), help="timed calls of each kind per round")
+args = parser.parse_args()
 
 use_bench_database("_insights_bench")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
@@ -42,9 +42,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench_staff import p95, staff_client, timed  # noqa: E402
+from bench_timing import p95, timed  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.catalog.selectors import catalog_rules, current_notice_version  # noqa: E402
@@ -52,6 +54,7 @@ from apps.consent.rules import derive_permissions  # noqa: E402
 from apps.insights.models import RollupMark, ShareCount, Tally  # noqa: E402
 from apps.insights.selectors import insights  # noqa: E402
 from apps.insights.services import recount_shares, roll_up  # noqa: E402
+from tests.support.conftest import make_staff, sign_in  # noqa: E402
 
 
 def bodies() -> list[str]:
@@ -216,7 +219,8 @@ def main():
     took = time.perf_counter() - started
     print(f"recount of {recounted:,} customers' shares: {took:.1f} s ({recounted / took:,.0f} customers/s)")
     print(f"rollup rows: {Tally.objects.count():,} tallies, {ShareCount.objects.count():,} share counts")
-    client = staff_client("Marketing admin")
+    staff = get_user_model().objects.filter(username="bench-marketing").first()
+    client = sign_in(Client(), staff or make_staff("marketing", username="bench-marketing"))
     response = client.get("/support/insights/")
     assert response.status_code == 200, (response.status_code, response.get("Location"))
 

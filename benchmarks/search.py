@@ -41,6 +41,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench_timing import p95, timed  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -141,19 +142,6 @@ def agent_client() -> Client:
     if created:
         add_totp(user)
     return sign_in(Client(), user)
-
-
-def timed(call, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
 def main():

@@ -169,16 +169,16 @@ def _share_rows(queryset) -> dict[str, int]:
     return dict(queryset.values_list("measure").annotate(total=Sum("customers")).order_by())
 
 
-def _tallies(since: date, *metrics: str) -> dict[str, dict[str, int]]:
-    found: dict[str, dict[str, int]] = defaultdict(dict)
-    for metric, key, total in (
-        Tally.objects.filter(week__gte=since, metric__in=metrics)
-        .values_list("metric", "key")
-        .annotate(total=Sum("count"))
-        .order_by()
-    ):
-        found[metric][key] = total
+def _summed(queryset, by: str, key: str, count: str) -> defaultdict:
+    """``{by: {key: sum of count}}`` over the rows, summed in the database."""
+    found: defaultdict = defaultdict(dict)
+    for group, name, total in queryset.values_list(by, key).annotate(total=Sum(count)).order_by():
+        found[group][name] = total
     return found
+
+
+def _tallies(since: date, *metrics: str) -> dict[str, dict[str, int]]:
+    return _summed(Tally.objects.filter(week__gte=since, metric__in=metrics), "metric", "key", "count")
 
 
 def insights(*, language: str = "", population: str = "everyone", weeks: int = 12, ui_language: str = "en"):
@@ -191,22 +191,10 @@ def insights(*, language: str = "", population: str = "everyone", weeks: int = 1
         counts = counts.filter(language=language)
     recounted = ShareCount.objects.aggregate(latest=Max("week"))["latest"]
     now_rows = _share_rows(counts.filter(week=recounted))
-    weekly: defaultdict[date, dict[str, int]] = defaultdict(dict)
-    for week, measure, total in (
-        counts.filter(week__gte=since)
-        .values_list("week", "measure")
-        .annotate(total=Sum("customers"))
-        .order_by()
-    ):
-        weekly[week][measure] = total
-    per_language: defaultdict[str, dict[str, int]] = defaultdict(dict)
-    for lang, measure, total in (
-        ShareCount.objects.filter(population=population, week=recounted)
-        .values_list("language", "measure")
-        .annotate(total=Sum("customers"))
-        .order_by()
-    ):
-        per_language[lang][measure] = total
+    weekly = _summed(counts.filter(week__gte=since), "week", "measure", "customers")
+    per_language = _summed(
+        ShareCount.objects.filter(population=population, week=recounted), "language", "measure", "customers"
+    )
     tallies = _tallies(
         since,
         "shown",

@@ -237,44 +237,38 @@ EVENT_FIELDS = (
 )
 
 
-def _next_events(mark: RollupMark, cutoff: datetime, limit: int) -> int:
-    events = _settled(
-        list(
-            _with_history(ConsentEvent.objects.filter(id__gt=mark.last_id))
-            .order_by("id")
-            .values(*EVENT_FIELDS)[:limit]
-        ),
-        cutoff,
-        "recorded_at",
-    )
-    if not events:
-        return 0
-    add_tallies(tally_events(events))
-    mark.last_id = events[-1]["id"]
-    return len(events)
+def _events():
+    return _with_history(ConsentEvent.objects.order_by("id")).values(*EVENT_FIELDS)
 
 
-def _next_exposures(mark: RollupMark, cutoff: datetime, limit: int) -> int:
+def _exposures():
     shown_before = Exposure.objects.filter(
         customer_id=OuterRef("customer_id"),
         notice_version_id=OuterRef("notice_version_id"),
         id__lt=OuterRef("id"),
     )
-    exposures = _settled(
-        list(
-            Exposure.objects.filter(id__gt=mark.last_id)
-            .annotate(shown_before=Exists(shown_before))
-            .order_by("id")
-            .values("id", "notice_version_id", "surface", "shown_at", "shown_before")[:limit]
-        ),
-        cutoff,
-        "shown_at",
+    return (
+        Exposure.objects.annotate(shown_before=Exists(shown_before))
+        .order_by("id")
+        .values("id", "notice_version_id", "surface", "shown_at", "shown_before")
     )
-    if not exposures:
-        return 0
-    add_tallies(tally_exposures(exposures))
-    mark.last_id = exposures[-1]["id"]
-    return len(exposures)
+
+
+# name: (its rows as a values() queryset in id order, their time field, what a batch of them adds to the tallies)
+ROLLUPS = {
+    "events": (_events, "recorded_at", tally_events),
+    "exposures": (_exposures, "shown_at", tally_exposures),
+}
+
+
+def _count_next(mark: RollupMark, cutoff: datetime, limit: int) -> int:
+    """Tally the next settled rows after the mark and move the mark past them; returns how many."""
+    rows, at, tally = ROLLUPS[mark.name]
+    batch = _settled(list(rows().filter(id__gt=mark.last_id)[:limit]), cutoff, at)
+    if batch:
+        add_tallies(tally(batch))
+        mark.last_id = batch[-1]["id"]
+    return len(batch)
 
 
 def roll_up(*, now: datetime | None = None, batches: int | None = None) -> dict[str, int]:
@@ -288,13 +282,13 @@ def roll_up(*, now: datetime | None = None, batches: int | None = None) -> dict[
     cutoff = now - timedelta(seconds=settings.INSIGHTS_SETTLE_SECONDS)
     batches = batches or settings.INSIGHTS_BATCHES_PER_RUN
     counted = {}
-    for name, step in (("events", _next_events), ("exposures", _next_exposures)):
+    for name in ROLLUPS:
         counted[name] = 0
         for _ in range(batches):
             with transaction.atomic():
                 RollupMark.objects.get_or_create(name=name)
                 mark = RollupMark.objects.select_for_update().get(name=name)
-                done = step(mark, cutoff, settings.INSIGHTS_BATCH_SIZE)
+                done = _count_next(mark, cutoff, settings.INSIGHTS_BATCH_SIZE)
                 mark.ran_at = now
                 mark.save()
             counted[name] += done

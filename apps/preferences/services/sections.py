@@ -15,7 +15,14 @@ from apps.consent.entries import SnapshotEntry
 from apps.consent.rules import SMS, Choice, State, switch_off_state
 from apps.consent.services import answer_text, evidence_hash, remove_customer_inference
 
-from ..selectors import LOCATION_DAYS, PAUSE_DAYS, current_notices, is_on, needs_reask, snapshot_choices
+from ..selectors import (
+    LOCATION_DAYS,
+    PAUSE_DAYS,
+    current_notices,
+    is_on,
+    needs_reask,
+    snapshot_choices,
+)
 from ..selectors import reasks as open_reasks
 from .sms_verification import start_sms_verification
 from .visits import Saved, Visit, _saved, _shown_version, record

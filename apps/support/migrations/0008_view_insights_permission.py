@@ -19,7 +19,7 @@ def give_insights(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0006_import_consents_permission'),
+        ('support', '0007_staff_access_review_queue'),
     ]
 
     operations = [

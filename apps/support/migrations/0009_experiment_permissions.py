@@ -25,8 +25,7 @@ def give_roles_experiments(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0007_staff_access_review_queue'),
-        ('support', '0007_view_insights_permission'),
+        ('support', '0008_view_insights_permission'),
     ]
 
     operations = [
