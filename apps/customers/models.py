@@ -56,6 +56,7 @@ class Customer(models.Model):
     )
     inferences_revision = models.PositiveIntegerField(
         default=0,
+        db_default=0,
         editable=False,
         help_text="Counts changes of what the brand infers about the customer, so each shows in the next "
         "permission document (the inferences themselves never enter it).",

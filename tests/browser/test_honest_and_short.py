@@ -32,7 +32,7 @@ WORDS = {
         "email": "Email",
         "texts": "Text message (SMS)",
         "off": "off",
-        "today": "Today:",
+        "interests": "interests you tell us",
     },
     "de": {
         "waiting": "wartet auf Ihre Bestätigung",
@@ -46,7 +46,7 @@ WORDS = {
         "email": "E-Mail",
         "texts": "SMS",
         "off": "aus",
-        "today": "Heute:",
+        "interests": "Interessen, die Sie uns nennen",
     },
 }
 
@@ -169,11 +169,14 @@ def test_the_page_opens_with_a_one_screen_summary_linking_to_folded_sections(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_personalization_by_interests_says_what_it_uses_today(live_server, browser, demo_catalog, language):
+def test_personalization_by_interests_says_it_uses_what_the_customer_tells_us_on_the_same_page(
+    live_server, browser, demo_catalog, language
+):
     customer = CustomerFactory(locale=language)
     page = open_page(browser, live_server, customer, 1280)
     open_section(page, "personalization")
-    expect(page.locator("#depth-interests-text")).to_contain_text(WORDS[language]["today"])
+    expect(page.locator("#depth-interests-text")).to_contain_text(WORDS[language]["interests"])
+    expect(page.locator("section#profile")).to_be_attached()
     page.context.close()
 
 

@@ -12,8 +12,10 @@ from apps.customers.links import PAGE, make_token
 from apps.customers.services import ensure_login_account, hold_message
 from apps.delivery.models import Delivery
 from apps.delivery.services import fan_out_outbox
+from apps.experiments.services import VariantSpec, create_experiment
 from apps.imports.models import ImportRun
 from tests.delivery.factories import DestinationFactory
+from tests.experiments.conftest import SHORT, STOCK
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import TOTP_SECRET, make_staff, sign_in
@@ -41,7 +43,14 @@ PAGES = {
     "imports": (False, {OFFICER}, {"GET", "POST"}),
     "import_run": (False, {OFFICER}, {"GET"}),
     "insights": (False, {OFFICER, MARKETING}, {"GET"}),
+    "experiments": (False, {OFFICER, MARKETING}, {"GET"}),
+    "experiment_new": (False, {MARKETING}, {"GET", "POST"}),
+    "experiment": (False, {OFFICER, MARKETING}, {"GET"}),
+    "experiment_approve": (False, {OFFICER}, {"POST"}),
+    "experiment_start": (False, {MARKETING}, {"POST"}),
+    "experiment_stop": (False, {MARKETING}, {"POST"}),
 }
+EXPERIMENT_PAGES = ("experiment", "experiment_approve", "experiment_start", "experiment_stop")
 
 
 def test_the_matrix_covers_every_staff_url():
@@ -68,7 +77,7 @@ def urls(catalog, settings):
     urls = {
         name: reverse(f"support:{name}", args=[customer.pk] if needs else [])
         for name, (needs, _, _) in PAGES.items()
-        if name not in ("retry_delivery", "sandbox_for", "review_decide", "import_run")
+        if name not in ("retry_delivery", "sandbox_for", "review_decide", "import_run", *EXPERIMENT_PAGES)
     }
     urls["retry_delivery"] = reverse("support:retry_delivery", args=[customer.pk, dead.pk])
     urls["sandbox_for"] = reverse("support:sandbox_for", args=["sandbox"])
@@ -85,6 +94,13 @@ def urls(catalog, settings):
         source="mailchimp", format="mailchimp", file_name="a.csv", file_sha256="0" * 64, started_at=now()
     )
     urls["import_run"] = reverse("support:import_run", args=[run.pk])
+    experiment = create_experiment(
+        staff=make_staff("marketing", username="marketer"),
+        name="Offers by email",
+        purpose="topic:offers",
+        variants=[VariantSpec(SHORT, 50), VariantSpec(STOCK, 50)],
+    )
+    urls.update({name: reverse(f"support:{name}", args=[experiment.pk]) for name in EXPERIMENT_PAGES})
     return urls
 
 
