@@ -8,6 +8,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Channel, NoticeVersion, Option, Topic, translated
+from apps.catalog.purposes import Purpose, topic_purpose
 
 from .models import RollupMark, ShareCount, Tally
 from .services import CONFIRM_BUCKETS, week_of
@@ -156,8 +157,8 @@ def _headlines(rows: dict[str, int], labels: dict[str, str]) -> list[Share]:
     """The one-screen summary: each channel and optional topic, location shared at all, any personalization."""
     customers = rows.get("customers", 0)
     topics = {slug for slug, required in Topic.objects.values_list("slug", "required") if not required}
-    chosen = [m for m in rows if m.startswith("channel:")]
-    chosen += [f"topic:{slug}" for slug in sorted(topics)]
+    chosen = [m for m in rows if Purpose.parse(m).is_channel]
+    chosen += [topic_purpose(slug) for slug in sorted(topics)]
     chosen += ["location:any"]
     shares = [Share(m, labels.get(m, m), rows.get(m, 0), customers) for m in chosen]
     depth = sum(number for m, number in rows.items() if m.startswith("depth:") and m != "depth:none")
