@@ -1,3 +1,7 @@
+import os
+import uuid
+
+import pika
 import pytest
 from celery.signals import after_task_publish
 from django.conf import settings
@@ -166,3 +170,21 @@ def customers_sharing_location(catalog):
             provenance=Provenance(source="web", actor="customer"),
         )
     return customers
+
+
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture
+def exchange():
+    """A private exchange with one bound queue; both removed afterwards."""
+    name = f"candor_test.{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
+    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
+    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
+    yield channel, name, queue
+    channel.queue_delete(queue=queue)
+    channel.exchange_delete(exchange=name)
+    connection.close()

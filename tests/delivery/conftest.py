@@ -1,7 +1,3 @@
-import os
-import uuid
-
-import pika
 import pytest
 
 from apps.consent.rules import Provenance
@@ -44,21 +40,3 @@ def withdraw_email(customer):
 @pytest.fixture
 def customer(catalog):
     return CustomerFactory()
-
-
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-
-
-@pytest.fixture
-def exchange():
-    """A private exchange with one bound queue; both removed afterwards."""
-    name = f"candor_test_delivery.{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
-    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
-    yield channel, name, queue
-    channel.queue_delete(queue=queue)
-    channel.exchange_delete(exchange=name)
-    connection.close()

@@ -8,9 +8,9 @@ import pytest
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices, remove_customer_inference, report_inferences
 from apps.delivery import services
+from tests.conftest import RABBITMQ_URL
 from tests.factories import RUNNER, CustomerFactory, make_choice, set_depth, tell
 
-from .conftest import RABBITMQ_URL
 from .factories import DestinationFactory
 from .fake_braze import FakeBraze
 

@@ -7,9 +7,10 @@ from apps.delivery import services
 from apps.delivery.adapters import Message
 from apps.delivery.adapters.rabbitmq import RabbitMQAdapter
 from apps.delivery.models import Delivery
+from tests.conftest import RABBITMQ_URL
 from tests.factories import CustomerFactory
 
-from .conftest import RABBITMQ_URL, grant_email
+from .conftest import grant_email
 
 MESSAGE = Message(id="msg_7", customer_id=1, version=2, payload={"type": "permissions.updated", "data": {}})
 

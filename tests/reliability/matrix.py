@@ -139,7 +139,7 @@ class Scenario:
         import pika
 
         from apps.delivery import services
-        from tests.delivery.test_rabbitmq_adapter import RABBITMQ_URL
+        from tests.conftest import RABBITMQ_URL
 
         self.exchange = f"candor_matrix.{uuid.uuid4().hex[:8]}"
         self.amqp = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))

@@ -3,9 +3,7 @@ resync batch. Real PostgreSQL, Redis, RabbitMQ, Celery under supervisord and a v
 
 import json
 import random
-import uuid
 
-import pika
 import pytest
 from django.db import connection
 
@@ -14,7 +12,7 @@ from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from apps.delivery import selectors, services
 from apps.delivery.models import Delivery, Destination
-from tests.delivery.test_rabbitmq_adapter import RABBITMQ_URL
+from tests.conftest import RABBITMQ_URL
 from tests.factories import CustomerFactory, make_choice
 
 from .harness import wait_until
@@ -96,20 +94,6 @@ def test_database_sessions_killed_mid_send_lose_nothing_and_resend_nothing_under
         raise
     assert not Delivery.objects.filter(status="dead").exists()
     assert_receiver_matches_ledger(receiver, customers)  # also: no version applied twice under two ids
-
-
-@pytest.fixture
-def exchange():
-    name = f"candor_test_reliability.{uuid.uuid4().hex[:8]}"
-    connection_ = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-    channel = connection_.channel()
-    channel.exchange_declare(exchange=name, exchange_type="topic", durable=True)
-    queue = channel.queue_declare(queue=f"{name}.q", durable=True).method.queue
-    channel.queue_bind(queue=queue, exchange=name, routing_key="permissions.#")
-    yield channel, name, queue
-    channel.queue_delete(queue=queue)
-    channel.exchange_delete(exchange=name)
-    connection_.close()
 
 
 def test_a_rabbitmq_resync_publishes_each_customer_once_and_records_it(catalog, celery_processes, exchange):
