@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,7 +58,8 @@ def main():
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("migrate", verbosity=0)
     call_command("seed_demo", customers=0, stdout=open(os.devnull, "w"))  # noqa: SIM115 (the catalog only)
-    customer, _ = customer_upsert(external_id="prefbench-1", email="bench@example.com")
+    # A new customer each run: the database is kept between runs, and the saves below assume push starts off.
+    customer, _ = customer_upsert(external_id=f"prefbench-{uuid.uuid4().hex[:12]}", email="bench@example.com")
     client = Client()
     client.get(reverse("preferences:link", args=[make_token(customer)]))
     versions = {
