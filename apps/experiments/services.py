@@ -126,7 +126,7 @@ def start_experiment(*, experiment: Experiment, staff) -> None:
         with transaction.atomic():
             for variant in experiment.variants.select_related("notice_version"):
                 if not variant.notice_version.is_published:
-                    mark_notice_version_published(version=variant.notice_version)
+                    mark_notice_version_published(version=variant.notice_version, starting_experiment=True)
             experiment.started_by, experiment.started_at = staff, timezone.now()
             experiment.save(update_fields=["started_by", "started_at"])
     except IntegrityError as error:
