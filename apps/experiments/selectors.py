@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, SnapshotEntry
-from apps.consent.models import ConsentEvent, InboundReport, Snapshot
+from apps.consent.models import COMPLAINT_KINDS, ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import State
 from apps.customers.models import Exposure
 
@@ -22,8 +22,6 @@ from .models import Experiment, Variant
 
 OPT_IN = (State.GIVEN, State.REQUESTED)
 GUARDRAIL_WINDOW = timedelta(days=30)
-# The providers' event types for "marked as spam" (apps/inbound/providers.py maps them to a complaint).
-COMPLAINT_KINDS = ("spamreport", "complained")
 
 
 def running_experiments() -> list[Experiment]:
