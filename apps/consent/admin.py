@@ -105,7 +105,9 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A published version never changes (the model refuses): the admin shows it, read-only. Nor does an
         # experiment's variant: its wording is the experiment's, linted and approved there (apps/experiments).
-        return super().has_change_permission(request, obj) and not (obj and (obj.is_published or obj.experimental))
+        return super().has_change_permission(request, obj) and not (
+            obj and (obj.is_published or obj.experimental)
+        )
 
     @admin.action(description="Publish (a material version asks everyone again)")
     def publish(self, request: HttpRequest, queryset: QuerySet[NoticeVersion]) -> None:

@@ -21,7 +21,12 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from standardwebhooks import Webhook, WebhookVerificationError
 from twilio.request_validator import RequestValidator
 
-from apps.consent.models import GENERIC_COMPLAINED, MAILCHIMP_ABUSE, POSTMARK_SPAM_COMPLAINT, SENDGRID_SPAM_REPORT
+from apps.consent.models import (
+    GENERIC_COMPLAINED,
+    MAILCHIMP_ABUSE,
+    POSTMARK_SPAM_COMPLAINT,
+    SENDGRID_SPAM_REPORT,
+)
 
 from .keywords import Intent, classify
 from .models import InboundSource
