@@ -250,9 +250,7 @@ class CheckpointHead(models.Model):
 # One list, as apps/inbound's providers keep them: inbound stops the whole channel on one, and the experiments'
 # complaint guardrail counts them.
 SENDGRID_SPAM_REPORT = "spamreport"  # SendGrid Event Webhook's event type
-POSTMARK_SPAM_COMPLAINT = (
-    "suppressed:SpamComplaint"  # Postmark SubscriptionChange, suppressed for this reason
-)
+POSTMARK_SPAM_COMPLAINT = "suppressed:SpamComplaint"  # Postmark's SubscriptionChange, suppressed as spam
 MAILCHIMP_ABUSE = "cleaned:abuse"  # Mailchimp's "cleaned" list webhook with reason "abuse"
 GENERIC_COMPLAINED = "complained"  # Candor's own Standard Webhooks shape
 COMPLAINT_KINDS = frozenset(

@@ -54,6 +54,14 @@ def test_the_page_speaks_german_to_a_german_browser(marketing_client, choices_ma
     assert "<strong>40,0 %</strong>" in html
 
 
+def test_the_staff_navigation_speaks_german_to_a_german_browser(marketing_client, choices_made):
+    html = marketing_client.get(URL, headers={"accept-language": "de"}).content.decode()
+    assert '<header class="site-header support-header" lang="de">' in html
+    assert "Kunden finden</a>" in html
+    assert "Experimente</a>" in html
+    assert "marketing-staff abmelden</button>" in html
+
+
 def test_a_support_agent_is_refused(client, db):
     sign_in(client, make_staff("agent"))
     assert client.get(URL).status_code == 403
