@@ -4,9 +4,10 @@ import hashlib
 import hmac
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Min
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
@@ -17,7 +18,7 @@ from apps.consent.rules import State
 
 from . import statistics
 from .lint import LintResult, lint_variants
-from .models import ArmCount, Experiment, Variant
+from .models import ArmCount, ArmRollupMark, Experiment, Variant
 
 OPT_IN = (State.GIVEN, State.REQUESTED)
 GUARDRAIL_WINDOW = timedelta(days=30)
@@ -29,6 +30,17 @@ def running_experiments() -> list[Experiment]:
             "variants"
         )
     )
+
+
+def latest_verdicts(limit: int = 5) -> list[tuple[Experiment, list[str]]]:
+    """The experiments started most lately, each with what its results say (from the arms' rollup)."""
+    started = Experiment.objects.filter(started_at__isnull=False).order_by("-started_at")[:limit]
+    return [(experiment, verdicts(experiment, results(experiment))) for experiment in started]
+
+
+def counted_at() -> datetime | None:
+    """When the arms' rollup last ran (the figures are as of then), or None before it first has."""
+    return ArmRollupMark.objects.aggregate(at=Min("ran_at"))["at"]
 
 
 def assigned_variant(experiment: Experiment, customer_id: int) -> Variant:
