@@ -64,7 +64,7 @@ class NoticeTextInline(admin.StackedInline):
     extra = 0
 
     def has_change_permission(self, request: HttpRequest, obj: NoticeVersion | None = None) -> bool:
-        return obj is None or not obj.is_published
+        return obj is None or not (obj.is_published or obj.experimental)
 
     has_add_permission = has_delete_permission = has_change_permission
 

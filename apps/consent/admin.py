@@ -95,16 +95,19 @@ class OutboxEntryAdmin(ReadOnlyAdmin):
 # a material version invalidates older consents through the write path.
 @admin.register(NoticeVersion)
 class NoticeVersionAdmin(admin.ModelAdmin):
-    list_display = ["notice", "number", "material", "published_at"]
-    list_filter = ["notice", "material"]
+    list_display = ["notice", "number", "material", "experimental", "published_at"]
+    list_filter = ["notice", "material", "experimental"]
     inlines = [NoticeTextInline]
     actions = ["publish"]
 
     readonly_fields = ["published_at", "text_hash"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A published version never changes (the model refuses): the admin shows it, read-only.
-        return super().has_change_permission(request, obj) and not (obj and obj.is_published)
+        # A published version never changes (the model refuses): the admin shows it, read-only. Nor does an
+        # experiment's variant: its wording is the experiment's, linted and approved there (apps/experiments).
+        return super().has_change_permission(request, obj) and not (
+            obj and (obj.is_published or obj.experimental)
+        )
 
     @admin.action(description="Publish (a material version asks everyone again)")
     def publish(self, request: HttpRequest, queryset: QuerySet[NoticeVersion]) -> None:

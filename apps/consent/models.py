@@ -246,6 +246,18 @@ class CheckpointHead(models.Model):
         return f"{self.customer_id}#{self.sequence} in checkpoint {self.checkpoint_id}"
 
 
+# The kinds of inbound report (``InboundReport.kind``) that are a complaint: the customer marked a message as spam.
+# One list, as apps/inbound's providers keep them: inbound stops the whole channel on one, and the experiments'
+# complaint guardrail counts them.
+SENDGRID_SPAM_REPORT = "spamreport"  # SendGrid Event Webhook's event type
+POSTMARK_SPAM_COMPLAINT = "suppressed:SpamComplaint"  # Postmark's SubscriptionChange, suppressed as spam
+MAILCHIMP_ABUSE = "cleaned:abuse"  # Mailchimp's "cleaned" list webhook with reason "abuse"
+GENERIC_COMPLAINED = "complained"  # Candor's own Standard Webhooks shape
+COMPLAINT_KINDS = frozenset(
+    {SENDGRID_SPAM_REPORT, POSTMARK_SPAM_COMPLAINT, MAILCHIMP_ABUSE, GENERIC_COMPLAINED}
+)
+
+
 class InboundReport(models.Model):
     """One provider report of a customer's unsubscribe, complaint or STOP (``apps/inbound``), as received and
     what became of it: the receipt that proves a revocation was honoured on time, beside the ledger events it

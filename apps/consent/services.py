@@ -475,10 +475,20 @@ def publish_notice_version(*, version: NoticeVersion) -> int:
     return invalidate_superseded_consents(version=version)
 
 
-def mark_notice_version_published(*, version: NoticeVersion) -> None:
-    """Make the version the one shown and asked for from now on; invalidating what it supersedes comes after."""
+def mark_notice_version_published(*, version: NoticeVersion, starting_experiment: bool = False) -> None:
+    """Make the version the one shown and asked for from now on; invalidating what it supersedes comes after.
+
+    An experiment's variant (``experimental``) is published only by starting its experiment, after the notice lint
+    and a privacy officer's approval of exactly that wording (apps/experiments): that caller alone says
+    ``starting_experiment``. Any other door (the admin) is refused.
+    """
     if version.is_published:
         raise ValidationError(f"{version} is already published.")
+    if version.experimental and not starting_experiment:
+        raise ValidationError(
+            f"{version} is a variant of an experiment: only starting the experiment publishes it, after the "
+            "notice lint and a privacy officer's approval (Support console → Experiments)."
+        )
     with transaction.atomic():
         version.mark_published()
 

@@ -88,7 +88,9 @@ def lint_variants(
 
 
 def _untranslated(language: str) -> bool:
-    english = str(HOW_TO_WITHDRAW)
+    # The sentence's source, whatever language the staff member reads in (a German request activates German).
+    with translation.override("en"):
+        english = str(HOW_TO_WITHDRAW)
     with translation.override(language):
         return str(HOW_TO_WITHDRAW) == english
 

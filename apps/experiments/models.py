@@ -96,3 +96,30 @@ class Variant(models.Model):
 
     def __str__(self):
         return f"{self.experiment_id} {self.label}"
+
+
+class ArmCount(models.Model):
+    """How many of a variant's customers something happened to (``metric``: shown, opt_in, withdrawal,
+    unsubscribe, complaint, deep), as the rollup has counted them (services.roll_up_arms): the results page and
+    the guardrail task read these, never the exposures and the ledger."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="counts")
+    metric = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["variant", "metric"], name="arm_count_unique")]
+
+    def __str__(self):
+        return f"{self.variant} {self.metric}: {self.count}"
+
+
+class ArmRollupMark(models.Model):
+    """How far the arms' rollup got in one source (events, exposures, reports): the last row id it counted."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last_id = models.BigIntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} up to {self.last_id}"

@@ -2,28 +2,26 @@
 
 import hashlib
 import hmac
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Min
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, SnapshotEntry
-from apps.consent.models import ConsentEvent, InboundReport, Snapshot
 from apps.consent.rules import State
-from apps.customers.models import Exposure
 
 from . import statistics
 from .lint import LintResult, lint_variants
-from .models import Experiment, Variant
+from .models import ArmCount, ArmRollupMark, Experiment, Variant
 
 OPT_IN = (State.GIVEN, State.REQUESTED)
 GUARDRAIL_WINDOW = timedelta(days=30)
-# The providers' event types for "marked as spam" (apps/inbound/providers.py maps them to a complaint).
-COMPLAINT_KINDS = ("spamreport", "complained")
 
 
 def running_experiments() -> list[Experiment]:
@@ -32,6 +30,17 @@ def running_experiments() -> list[Experiment]:
             "variants"
         )
     )
+
+
+def latest_verdicts(limit: int = 5) -> list[tuple[Experiment, list[str]]]:
+    """The experiments started most lately, each with what its results say (from the arms' rollup)."""
+    started = Experiment.objects.filter(started_at__isnull=False).order_by("-started_at")[:limit]
+    return [(experiment, verdicts(experiment, results(experiment))) for experiment in started]
+
+
+def counted_at() -> datetime | None:
+    """When the arms' rollup last ran (the figures are as of then), or None before it first has."""
+    return ArmRollupMark.objects.aggregate(at=Min("ran_at"))["at"]
 
 
 def assigned_variant(experiment: Experiment, customer_id: int) -> Variant:
@@ -145,65 +154,38 @@ class Arm:
         return happened / of if of else None
 
 
-def arm_counts(variant: Variant, purpose: str) -> Arm:
-    """Who was shown the variant, who opted in under it, and what happened to them within 30 days.
+def arm_counts(variant: Variant, counted: dict[str, int]) -> Arm:
+    """Who was shown the variant, who opted in under it, and what happened to them within 30 days, from the
+    arms' rollup (``counted``: the variant's ``ArmCount`` rows; services.roll_up_arms keeps them).
 
-    Shown: customers with an exposure of the variant's notice version. Opted in: those of them with consent
-    given (or awaiting confirmation) under it. Withdrawal: opted in, then withdrew the purpose within 30 days.
-    Unsubscribe-all: shown, then withdrew a whole channel within 30 days. Complaint: shown, then marked a
+    Shown: customers shown the variant's notice version. Opted in: those of them who gave consent (or asked for
+    it, pending confirmation) under it after it was shown. Withdrawal: opted in, then withdrew the purpose within
+    30 days. Unsubscribe-all: shown, then withdrew a whole channel within 30 days. Complaint: shown, then marked a
     message as spam within 30 days. Depth: opted in, and chose personalization beyond the least.
     """
-    first_shown: dict[int, datetime] = {}
-    for customer_id, shown_at in Exposure.objects.filter(
-        notice_version_id=variant.notice_version_id
-    ).values_list("customer_id", "shown_at"):
-        if customer_id not in first_shown or shown_at < first_shown[customer_id]:
-            first_shown[customer_id] = shown_at
-    opted_at: dict[int, datetime] = {}
-    for customer_id, recorded_at in ConsentEvent.objects.filter(
-        notice_version_id=variant.notice_version_id, state__in=OPT_IN, customer_id__in=list(first_shown)
-    ).values_list("customer_id", "recorded_at"):
-        opted_at[customer_id] = min(recorded_at, opted_at.get(customer_id, recorded_at))
-    withdrew = {
-        customer_id
-        for customer_id, recorded_at in ConsentEvent.objects.filter(
-            purpose=purpose, state=State.WITHDRAWN, customer_id__in=list(opted_at)
-        ).values_list("customer_id", "recorded_at")
-        if opted_at[customer_id] <= recorded_at <= opted_at[customer_id] + GUARDRAIL_WINDOW
-    }
-    unsubscribed = {
-        customer_id
-        for customer_id, recorded_at in ConsentEvent.objects.filter(
-            purpose__startswith="channel:", state=State.WITHDRAWN, customer_id__in=list(first_shown)
-        ).values_list("customer_id", "recorded_at")
-        if first_shown[customer_id] <= recorded_at <= first_shown[customer_id] + GUARDRAIL_WINDOW
-    }
-    complained = {
-        customer_id
-        for customer_id, received_at in InboundReport.objects.filter(
-            kind__in=COMPLAINT_KINDS, customer_id__in=list(first_shown)
-        ).values_list("customer_id", "received_at")
-        if first_shown[customer_id] <= received_at <= first_shown[customer_id] + GUARDRAIL_WINDOW
-    }
-    least = (catalog_rules().options.get("personalization") or ("none",))[0]
-    deep = 0
-    for choices in Snapshot.objects.filter(customer_id__in=list(opted_at)).values_list("choices", flat=True):
-        entry = SnapshotEntry.of(choices, "personalization")
-        if entry is not None and entry.is_given and (entry.value or {}).get("depth") not in (None, least):
-            deep += 1
-    shown, opted = len(first_shown), len(opted_at)
+    shown, opted = counted.get("shown", 0), counted.get("opt_in", 0)
     return Arm(
         label=variant.label,
         weight=variant.weight,
         shown=shown,
         counts={
             "opt_in": (opted, shown),
-            "withdrawal": (len(withdrew), opted),
-            "unsubscribe": (len(unsubscribed), shown),
-            "complaint": (len(complained), shown),
-            "depth": (deep, opted),
+            "withdrawal": (counted.get("withdrawal", 0), opted),
+            "unsubscribe": (counted.get("unsubscribe", 0), shown),
+            "complaint": (counted.get("complaint", 0), shown),
+            "depth": (counted.get("deep", 0), opted),
         },
     )
+
+
+def arm_figures(experiment: Experiment) -> list[Arm]:
+    """Every variant's figures, A first: one read of the rollup."""
+    counted: dict[int, dict[str, int]] = defaultdict(dict)
+    for variant_id, metric, count in ArmCount.objects.filter(variant__experiment=experiment).values_list(
+        "variant_id", "metric", "count"
+    ):
+        counted[variant_id][metric] = count
+    return [arm_counts(variant, counted[variant.pk]) for variant in experiment.variants.order_by("label")]
 
 
 @dataclass(frozen=True)
@@ -240,7 +222,7 @@ class Results:
 
 
 def results(experiment: Experiment) -> Results:
-    arms = [arm_counts(variant, experiment.purpose) for variant in experiment.variants.order_by("label")]
+    arms = arm_figures(experiment)
     minimum = settings.EXPERIMENT_MIN_PER_ARM
     enough = bool(arms) and all(arm.shown >= minimum for arm in arms)
     findings = []

@@ -6,25 +6,31 @@ with a winner publishes the winner's wording anew as the current version.
 """
 
 import logging
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
-from apps.catalog.selectors import current_notice_version
+from apps.catalog.selectors import catalog_rules, current_notice_version
+from apps.consent.models import COMPLAINT_KINDS, ConsentEvent, InboundReport
+from apps.consent.rules import State
 from apps.consent.services import mark_notice_version_published
 from apps.consent.tasks import queue_invalidation
+from apps.customers.models import Exposure
 
 from . import selectors
 from .lint import MAX_VARIANTS, MIN_VARIANTS, PARTS, labels, value_exchange_only
-from .models import Experiment, Variant
+from .models import ArmRollupMark, Experiment, Variant
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +132,7 @@ def start_experiment(*, experiment: Experiment, staff) -> None:
         with transaction.atomic():
             for variant in experiment.variants.select_related("notice_version"):
                 if not variant.notice_version.is_published:
-                    mark_notice_version_published(version=variant.notice_version)
+                    mark_notice_version_published(version=variant.notice_version, starting_experiment=True)
             experiment.started_by, experiment.started_at = staff, timezone.now()
             experiment.save(update_fields=["started_by", "started_at"])
     except IntegrityError as error:
@@ -190,9 +196,11 @@ def _summary(found: selectors.Results) -> dict:
 
 
 def stop_on_guardrail_breaches() -> list[Experiment]:
-    """Stop every running experiment where a variant is doing harm on a guardrail, and tell its admins.
+    """Bring the arms' rollup up to date, then stop every running experiment where a variant is doing harm on a
+    guardrail, and tell its admins.
 
     Celery beat runs it; returns the experiments it stopped."""
+    roll_up_arms()
     stopped = []
     for experiment in selectors.running_experiments():
         found = selectors.results(experiment)
@@ -227,3 +235,256 @@ def _tell_admins(experiment: Experiment, breach: selectors.Finding) -> None:
     with translation.override("en"):
         subject = _("Experiment stopped by a guardrail: %(name)s") % {"name": experiment.name}
     send_mail(subject, "\n\n".join(lines), settings.DEFAULT_FROM_EMAIL, sorted(r for r in recipients if r))
+
+
+# --- the arms' rollup -------------------------------------------------------------------------------------------
+#
+# Each arm's figures (selectors.arm_counts) are counts of customers, added up as the rows that change them arrive,
+# so the results page and the guardrail task never scan the exposures and the ledger. Each figure counts a
+# customer once, at the one row that decides it:
+#   shown        their first showing of the variant's version;
+#   opt_in       their first opt-in (given, or awaiting confirmation) under it, when it came at or after that
+#                first showing;
+#   withdrawal   an opted-in customer's first withdrawal of the purpose after the opt-in, within 30 days of it;
+#   unsubscribe  their first withdrawal of a whole channel after the first showing, within 30 days of it;
+#   complaint    their first complaint (a provider's spam report) after the first showing, within 30 days of it;
+#   deep         an opted-in customer whose latest personalization answer chose more than the least: their
+#                depth when they opted in, then each later personalization answer's change to it.
+
+ADD_ARM_COUNT = (
+    "INSERT INTO experiments_armcount (variant_id, metric, count) VALUES (%s, %s, %s) "
+    "ON CONFLICT (variant_id, metric) DO UPDATE SET count = experiments_armcount.count + excluded.count"
+)
+
+
+def add_arm_counts(counts: Counter) -> None:
+    """Add ``{(variant id, metric): n}`` to the arms' counts in one statement (rows created as needed)."""
+    rows = [(variant, metric, number) for (variant, metric), number in counts.items() if number]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(ADD_ARM_COUNT, rows)
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """The variants of every experiment that has started, by notice version: (variant id, purpose)."""
+
+    arms: dict[int, tuple[int, str]]
+    since: datetime | None  # the first start: no row before it can count
+
+    @classmethod
+    def now(cls) -> "Tracked":
+        variants = Variant.objects.filter(experiment__started_at__isnull=False).values_list(
+            "notice_version_id", "id", "experiment__purpose", "experiment__started_at"
+        )
+        arms = {version: (variant, purpose) for version, variant, purpose, _started in variants}
+        starts = [started for *_rest, started in variants if started is not None]
+        return cls(arms, min(starts, default=None))
+
+
+@dataclass
+class History:
+    """What decides a customer's arm figures, read for the customers of one batch."""
+
+    first_shown: dict[int, datetime] = field(default_factory=dict)  # version -> first showing
+    first_opt_in: dict[int, tuple[int, datetime]] = field(default_factory=dict)  # version -> (sequence, time)
+    withdrawals: list[tuple[str, int, datetime]] = field(default_factory=list)  # (purpose, sequence, time)
+    personalization: list[tuple[int, str, dict | None]] = field(
+        default_factory=list
+    )  # (sequence, state, value)
+    complaints: list[tuple[int, datetime]] = field(default_factory=list)  # (report id, received at)
+
+    def opted_in(self, version: int) -> tuple[int, datetime] | None:
+        """The customer's first opt-in under the version, if it counts: at or after their first showing."""
+        opt_in = self.first_opt_in.get(version)
+        return opt_in if opt_in and self.first_shown[version] <= opt_in[1] else None
+
+    def deep(self, before: int, least: str) -> int:
+        """1 if the latest personalization answer before sequence ``before`` chose more than the least."""
+        latest = None
+        for sequence, state, value in self.personalization:
+            if sequence >= before:
+                break
+            latest = (state, value)
+        return int(
+            latest is not None
+            and latest[0] == State.GIVEN
+            and (latest[1] or {}).get("depth") not in (None, least)
+        )
+
+
+def _first_within(times: list[tuple[int, datetime]], order: int, at: datetime, since: datetime) -> bool:
+    """Whether the row at (``order``, ``at``) is the first of ``times`` at or after ``since``, within the
+    guardrail window of it."""
+    window = since <= at <= since + selectors.GUARDRAIL_WINDOW
+    return window and not any(earlier < order and when >= since for earlier, when in times)
+
+
+def _histories(customers: set[int], tracked: Tracked) -> dict[int, History]:
+    """The histories of those ``customers`` who were shown a variant (the others change no arm)."""
+    histories: dict[int, History] = defaultdict(History)
+    versions = list(tracked.arms)
+    for customer, version, first in (
+        Exposure.objects.filter(customer_id__in=customers, notice_version_id__in=versions)
+        .values_list("customer_id", "notice_version_id")
+        .annotate(first=Min("shown_at"))
+        .order_by()
+    ):
+        histories[customer].first_shown[version] = first
+    shown = list(histories)
+    opt_ins = (
+        ConsentEvent.objects.filter(
+            customer_id__in=shown, notice_version_id__in=versions, state__in=selectors.OPT_IN
+        )
+        .order_by("customer_id", "notice_version_id", "sequence")
+        .distinct("customer_id", "notice_version_id")
+        .values_list("customer_id", "notice_version_id", "sequence", "recorded_at")
+    )
+    for customer, version, sequence, at in opt_ins:
+        histories[customer].first_opt_in[version] = (sequence, at)
+    purposes = {purpose for _variant, purpose in tracked.arms.values()}
+    for customer, purpose, sequence, at in (
+        ConsentEvent.objects.filter(customer_id__in=shown, state=State.WITHDRAWN)
+        .filter(Q(purpose__in=purposes) | Q(purpose__startswith="channel:"))
+        .values_list("customer_id", "purpose", "sequence", "recorded_at")
+    ):
+        histories[customer].withdrawals.append((purpose, sequence, at))
+    for customer, sequence, state, value in (
+        ConsentEvent.objects.filter(customer_id__in=shown, purpose="personalization")
+        .order_by("customer_id", "sequence")
+        .values_list("customer_id", "sequence", "state", "value")
+    ):
+        histories[customer].personalization.append((sequence, state, value))
+    for customer, report, at in InboundReport.objects.filter(
+        customer_id__in=shown, kind__in=COMPLAINT_KINDS
+    ).values_list("customer_id", "id", "received_at"):
+        histories[customer].complaints.append((report, at))
+    return histories
+
+
+def tally_arm_events(events: list[dict], tracked: Tracked) -> Counter:
+    """What a batch of ledger events adds to the arms' counts (the rules above)."""
+    histories = _histories({event["customer_id"] for event in events}, tracked)
+    least = (catalog_rules().options.get("personalization") or ("none",))[0]
+    counts: Counter = Counter()
+    for event in events:
+        history = histories.get(event["customer_id"])
+        if history is None:
+            continue
+        sequence, at, purpose = event["sequence"], event["recorded_at"], event["purpose"]
+        withdrawn = event["state"] == State.WITHDRAWN
+        for version, first_shown in history.first_shown.items():
+            variant, experiment_purpose = tracked.arms[version]
+            opt_in = history.opted_in(version)
+            if opt_in and sequence == opt_in[0]:
+                counts[(variant, "opt_in")] += 1
+                counts[(variant, "deep")] += history.deep(sequence + 1, least)
+            elif opt_in and purpose == "personalization" and sequence > opt_in[0]:
+                counts[(variant, "deep")] += history.deep(sequence + 1, least) - history.deep(sequence, least)
+            if withdrawn and opt_in and purpose == experiment_purpose:
+                earlier = [(s, t) for p, s, t in history.withdrawals if p == experiment_purpose]
+                counts[(variant, "withdrawal")] += _first_within(earlier, sequence, at, opt_in[1])
+            if withdrawn and purpose.startswith("channel:"):
+                earlier = [(s, t) for p, s, t in history.withdrawals if p.startswith("channel:")]
+                counts[(variant, "unsubscribe")] += _first_within(earlier, sequence, at, first_shown)
+    return counts
+
+
+def tally_arm_exposures(exposures: list[dict], tracked: Tracked) -> Counter:
+    """Each customer's first showing of a variant."""
+    return Counter(
+        (tracked.arms[exposure["notice_version_id"]][0], "shown")
+        for exposure in exposures
+        if not exposure["shown_before"]
+    )
+
+
+def tally_arm_reports(reports: list[dict], tracked: Tracked) -> Counter:
+    """Each shown customer's first complaint within 30 days of the showing."""
+    histories = _histories({report["customer_id"] for report in reports}, tracked)
+    counts: Counter = Counter()
+    for report in reports:
+        history = histories.get(report["customer_id"]) or History()
+        for version, first_shown in history.first_shown.items():
+            counts[(tracked.arms[version][0], "complaint")] += _first_within(
+                history.complaints, report["id"], report["received_at"], first_shown
+            )
+    return counts
+
+
+def _arm_events(tracked: Tracked):
+    relevant = (
+        Q(notice_version_id__in=list(tracked.arms), state__in=selectors.OPT_IN)
+        | Q(state=State.WITHDRAWN, purpose__in={purpose for _variant, purpose in tracked.arms.values()})
+        | Q(state=State.WITHDRAWN, purpose__startswith="channel:")
+        | Q(purpose="personalization")
+    )
+    return (
+        ConsentEvent.objects.filter(relevant, recorded_at__gte=tracked.since)
+        .order_by("id")
+        .values("id", "customer_id", "sequence", "purpose", "state", "recorded_at")
+    )
+
+
+def _arm_exposures(tracked: Tracked):
+    shown_before = Exposure.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        notice_version_id=OuterRef("notice_version_id"),
+        id__lt=OuterRef("id"),
+    )
+    return (
+        Exposure.objects.filter(notice_version_id__in=list(tracked.arms))
+        .annotate(shown_before=Exists(shown_before))
+        .order_by("id")
+        .values("id", "notice_version_id", "shown_at", "shown_before")
+    )
+
+
+def _arm_reports(tracked: Tracked):
+    return (
+        InboundReport.objects.filter(
+            kind__in=COMPLAINT_KINDS, customer__isnull=False, received_at__gte=tracked.since
+        )
+        .order_by("id")
+        .values("id", "customer_id", "received_at")
+    )
+
+
+# name: (its relevant rows in id order, their time field, what a batch of them adds to the arms' counts)
+ARM_ROLLUPS: dict[str, tuple[Callable, str, Callable[[list[dict], Tracked], Counter]]] = {
+    "events": (_arm_events, "recorded_at", tally_arm_events),
+    "exposures": (_arm_exposures, "shown_at", tally_arm_exposures),
+    "reports": (_arm_reports, "received_at", tally_arm_reports),
+}
+
+
+def roll_up_arms(*, now: datetime | None = None, batches: int | None = None) -> dict[str, int]:
+    """Add what happened since the last run to the arms' counts, as the insights rollup does (its settings:
+    ``INSIGHTS_BATCH_SIZE`` rows a batch, ``INSIGHTS_BATCHES_PER_RUN``, ``INSIGHTS_SETTLE_SECONDS``): each batch
+    and its mark in one transaction under the mark's lock, so nothing is counted twice. Returns rows counted.
+
+    Before any experiment starts there is nothing to count, and the marks stay where they are."""
+    tracked = Tracked.now()
+    counted = dict.fromkeys(ARM_ROLLUPS, 0)
+    if tracked.since is None:
+        return counted
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.INSIGHTS_SETTLE_SECONDS)
+    size = settings.INSIGHTS_BATCH_SIZE
+    for name, (rows, at, tally) in ARM_ROLLUPS.items():
+        for _batch in range(batches or settings.INSIGHTS_BATCHES_PER_RUN):
+            with transaction.atomic():
+                ArmRollupMark.objects.get_or_create(name=name)
+                mark = ArmRollupMark.objects.select_for_update().get(name=name)
+                batch = list(rows(tracked).filter(id__gt=mark.last_id)[:size])
+                # Up to the first row younger than the cutoff: its transaction may still hold a lower id.
+                batch = batch[: next((i for i, row in enumerate(batch) if row[at] > cutoff), len(batch))]
+                if batch:
+                    add_arm_counts(tally(batch, tracked))
+                    mark.last_id = batch[-1]["id"]
+                mark.ran_at = now
+                mark.save()
+            counted[name] += len(batch)
+            if len(batch) < size:
+                break
+    return counted

@@ -21,6 +21,13 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from standardwebhooks import Webhook, WebhookVerificationError
 from twilio.request_validator import RequestValidator
 
+from apps.consent.models import (
+    GENERIC_COMPLAINED,
+    MAILCHIMP_ABUSE,
+    POSTMARK_SPAM_COMPLAINT,
+    SENDGRID_SPAM_REPORT,
+)
+
 from .keywords import Intent, classify
 from .models import InboundSource
 
@@ -159,7 +166,7 @@ SENDGRID_ACTIONS = {
     "unsubscribe": Action.WITHDRAW,
     "group_unsubscribe": Action.WITHDRAW,
     "group_resubscribe": Action.REGRANT,
-    "spamreport": Action.COMPLAINT,
+    SENDGRID_SPAM_REPORT: Action.COMPLAINT,
 }
 
 
@@ -215,11 +222,12 @@ def postmark_reports(source: InboundSource, *, body: bytes, authorization: str, 
     if not isinstance(change, dict) or change.get("RecordType") != "SubscriptionChange":
         return []
     by_recipient = change.get("Origin") == "Recipient"
-    if change.get("SuppressSending"):
+    kind = f"{'suppressed' if change.get('SuppressSending') else 'reactivated'}:{change.get('SuppressionReason', '')}"
+    if kind == POSTMARK_SPAM_COMPLAINT:
+        action = Action.COMPLAINT
+    elif change.get("SuppressSending"):
         reason = str(change.get("SuppressionReason"))
-        action = {"SpamComplaint": Action.COMPLAINT, "HardBounce": Action.BOUNCE}.get(
-            reason, Action.WITHDRAW if by_recipient else Action.IGNORE
-        )
+        action = {"HardBounce": Action.BOUNCE}.get(reason, Action.WITHDRAW if by_recipient else Action.IGNORE)
     else:
         # Reactivated: only the recipient's own resubscribe is a choice; the brand's admin lifting a
         # suppression in Postmark does not consent for them.
@@ -231,7 +239,7 @@ def postmark_reports(source: InboundSource, *, body: bytes, authorization: str, 
     return [
         Report(
             event_id=f"{change.get('MessageID', '')}@{change['ChangedAt']}",
-            kind=f"{'suppressed' if change.get('SuppressSending') else 'reactivated'}:{change.get('SuppressionReason', '')}",
+            kind=kind,
             action=action,
             occurred_at=occurred_at,
             scope=change.get("MessageStream", ""),
@@ -254,9 +262,10 @@ MAILCHIMP_ACTIONS = {"unsubscribe": Action.WITHDRAW, "subscribe": Action.REGRANT
 def mailchimp_reports(source: InboundSource, *, params: dict, now) -> list[Report]:
     """Mailchimp does not sign and sends no event id: the id is a hash of what identifies the change."""
     kind = params.get("type", "")
+    kept_kind = f"{kind}:{params.get('data[action]') or params.get('data[reason]', '')}"
     action = MAILCHIMP_ACTIONS.get(kind, Action.IGNORE)
     if kind == "cleaned":
-        action = Action.COMPLAINT if params.get("data[reason]") == "abuse" else Action.BOUNCE
+        action = Action.COMPLAINT if kept_kind == MAILCHIMP_ABUSE else Action.BOUNCE
     if action == Action.IGNORE:
         return []  # profile and upemail change no consent; the brand's own record of the address is Candor's
     try:
@@ -269,7 +278,7 @@ def mailchimp_reports(source: InboundSource, *, params: dict, now) -> list[Repor
     return [
         Report(
             event_id=hashlib.sha256(identity.encode()).hexdigest(),
-            kind=f"{kind}:{params.get('data[action]') or params.get('data[reason]', '')}",
+            kind=kept_kind,
             action=action,
             occurred_at=occurred_at,
             scope=params.get("data[list_id]", ""),
@@ -320,7 +329,7 @@ def braze_reports(source: InboundSource, *, body: bytes, authorization: str, now
 
 GENERIC_ACTIONS = {
     "unsubscribed": Action.WITHDRAW,
-    "complained": Action.COMPLAINT,
+    GENERIC_COMPLAINED: Action.COMPLAINT,
     "resubscribed": Action.REGRANT,
     "bounced": Action.BOUNCE,
 }

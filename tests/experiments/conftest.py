@@ -1,6 +1,6 @@
 import pytest
 
-from apps.experiments.services import VariantSpec, create_experiment
+from apps.experiments.services import VariantSpec, approve_experiment, create_experiment, start_experiment
 from tests.support.conftest import make_staff
 
 
@@ -43,3 +43,10 @@ def experiment(catalog, marketer):
         purpose="topic:offers",
         variants=[VariantSpec(SHORT, 50), VariantSpec(STOCK, 50)],
     )
+
+
+def started(experiment, marketer, officer):
+    approve_experiment(experiment=experiment, staff=officer)
+    start_experiment(experiment=experiment, staff=marketer)
+    experiment.refresh_from_db()
+    return experiment

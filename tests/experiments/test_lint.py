@@ -1,6 +1,7 @@
 """The notice lint: variants that must fail, each for its own reason, and a pair that passes."""
 
 import pytest
+from django.utils import translation
 
 from apps.catalog.selectors import catalog_rules
 from apps.experiments.lint import lint_variants, value_exchange_only
@@ -94,6 +95,11 @@ def test_a_language_without_the_withdrawal_sentence_fails(catalog, settings):
     result = lint([SHORT, STOCK])
     assert "How to withdraw: the page's sentence is not translated into fr." in result.problems
     assert "How to withdraw: the page's sentence is not translated into de." not in result.problems
+
+
+def test_full_notices_pass_for_a_privacy_officer_reading_in_german(catalog):
+    with translation.override("de"):
+        assert lint([SHORT, STOCK]).problems == []
 
 
 def test_only_the_value_exchange_differing_is_not_material():

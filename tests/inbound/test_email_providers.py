@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.consent.models import InboundReport
+from apps.consent.models import COMPLAINT_KINDS, InboundReport
 from apps.consent.services import change_identity
 from apps.inbound.services import add_inbound_source
 from tests.factories import CustomerFactory
@@ -73,6 +73,12 @@ def test_a_postmark_spam_complaint_stops_all_marketing_email(client, customer, p
     postmark_post(client, postmark, subscription_change(customer.email, reason="SpamComplaint"))
 
     assert not allowed(customer, "email")["allowed"]
+
+
+def test_a_postmark_spam_complaint_is_kept_as_a_complaint_the_experiments_count(client, customer, postmark):
+    postmark_post(client, postmark, subscription_change(customer.email, reason="SpamComplaint"))
+
+    assert InboundReport.objects.get().kind in COMPLAINT_KINDS
 
 
 def test_the_brand_lifting_a_suppression_does_not_consent_for_the_customer(client, customer, postmark):
@@ -143,6 +149,15 @@ def test_a_cleaned_address_is_a_deliverability_flag_not_a_consent(client, custom
     assert email["allowed"]
     assert email["undeliverable_since"] == customer.email_undeliverable_at.isoformat()
     assert not ledger(customer, source="mailchimp")
+
+
+def test_a_mailchimp_abuse_report_stops_all_marketing_email_as_a_complaint(client, customer, mailchimp):
+    client.post(
+        f"/inbound/mailchimp/{mailchimp.secret}/", mailchimp_fields("cleaned", customer.email, reason="abuse")
+    )
+
+    assert not allowed(customer, "email")["allowed"]
+    assert InboundReport.objects.get().kind in COMPLAINT_KINDS
 
 
 def test_an_echo_of_candors_own_unsubscribe_records_nothing(client, customer, mailchimp):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from apps.consent.models import InboundReport
+from apps.consent.models import COMPLAINT_KINDS, InboundReport
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
 from tests.factories import make_choice
@@ -40,6 +40,12 @@ def test_a_spam_report_stops_all_marketing_email(client, customer, sendgrid, sen
     email = allowed(customer, "email")
     assert not email["allowed"]
     assert email["required_topics"] == ["orders"]  # order updates still go out
+
+
+def test_a_spam_report_is_kept_as_a_complaint_the_experiments_count(client, customer, sendgrid, sendgrid_key):
+    sendgrid_post(client, sendgrid_key, [sendgrid_event("spamreport", customer.email)])
+
+    assert InboundReport.objects.get().kind in COMPLAINT_KINDS
 
 
 def test_a_batch_with_duplicates_records_each_event_once(client, customer, sendgrid, sendgrid_key):

@@ -69,6 +69,12 @@ def test_the_page_speaks_german(marketer_client):
     assert "Noch nicht genug Daten" in page.content.decode()
 
 
+def test_the_pages_say_they_are_german_when_they_are(marketer_client):
+    experiment = created(marketer_client)
+    for url in (reverse("support:experiments"), reverse("support:experiment", args=[experiment.pk])):
+        assert '<html lang="de">' in marketer_client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+
 def test_a_marketing_admin_cannot_approve_their_own_experiment(marketer_client):
     experiment = created(marketer_client)
     response = marketer_client.post(reverse("support:experiment_approve", args=[experiment.pk]))

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
+from apps.experiments.services import VariantSpec, create_experiment
 from apps.insights.services import recount_shares, roll_up
 from apps.support.models import StaffAccess
+from tests.experiments.conftest import SHORT, STOCK, started
 from tests.factories import CustomerFactory, make_choice
 
 from .conftest import make_staff, sign_in
@@ -52,6 +54,30 @@ def test_the_page_speaks_german_to_a_german_browser(marketing_client, choices_ma
     assert '<html lang="de">' in html
     assert "Was Kundinnen und Kunden wählen" in html
     assert "<strong>40,0 %</strong>" in html
+
+
+def test_the_staff_navigation_speaks_german_to_a_german_browser(marketing_client, choices_made):
+    html = marketing_client.get(URL, headers={"accept-language": "de"}).content.decode()
+    assert '<header class="site-header support-header" lang="de">' in html
+    assert "Kunden finden</a>" in html
+    assert "Experimente</a>" in html
+    assert "marketing-staff abmelden</button>" in html
+
+
+def test_the_page_says_what_the_latest_experiments_results_say(marketing_client, choices_made):
+    marketer = make_staff("marketing", username="marketer")
+    experiment = create_experiment(
+        staff=marketer,
+        name="Offers by email",
+        purpose="topic:offers",
+        variants=[VariantSpec(SHORT, 50), VariantSpec(STOCK, 50)],
+    )
+    started(experiment, marketer, make_staff("officer", username="officer"))
+
+    html = marketing_client.get(URL).content.decode()
+
+    assert f'<a href="{reverse("support:experiment", args=[experiment.pk])}">Offers by email</a>' in html
+    assert "Not enough data yet" in html
 
 
 def test_a_support_agent_is_refused(client, db):

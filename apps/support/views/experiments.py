@@ -54,6 +54,7 @@ def experiment(request, experiment_id: int):
             "lint": selectors.lint(found) if found.status == Experiment.Status.DRAFT else None,
             "results": results,
             "verdicts": selectors.verdicts(found, results),
+            "counted_at": selectors.counted_at(),
             "approval_current": found.approved_at and found.approved_wording == selectors.wording_hash(found),
         },
     )

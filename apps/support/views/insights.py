@@ -1,5 +1,6 @@
 from django.shortcuts import render
 
+from apps.experiments.selectors import latest_verdicts
 from apps.insights.selectors import insights as insights_figures
 
 from ..access import staff_page
@@ -18,4 +19,8 @@ def insights(request):
         weeks=form.cleaned_data["weeks"] or 12,
         ui_language=request.LANGUAGE_CODE,
     )
-    return render(request, "support/insights.html", {"form": form, "figures": figures})
+    return render(
+        request,
+        "support/insights.html",
+        {"form": form, "figures": figures, "experiments": latest_verdicts()},
+    )
