@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -631,8 +632,15 @@ def quiet_hours_end(quiet: QuietHours | None, at: datetime) -> datetime | None:
     """
     if not quiet:
         return None
-    tz = zoneinfo.ZoneInfo(quiet["timezone"])
-    start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
+    return _quiet_hours_end(quiet["start"], quiet["end"], quiet["timezone"], at.astimezone(UTC))
+
+
+# Remembered: the answer depends on the quiet hours and the instant alone, a batch of decisions asks at one
+# instant, and customers share a few quiet hours and zones, so each is worked out once a batch, not per customer.
+@lru_cache(maxsize=1024)
+def _quiet_hours_end(start_text: str, end_text: str, timezone: str, at: datetime) -> datetime | None:
+    tz = zoneinfo.ZoneInfo(timezone)
+    start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
     if not _in_quiet_hours(at.astimezone(tz).time(), start, end):
         return None
     instant = at
