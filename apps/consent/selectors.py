@@ -405,9 +405,13 @@ def _asked_customers(requests: list[DecisionRequest]) -> list[AskedCustomer | No
         by_external_id = {row[0]: row[1:] for row in rows}
         for index, request in enumerate(requests):
             if (row := by_external_id.get(request.external_id)) is not None:
-                *customer, choices = row
+                customer_id, email, phone, undeliverable_at, erased_at, choices = row
                 found[index] = AskedCustomer(
-                    *customer,
+                    customer_id,
+                    email,
+                    phone,
+                    undeliverable_at,
+                    erased_at,
                     {key: choices[key] for key in purposes[index] if choices and choices.get(key)},
                 )
         return found

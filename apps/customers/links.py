@@ -116,16 +116,18 @@ class BatchLinks:
         self._page = absolute_url(reverse("preferences:link", args=[_PLACEHOLDER]))
         self._unsubscribe: dict[str, tuple[str, bytes]] = {}
         self._timestamp = signing.b62_encode(int(time.time()))
+        self._secret = force_bytes(settings.SECRET_KEY)
 
     def page_url(self, customer_id: int, link_key: str) -> str:
-        key = _signing_key(_salt(PAGE, link_key=link_key))
+        key = _signing_key(_salt(PAGE, link_key=link_key), self._secret)
         return self._page.replace(_PLACEHOLDER, self._token(key, customer_id))
 
     def unsubscribe_url(self, customer_id: int, scope: str) -> str:
         """``scope`` is what the mail was about: ``channel:email`` (the whole list) or ``topic:<slug>``."""
         if scope not in self._unsubscribe:
             path = reverse("preferences:unsubscribe", args=[scope, _PLACEHOLDER])
-            self._unsubscribe[scope] = (absolute_url(path), _signing_key(_salt(UNSUBSCRIBE, scope)))
+            key = _signing_key(_salt(UNSUBSCRIBE, scope), self._secret)
+            self._unsubscribe[scope] = (absolute_url(path), key)
         template, key = self._unsubscribe[scope]
         return template.replace(_PLACEHOLDER, self._token(key, customer_id))
 
@@ -135,9 +137,9 @@ class BatchLinks:
         return f"{value}:{signing.b64_encode(hmac.digest(key, value.encode(), 'sha256')).decode()}"
 
 
-def _signing_key(salt: str) -> bytes:
+def _signing_key(salt: str, secret: bytes) -> bytes:
     """The HMAC key Django's signer derives for ``salt`` (``salted_hmac``: SHA-256 of salt, "signer", secret)."""
-    return hashlib.sha256(force_bytes(f"{salt}signer") + force_bytes(settings.SECRET_KEY)).digest()
+    return hashlib.sha256(f"{salt}signer".encode() + secret).digest()
 
 
 def page_url(customer: Customer) -> str:

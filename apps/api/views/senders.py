@@ -1,6 +1,7 @@
 """For senders (ESPs, CDPs) at send time, in bulk: the links a message carries, may I send it now, why, and what
 was sent."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -132,18 +133,26 @@ class LinksApi(ApiView):
             answers = selectors.message_links(recipients)
         except DjangoValidationError as error:
             raise at_index(error, "recipients") from error
-        # Written out by hand in LinksOutput's shape: its serializer took longer than making the links.
-        return Response({"links": [_link(answer) for answer in answers]})
+        # Written out by hand in LinksOutput's shape: its serializer took longer than making the links. The
+        # batch's links share their expiry times, so each is written out once.
+        written: dict[datetime | None, str | None] = {}
+
+        def utc(value: datetime | None) -> str | None:
+            if value not in written:
+                written[value] = _utc(value)
+            return written[value]
+
+        return Response({"links": [_link(answer, utc) for answer in answers]})
 
 
-def _link(answer: selectors.MessageLinks) -> dict:
+def _link(answer: selectors.MessageLinks, utc: Callable[[datetime | None], str | None]) -> dict:
     headers = answer.headers
     return {
         "external_id": answer.external_id,
         "page_url": answer.page_url,
-        "page_expires_at": _utc(answer.page_expires_at),
+        "page_expires_at": utc(answer.page_expires_at),
         "unsubscribe_url": answer.unsubscribe_url,
-        "unsubscribe_expires_at": _utc(answer.unsubscribe_expires_at),
+        "unsubscribe_expires_at": utc(answer.unsubscribe_expires_at),
         "headers": {
             "list_unsubscribe": headers["List-Unsubscribe"],
             "list_unsubscribe_post": headers["List-Unsubscribe-Post"],
