@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -368,8 +369,9 @@ def catalog() -> Catalog:
 # --- for senders: per-message links -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MessageLinks:
+class MessageLinks(NamedTuple):
+    """A named tuple, not a dataclass: a batch makes a thousand."""
+
     external_id: str
     page_url: str
     page_expires_at: datetime
@@ -385,13 +387,17 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     topic if one is given (else to email as a whole), all made by ``apps.customers.links``. Raises
     ``ValidationError`` keyed ``<index>/external_id`` for an unknown or erased customer.
     """
-    customers = Customer.objects.only("external_id", "erased_at", "link_key").in_bulk(
-        {recipient["external_id"] for recipient in recipients}, field_name="external_id"
-    )
+    # Plain rows, not model instances: all a link needs is the id and the link key.
+    customers = {
+        external_id: (pk, erased_at, link_key)
+        for external_id, pk, erased_at, link_key in Customer.objects.filter(
+            external_id__in={recipient["external_id"] for recipient in recipients}
+        ).values_list("external_id", "id", "erased_at", "link_key")
+    }
     problems = {
         f"{index}/external_id": ["No customer with this external id."]
         for index, recipient in enumerate(recipients)
-        if recipient["external_id"] not in customers or customers[recipient["external_id"]].erased_at
+        if recipient["external_id"] not in customers or customers[recipient["external_id"]][1]
     }
     if problems:
         raise ValidationError(problems)
@@ -401,14 +407,15 @@ def message_links(recipients: list[dict]) -> list[MessageLinks]:
     answers = []
     batch = links.BatchLinks()
     for recipient in recipients:
-        customer = customers[recipient["external_id"]]
+        external_id = recipient["external_id"]
+        customer_id, _, link_key = customers[external_id]
         by_email = recipient.get("channel", "email") == "email"
         scope = topic_purpose(recipient["topic"]) if recipient.get("topic") else "channel:email"
-        unsubscribe_url = batch.unsubscribe_url(customer, scope) if by_email else None
+        unsubscribe_url = batch.unsubscribe_url(customer_id, scope) if by_email else None
         answers.append(
             MessageLinks(
-                external_id=customer.external_id,
-                page_url=batch.page_url(customer),
+                external_id=external_id,
+                page_url=batch.page_url(customer_id, link_key),
                 page_expires_at=page_expires,
                 unsubscribe_url=unsubscribe_url,
                 unsubscribe_expires_at=unsubscribe_expires if by_email else None,

@@ -110,14 +110,10 @@ class CatalogRules:
 
     def material_floor(self, purpose: str, at: datetime) -> int:
         """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
-        return max(
-            (
-                number
-                for published_at, number in self._material_versions.get(purpose, ())
-                if published_at <= at
-            ),
-            default=0,
-        )
+        versions = self._material_versions.get(purpose)
+        if not versions:  # most purposes never had a material change: no generator to run, for every decision
+            return 0
+        return max((number for published_at, number in versions if published_at <= at), default=0)
 
     @cached_property
     def _material_versions(self) -> dict[str, tuple[tuple[datetime, int], ...]]:

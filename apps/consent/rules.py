@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -472,8 +473,9 @@ class Step(NamedTuple):
     until: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """A named tuple, not a dataclass, as ``Step``: a batch makes 10,000."""
+
     allow: bool
     reason: Reason
     until: datetime | None = None
@@ -502,6 +504,12 @@ def week_start(at: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     return _wall_clock_reaches(datetime.combine(monday, time()), tz)
 
 
+def deciding_purposes(channel: str, topic: str) -> tuple[str, str, str]:
+    """The snapshot entries a decision about one message rests on, and all it reads: the channel's, the
+    topic's and frequency's (a batch of decisions reads no others from the database)."""
+    return channel_purpose(channel), topic_purpose(topic), "frequency"
+
+
 def decide(
     choices: Choices,
     rules: CatalogRules,
@@ -522,15 +530,11 @@ def decide(
     Candor has an address for the channel. The first rule that fails gives the reason.
     """
     # The document's entry for the channel, narrowed to this topic by the very function that builds it.
-    channel_key, topic_key = channel_purpose(channel), topic_purpose(topic)
+    purposes = deciding_purposes(channel, topic)
+    channel_key, topic_key, _ = purposes
     # Only the three entries a decision rests on are read.
-    held = {
-        key: entry
-        for key in (channel_key, topic_key, "frequency")
-        if (entry := SnapshotEntry.of(choices, key))
-    }
+    held = {key: entry for key in purposes if (entry := SnapshotEntry.of(choices, key))}
     permissions = _channel_entry(held, rules, at, channel, (topic,))
-    tz = _timezone(held.get("frequency"))
     if rules.topics[topic].required:
         carried = topic in permissions["required_topics"]
         steps = [Step("required_topic", topic_key, carried, None if carried else Reason.NO_CONSENT)]
@@ -544,7 +548,8 @@ def decide(
     paused_until = permissions["paused_until"]
     pause_ends = (
         _wall_clock_reaches(
-            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()), tz
+            datetime.combine(date.fromisoformat(paused_until) + timedelta(days=1), time()),
+            _timezone(held.get("frequency")),
         )
         if paused_until
         else None
@@ -587,7 +592,7 @@ def decide(
             "frequency",
             not capped,
             Reason.WEEKLY_CAP_REACHED if capped else None,
-            week_start(at, tz) + timedelta(days=7) if capped else None,
+            week_start(at, _timezone(held.get("frequency"))) + timedelta(days=7) if capped else None,
         )
     )
     return _decision(steps, Reason.GIVEN)
@@ -627,8 +632,15 @@ def quiet_hours_end(quiet: QuietHours | None, at: datetime) -> datetime | None:
     """
     if not quiet:
         return None
-    tz = zoneinfo.ZoneInfo(quiet["timezone"])
-    start, end = time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])
+    return _quiet_hours_end(quiet["start"], quiet["end"], quiet["timezone"], at.astimezone(UTC))
+
+
+# Remembered: the answer depends on the quiet hours and the instant alone, a batch of decisions asks at one
+# instant, and customers share a few quiet hours and zones, so each is worked out once a batch, not per customer.
+@lru_cache(maxsize=1024)
+def _quiet_hours_end(start_text: str, end_text: str, timezone: str, at: datetime) -> datetime | None:
+    tz = zoneinfo.ZoneInfo(timezone)
+    start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
     if not _in_quiet_hours(at.astimezone(tz).time(), start, end):
         return None
     instant = at

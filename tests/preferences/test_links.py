@@ -2,7 +2,14 @@ import time_machine
 from django.core.management import call_command
 from django.urls import reverse
 
-from apps.customers.links import PAGE, UNSUBSCRIBE, list_unsubscribe_headers, make_token, rotate_link_key
+from apps.customers.links import (
+    PAGE,
+    UNSUBSCRIBE,
+    BatchLinks,
+    list_unsubscribe_headers,
+    make_token,
+    rotate_link_key,
+)
 from tests.factories import CustomerFactory
 
 from .conftest import open_link
@@ -80,6 +87,17 @@ def test_list_unsubscribe_headers_point_at_a_scoped_token(customer):
     headers = list_unsubscribe_headers(customer, "channel:email").as_dict()
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert make_token(customer, UNSUBSCRIBE, "channel:email") in headers["List-Unsubscribe"]
+
+
+def test_a_batch_signs_the_very_tokens_djangos_signer_makes_one_at_a_time(customer):
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        batch = BatchLinks()
+        page, unsubscribe = (
+            batch.page_url(customer.pk, customer.link_key),
+            batch.unsubscribe_url(customer.pk, "topic:news"),
+        )
+        assert page.endswith(f"/{make_token(customer, PAGE)}/")
+        assert f"/{make_token(customer, UNSUBSCRIBE, 'topic:news')}/" in unsubscribe
 
 
 def test_the_language_switch_keeps_the_choice_and_refuses_foreign_redirects(signed_in):
