@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -122,7 +123,13 @@ def signed_stop(client, customer):
         "Body": "STOP",
     }
     signature = RequestValidator(TOKEN).compute_signature(settings.SITE_URL.rstrip("/") + PATH, params)
-    response = client.post(PATH, params, HTTP_X_TWILIO_SIGNATURE=signature)
+    # Form-encoded, as Twilio posts it (the test client's default would be multipart).
+    response = client.post(
+        PATH,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
     assert response.status_code == 200, response.content[:300]
     assert b"<Message>" in response.content, response.content[:300]
 

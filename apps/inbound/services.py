@@ -139,6 +139,16 @@ def set_signing_key(*, source: InboundSource, signing_key: str) -> None:
 # Reports --------------------------------------------------------------------------------------------------
 
 
+def enabled_source(name: str) -> InboundSource | None:
+    """The enabled source of this name, which every report starts by reading: one plain statement, which costs
+    a fraction of what the ORM spends compiling the same lookup."""
+    found = list(InboundSource.objects.raw(_ENABLED_SOURCE, [name]))
+    return found[0] if found else None
+
+
+_ENABLED_SOURCE = "SELECT * FROM inbound_inboundsource WHERE name = %s AND enabled"
+
+
 @dataclass(frozen=True)
 class Handled:
     report: Report
