@@ -267,7 +267,7 @@ def find_customer(report: Report, source: InboundSource) -> tuple[Customer | Non
     found = list(Customer.objects.raw(_FIND_CUSTOMER.format(wanted), [source.name, report.event_id, *params]))
     if not found:
         return None, _known(source, report).first()
-    return found[0], found[0].known_outcome
+    return found[0], found[0].known_outcome  # type: ignore[attr-defined]  # the query's extra column
 
 
 _FIND_CUSTOMER = (
