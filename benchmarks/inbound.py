@@ -10,6 +10,9 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python benchmarks/inbound.py
+
+``PROFILE=stop`` (or ``bare``) prints instead where one kind of request's time goes (cProfile) and the SQL
+statements one request runs, with the figures' settings (no worker, no destination).
 """
 
 import os
@@ -19,6 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,7 +123,13 @@ def signed_stop(client, customer):
         "Body": "STOP",
     }
     signature = RequestValidator(TOKEN).compute_signature(settings.SITE_URL.rstrip("/") + PATH, params)
-    response = client.post(PATH, params, HTTP_X_TWILIO_SIGNATURE=signature)
+    # Form-encoded, as Twilio posts it (the test client's default would be multipart).
+    response = client.post(
+        PATH,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
     assert response.status_code == 200, response.content[:300]
     assert b"<Message>" in response.content, response.content[:300]
 
@@ -194,9 +204,41 @@ def forget_queued_tasks():
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete(*QUEUES.values())
 
 
+def profile(customers, kind):
+    """Where a STOP's (or the bare view's) time goes, and the statements one of them runs."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    bare_url = f"/bench/bare/{customers[0].pk}/"
+    requests = {
+        "stop": lambda customer: signed_stop(client, customer),
+        "bare": lambda _: client.get(bare_url),
+    }
+    request = requests[kind]
+    for customer in customers[:10]:  # warm up
+        signed_stop(client, customer)
+        client.get(bare_url)
+    texts_on(customers[:PER_ROUND])
+    with CaptureQueriesContext(connection) as queries:
+        request(customers[0])
+    print(f"{len(queries)} statements in one {kind} request:")
+    for query in queries:
+        print(f"  {query['sql'][:160]}")
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [request(customer) for customer in customers[1:PER_ROUND]])
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(50)
+
+
 def main():
     customers = prepare()
     settings.CONSENT_ON_OUTBOX_COMMIT = ""
+    if os.environ.get("PROFILE") in ("stop", "bare"):
+        profile(customers, os.environ["PROFILE"])
+        return
     times, to_ledger = server_time(customers)
     stop_rate, bare_rate = len(times["stop"]) / sum(times["stop"]), len(times["bare"]) / sum(times["bare"])
     print(f"{ROUNDS} rounds x {PER_ROUND} signed STOPs, interleaved with as many bare-view requests")

@@ -126,12 +126,7 @@ class CatalogRules:
 
 
 def catalog_revision_token() -> str | None:
-    return revision_token_subquery().first()
-
-
-def revision_token_subquery() -> "QuerySet[CatalogRevision, str]":
-    """The revision token as a one-value queryset: read in the same statement as other rows (``Subquery``)."""
-    return CatalogRevision.objects.order_by("pk").values_list("token", flat=True)[:1]
+    return CatalogRevision.objects.order_by("pk").values_list("token", flat=True).first()
 
 
 def catalog_rules(revision_token: str | None = None) -> CatalogRules:

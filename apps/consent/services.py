@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from apps.customers.services import (
 
 from . import store
 from .checkpoints import MerkleRoot, head_leaf, sign, signed_bytes
-from .entries import SnapshotEntry, entries
+from .entries import Choices, SnapshotEntry, entries
 from .evidence import clean_evidence, clean_note
 from .models import ConsentEvent, InboundReport, LedgerCheckpoint, PermissionDocument, Snapshot
 from .rules import (
@@ -140,16 +141,30 @@ class Change:
     confirmation: Confirmation | None = None
 
 
-def _record(change: Change) -> Recorded:
+# What a caller decides to record from the customer's choices and the catalog, read under the write path's lock.
+Decide = Callable[[Choices, CatalogRules], list[Choice]]
+
+
+def _record(change: Change, decide: Decide | None = None) -> Recorded:
     """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
-    spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back."""
-    _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
+    spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back.
+
+    With ``decide``, the change's choices are what it returns for the locked snapshot and catalog (nothing
+    recorded if it returns none): a change derived from the customer's current choices then never rests on a
+    read taken before the lock, which a concurrent change could have made stale."""
+    if decide is None:
+        _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
     locked = store.lock_customer(change.customer_id)
     snapshot = locked.snapshot
     # Time and catalog are read under the lock, so a later sequence number never carries an earlier time
     # and a notice published meanwhile is seen.
     now = timezone.now()
     rules = catalog_rules(locked.catalog_token)
+    if decide is not None:
+        change = replace(change, choices=decide(snapshot.choices, rules))
+        if not change.choices:
+            return Recorded(events=[], document=snapshot.document, document_changed=False)
+        _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
     events = _new_events(change, locked.erased, snapshot, rules, now)
     if not events:
         return Recorded(events=[], document=snapshot.document, document_changed=False)
@@ -914,28 +929,31 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
 
 
 def record_inbound_report(
-    *, report: InboundReport, choices: list[Choice] | None = None
+    *, report: InboundReport, decide: Decide | None = None
 ) -> tuple[InboundReport, Recorded | None]:
     """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
     transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
-    nothing. The choices go through ``record_choices``' own body (in this transaction, no savepoint) with the
-    provider as source, ``inbound:<source>`` as actor and the provider's event time as captured time, so a
-    report older than the customer's newer choice for a purpose is history only (outcome ``stale``)."""
+    nothing. ``decide`` says what the report means for the customer's choices as the write path locked them
+    (a withdrawal of what they hold); those go through ``record_choices``' own body (in this transaction, no
+    savepoint) with the provider as source, ``inbound:<source>`` as actor and the provider's event time as
+    captured time, so a report older than the customer's newer choice for a purpose is history only (outcome
+    ``stale``)."""
     recorded = None
     with transaction.atomic():
-        if choices:
+        if decide is not None:
             assert report.customer is not None  # a report carries choices only for a customer it names
             recorded = _record(
                 Change(
                     customer_id=report.customer.pk,
-                    choices=choices,
+                    choices=[],
                     provenance=Provenance(
                         source=report.provider,
                         actor=f"inbound:{report.source_name}",
                         captured_at=min(report.occurred_at, report.received_at),  # never ahead of our clock
                     ),
                     language=report.customer.locale,
-                )
+                ),
+                decide,
             )
             report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
             report.ledger_events = [event.pk for event in recorded.events]

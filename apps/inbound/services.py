@@ -14,13 +14,13 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from apps.catalog.selectors import catalog_rules, revision_token_subquery
-from apps.consent.models import ConsentEvent, InboundReport, Snapshot
+from apps.catalog.selectors import catalog_rules
+from apps.consent.models import ConsentEvent, InboundReport
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
-from apps.consent.services import mark_address_undeliverable, record_inbound_report
+from apps.consent.services import Decide, mark_address_undeliverable, record_inbound_report
 from apps.customers.models import Customer
 from apps.customers.services import hold_message
 from apps.delivery.adapters.webhook import new_secret
@@ -139,6 +139,16 @@ def set_signing_key(*, source: InboundSource, signing_key: str) -> None:
 # Reports --------------------------------------------------------------------------------------------------
 
 
+def enabled_source(name: str) -> InboundSource | None:
+    """The enabled source of this name, which every report starts by reading: one plain statement, which costs
+    a fraction of what the ORM spends compiling the same lookup."""
+    found = list(InboundSource.objects.raw(_ENABLED_SOURCE, [name]))
+    return found[0] if found else None
+
+
+_ENABLED_SOURCE = "SELECT * FROM inbound_inboundsource WHERE name = %s AND enabled"
+
+
 @dataclass(frozen=True)
 class Handled:
     report: Report
@@ -187,21 +197,22 @@ def _keep(source: InboundSource, report: Report, customer: Customer | None, rece
     )
     if kept.revocation or report.action == Action.REVIEW:
         kept.deadline_at = revocation_deadline(received_at, deadline_spec(channel))
-    kept.outcome, choices = _decide(source, report, customer, channel, topics, kept)
-    return record_inbound_report(report=kept, choices=choices)
+    kept.outcome, decide = _decide(source, report, customer, channel, topics, kept)
+    return record_inbound_report(report=kept, decide=decide)
 
 
-def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]:
-    """What the report means: an outcome, and the choices to record if any."""
+def _decide(source, report, customer, channel, topics, kept) -> tuple[str, Decide | None]:
+    """What the report means: an outcome, and (for a withdrawal or a re-grant) how to find the choices to
+    record from the customer's choices as the write path locks them."""
     if report.action in (Action.ECHO, Action.IGNORE, Action.HELP):
         return {Action.ECHO: Outcome.ECHO, Action.IGNORE: Outcome.IGNORED, Action.HELP: Outcome.ANSWERED}[
             report.action
-        ], []
+        ], None
     if customer is None:
-        return Outcome.UNKNOWN_CUSTOMER, []
+        return Outcome.UNKNOWN_CUSTOMER, None
     if report.action == Action.BOUNCE:
         mark_address_undeliverable(customer=customer, at=report.occurred_at)
-        return Outcome.FLAGGED, []
+        return Outcome.FLAGGED, None
     if report.action == Action.REVIEW:
         hold_message(
             customer=customer,
@@ -211,19 +222,11 @@ def _decide(source, report, customer, channel, topics, kept) -> tuple[str, list]
             received_at=kept.received_at,
             deadline_at=kept.deadline_at,
         )
-        return Outcome.REVIEW, []
-    try:
-        current = customer.consent_snapshot.choices  # read with the customer (find_customer)
-    except Snapshot.DoesNotExist:
-        current = {}
-    rules = catalog_rules(customer.catalog_token)  # read with the customer too
+        return Outcome.REVIEW, None
     if report.action == Action.REGRANT:
-        choices = regrant_choices(current, rules, channel, topics)
-    else:
-        choices = withdrawal_choices(
-            current, rules, channel, () if report.action == Action.COMPLAINT else topics
-        )
-    return Outcome.UNCHANGED, choices
+        return Outcome.UNCHANGED, lambda current, rules: regrant_choices(current, rules, channel, topics)
+    withdrawn = () if report.action == Action.COMPLAINT else topics
+    return Outcome.UNCHANGED, lambda current, rules: withdrawal_choices(current, rules, channel, withdrawn)
 
 
 def deadline_spec(channel: str) -> str:
@@ -244,31 +247,34 @@ def find_customer(report: Report, source: InboundSource) -> tuple[Customer | Non
     """By the brand's id if the provider knows it, else by address or number (never an erased customer), and
     what this event did if ``source`` reported it before (a retry or a duplicate).
 
-    The customer comes in one statement with its snapshot, the catalog's revision token (``catalog_token``)
-    and that earlier outcome, so a report costs one read before the write path's lock."""
-    live = Customer.objects.filter(erased_at=None)
+    One plain statement for both: the ORM's compilation of this query (with the earlier outcome as a
+    subquery) cost several times what the database spends on it: about a fifth of a STOP. The customer's choices
+    are read later, under the write path's lock."""
     if report.external_id:
-        found = live.filter(external_id=report.external_id)
+        wanted, params = "c.external_id = %s", [report.external_id]
     else:
-        wanted = Q()
+        conditions = []
+        params = []
         if report.email:
-            wanted |= Q(email=report.email.strip().lower())
+            conditions.append("c.email = %s")
+            params.append(report.email.strip().lower())
         if report.phone:
-            wanted |= Q(phone=report.phone.strip())
-        if not wanted:
+            conditions.append("c.phone = %s")
+            params.append(report.phone.strip())
+        if not conditions:
             return None, _known(source, report).first()
-        found = live.filter(wanted).order_by("id")
-    customer = (
-        found.select_related("consent_snapshot")
-        .annotate(
-            catalog_token=Subquery(revision_token_subquery()),
-            known_outcome=Subquery(_known(source, report)),
-        )
-        .first()
-    )
-    if customer is None:
+        wanted = " OR ".join(conditions)
+    found = list(Customer.objects.raw(_FIND_CUSTOMER.format(wanted), [source.name, report.event_id, *params]))
+    if not found:
         return None, _known(source, report).first()
-    return customer, customer.known_outcome
+    return found[0], found[0].known_outcome  # type: ignore[attr-defined]  # the query's extra column
+
+
+_FIND_CUSTOMER = (
+    "SELECT c.*, (SELECT r.outcome FROM consent_inboundreport r WHERE r.source_name = %s AND r.event_id = %s"
+    " LIMIT 1) AS known_outcome FROM customers_customer c WHERE c.erased_at IS NULL AND ({}) ORDER BY c.id"
+    " LIMIT 1"
+)
 
 
 # Replies to texts -------------------------------------------------------------------------------------------

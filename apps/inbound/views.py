@@ -2,8 +2,7 @@
 checked the provider's way before anything is read; a refused caller gets 401 and nothing is written."""
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -20,7 +19,9 @@ Kind = InboundSource.Kind
 @require_http_methods(["GET", "POST"])
 def receive(request, name, secret=""):
     received_at = timezone.now()
-    source = get_object_or_404(InboundSource, name=name, enabled=True)
+    source = services.enabled_source(name)
+    if source is None:
+        raise Http404("No such inbound source.")
     try:
         if source.kind == Kind.MAILCHIMP:
             providers.check_mailchimp_secret(source, secret)

@@ -1,7 +1,11 @@
 import pytest
+from django.utils import timezone
 
 from apps.consent.models import ConsentEvent, InboundReport
+from apps.consent.rules import Provenance, withdrawal_choices
+from apps.consent.services import record_choices, record_inbound_report
 from apps.customers.models import HeldMessage
+from tests.factories import make_choice
 
 from .conftest import allowed, ledger, twilio_post
 
@@ -148,3 +152,32 @@ def test_a_disabled_source_is_not_found(client, customer, twilio):
 
     assert twilio_post(client, twilio, Body="STOP").status_code == 404
     assert allowed(customer, "sms")["allowed"]
+
+
+def test_a_report_is_decided_on_the_choices_the_customer_holds_when_it_is_recorded(customer, twilio):
+    """What a report withdraws is worked out under the write path's lock from the choices held then, not from
+    the read that found the customer: a change committed in between (email taken off the offers) stays."""
+    decide = lambda current, rules: withdrawal_choices(current, rules, "sms", ("offers",))  # noqa: E731
+    record_choices(
+        customer=customer,
+        choices=[make_choice("topic:offers", value={"channels": ["sms"]})],
+        provenance=Provenance(source="web", actor="customer"),
+    )
+    now = timezone.now()
+    report = InboundReport(
+        source_name=twilio.name,
+        provider="twilio",
+        event_id="SM" + "c" * 32,
+        kind="sms",
+        customer=customer,
+        channel="sms",
+        revocation=True,
+        occurred_at=now,
+        received_at=now,
+    )
+
+    kept, _ = record_inbound_report(report=report, decide=decide)
+
+    assert kept.outcome == InboundReport.Outcome.RECORDED
+    customer.consent_snapshot.refresh_from_db()
+    assert customer.consent_snapshot.choices["topic:offers"]["state"] == "withdrawn"
