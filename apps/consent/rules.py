@@ -6,7 +6,7 @@ point-in-time answer all apply exactly the same rules.
 import math
 import re
 import zoneinfo
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -38,6 +38,8 @@ ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbo
 SMS = channel_purpose("sms")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
+# The one field of a location or personalization consent's value: the option chosen from the purpose's set.
+OPTION_KEYS: dict[str, str] = {"location": "level", "personalization": "depth"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
         return answer_problems(value, rules.questions[parsed.question_code], choice.notice_version_id)
     if purpose == "frequency":
         return _frequency_value_problems(value, rules)
-    key = {"location": "level", "personalization": "depth"}[purpose]
+    key = OPTION_KEYS[purpose]
     problems = _unknown_keys(value, {key})
     if value.get(key) not in rules.options.get(purpose, ()):
         problems.append(f"{key} must be one of {', '.join(rules.options.get(purpose, ()))}.")
@@ -681,7 +683,7 @@ def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> date
     return datetime.fromtimestamp(high_second, UTC)
 
 
-# --- a customer's "no" ----------------------------------------------------------------------------------------
+# --- a customer's yes or no, as a form asks it -----------------------------------------------------------------
 
 ON_STATES = frozenset({State.GIVEN, State.REQUESTED})
 
@@ -695,6 +697,45 @@ def switch_off_state(entry: SnapshotEntry | None) -> str | None:
     if entry.holds:
         return State.WITHDRAWN
     return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A yes or no to one purpose as a door reads it from its form (the preference page's sections, the support
+    console's change form): the notice version the form showed and, for a yes, the value and the end (if
+    time-boxed) it comes with. ``answer_choices`` turns answers into the choices ``record_choices`` takes."""
+
+    purpose: str
+    yes: bool
+    notice_version_id: int | None
+    value: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+
+
+def answer_choices(answers: Iterable[Answer], held: Held) -> list[Choice]:
+    """The choices a form's answers record against the customer's snapshot (``held``): a yes is given, with its
+    value, pinned to the version shown; a no switches off (``switch_off_state``), and records nothing where a
+    refusal or withdrawal already stands. Which purposes a form answers (all it shows, or only those changed)
+    is the door's to say."""
+    result = []
+    for answer in answers:
+        if answer.yes:
+            result.append(
+                Choice(answer.purpose, State.GIVEN, answer.notice_version_id, answer.value, answer.expires_at)
+            )
+        elif state := switch_off_state(held.get(answer.purpose)):
+            result.append(Choice(answer.purpose, state, answer.notice_version_id))
+    return result
+
+
+def option_value(purpose: str, code: str | None) -> dict[str, Any]:
+    """A location or personalization consent's value: the option chosen (``{"level": "city"}``)."""
+    return {OPTION_KEYS[purpose]: code}
+
+
+def topic_value(channels: Sequence[str], frequency: str | None = None) -> dict[str, Any]:
+    """A topic consent's value: the channels it may use and, if the customer chose one, its own frequency."""
+    return {"channels": list(channels), **({"frequency": frequency} if frequency else {})}
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------
