@@ -70,6 +70,15 @@ class CatalogRules:
     def question_purposes(self) -> list[str]:
         return [profile_purpose(code) for code in self.questions]
 
+    def knows(self, purpose: str) -> bool:
+        """Whether the purpose is one the catalog asks: a consent (``purposes``) or a profile question."""
+        return purpose in self._known_purposes
+
+    @cached_property
+    def _known_purposes(self) -> frozenset[str]:
+        # Once per catalog revision, not per choice validated.
+        return frozenset(self.purposes()) | frozenset(self.question_purposes())
+
     def version(self, version_id: int | None) -> PublishedVersion | None:
         """The published version with this id, if there is one."""
         return self.published.get(version_id) if version_id is not None else None
@@ -110,14 +119,10 @@ class CatalogRules:
 
     def material_floor(self, purpose: str, at: datetime) -> int:
         """The number of the latest material version of the purpose's notice published by ``at`` (0 if none)."""
-        return max(
-            (
-                number
-                for published_at, number in self._material_versions.get(purpose, ())
-                if published_at <= at
-            ),
-            default=0,
-        )
+        versions = self._material_versions.get(purpose)
+        if not versions:  # most purposes: no material change ever
+            return 0
+        return max((number for published_at, number in versions if published_at <= at), default=0)
 
     @cached_property
     def _material_versions(self) -> dict[str, tuple[tuple[datetime, int], ...]]:

@@ -24,6 +24,7 @@ from .models import ConsentEvent
 State = ConsentEvent.State
 Source = ConsentEvent.Source
 
+STATES = frozenset(State.values)  # once: ``State.values`` builds a new list at each reading
 CUSTOMER_STATES = frozenset({State.REQUESTED, State.GIVEN, State.REFUSED, State.WITHDRAWN})
 SYSTEM_STATES = frozenset({State.EXPIRED, State.INVALIDATED})
 # Sources that prove the customer controls the address, so email consent counts without a further confirmation.
@@ -72,11 +73,11 @@ def validate_choices(choices: list[Choice], rules: CatalogRules, now: datetime, 
 
 def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list[str]:
     purpose = choice.purpose
-    if purpose not in rules.purposes() and purpose not in rules.question_purposes():
+    if not rules.knows(purpose):
         return [f"Unknown purpose {purpose!r}."]
     if purpose not in rules.noticed_purposes:
         return [f"Purpose {purpose!r} has no notice, so it cannot be asked."]
-    if choice.state not in State.values:
+    if choice.state not in STATES:
         return [f"Unknown state {choice.state!r}; use one of {', '.join(sorted(CUSTOMER_STATES))}."]
     problems = []
     parsed = Purpose.parse(purpose)
@@ -92,13 +93,12 @@ def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list
             problems.append("The end of a time-boxed consent must be in the future.")
     if rules.is_required_topic(parsed) and choice.state in (State.REFUSED, State.WITHDRAWN):
         problems.append("This topic is required (e.g. order updates) and cannot be switched off.")
-    problems.extend(_value_problems(choice, rules))
+    problems.extend(_value_problems(choice, parsed, rules))
     return problems
 
 
-def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
+def _value_problems(choice: Choice, parsed: Purpose, rules: CatalogRules) -> list[str]:
     value, purpose = choice.value, choice.purpose
-    parsed = Purpose.parse(purpose)
     if choice.state != State.GIVEN or parsed.is_channel:
         return [] if value in (None, {}) else [f"{purpose} {choice.state} takes no value."]
     if not isinstance(value, dict):
@@ -338,9 +338,10 @@ def derive_permissions(
     ``profile`` (``profile_section``), only for a customer who shared an answer or has inferences reported.
     """
     held = entries(choices)
-    location = _in_force(held, "location", rules, at)
-    personalization = _in_force(held, "personalization", rules, at)
-    channels = {code: _channel_entry(held, rules, at, code, rules.topics) for code in rules.channels}
+    in_force = _in_force(held, rules, at)
+    location = in_force.get("location")
+    personalization = in_force.get("personalization")
+    channels = {code: _channel_entry(held, in_force, rules, code, rules.topics) for code in rules.channels}
     if email_undeliverable_at is not None and "email" in channels:
         # In UTC, as the database hands it back: a rebuild must write the same bytes.
         channels["email"]["undeliverable_since"] = IsoDateTime(
@@ -356,25 +357,23 @@ def derive_permissions(
             personalization.value_of("depth") if personalization else rules.defaults.get("personalization")
         ),
     }
-    profile = profile_section(held, rules, at, inferences_revision)
+    profile = profile_section(in_force, inferences_revision)
     if profile is not None:
         body["profile"] = profile
     return body
 
 
-def profile_section(
-    held: Held, rules: CatalogRules, at: datetime, inferences_revision: int
-) -> ProfileReferences | None:
+def profile_section(in_force: Held, inferences_revision: int) -> ProfileReferences | None:
     """The document's ``profile``: references, never the data. Per question, the ledger event that shares the
-    current answer, and how many times the reported inferences changed, so that any change makes a new
-    version. Each destination configured with ``profile`` gets the answers and inferences themselves, as far
-    as the depth allows, when the version is sent (``apps.delivery.services.profile_part``)."""
+    current answer (among the entries ``in_force``), and how many times the reported inferences changed, so
+    that any change makes a new version. Each destination configured with ``profile`` gets the answers and
+    inferences themselves, as far as the depth allows, when the version is sent
+    (``apps.delivery.services.profile_part``)."""
     answers: dict[str, int] = {}
-    for purpose in sorted(held):
+    for purpose in sorted(in_force):
         code = Purpose.parse(purpose).question_code
-        entry = _in_force(held, purpose, rules, at) if code is not None else None
-        if code is not None and entry is not None:
-            answers[code] = entry.event
+        if code is not None:
+            answers[code] = in_force[purpose].event
     if not answers and not inferences_revision:
         return None
     return {"answers": answers, "inferences_revision": inferences_revision}
@@ -388,23 +387,24 @@ def profile_depth(depth: str | None, rules: CatalogRules) -> tuple[bool, bool]:
     return rank >= 1, rank >= 2
 
 
-def _in_force(held: Held, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:
-    entry = held.get(purpose)
-    return entry if is_in_force(entry, purpose, rules, at) else None
+def _in_force(held: Held, rules: CatalogRules, at: datetime) -> dict[str, SnapshotEntry]:
+    """The entries in force at ``at``, each judged once for the whole document or decision."""
+    return {purpose: entry for purpose, entry in held.items() if is_in_force(entry, purpose, rules, at)}
 
 
 def _channel_entry(
-    held: Held, rules: CatalogRules, at: datetime, code: str, slugs: Collection[str]
+    held: Held, in_force: Held, rules: CatalogRules, code: str, slugs: Collection[str]
 ) -> ChannelPermission:
     """The channel's entry with its topic lists taken over ``slugs`` only: all topics for the document, the
-    one topic asked about for ``decide`` (so a decision checks three purposes, not every topic)."""
-    frequency_entry = _in_force(held, "frequency", rules, at)
+    one topic asked about for ``decide`` (so a decision checks three purposes, not every topic). ``in_force``:
+    the entries of ``held`` in force at the document's or the decision's time."""
+    frequency_entry = in_force.get("frequency")
     frequency = (frequency_entry.value if frequency_entry else None) or {}
-    allowed = _in_force(held, channel_purpose(code), rules, at) is not None
+    allowed = channel_purpose(code) in in_force
     topics, topic_frequency = [], {}
     for slug in slugs:
         topic = rules.topics[slug]
-        chosen = _in_force(held, topic_purpose(slug), rules, at) if allowed and not topic.required else None
+        chosen = in_force.get(topic_purpose(slug)) if allowed and not topic.required else None
         if chosen and code in chosen.channels:
             topics.append(slug)
             if chosen.value_of("frequency"):
@@ -531,7 +531,7 @@ def decide(
         for key in (channel_key, topic_key, "frequency")
         if (entry := SnapshotEntry.of(choices, key))
     }
-    permissions = _channel_entry(held, rules, at, channel, (topic,))
+    permissions = _channel_entry(held, _in_force(held, rules, at), rules, channel, (topic,))
     tz = _timezone(held.get("frequency"))
     if rules.topics[topic].required:
         carried = topic in permissions["required_topics"]

@@ -137,6 +137,7 @@ def _location_answers(data, held: Held, rules: CatalogRules, now: datetime) -> l
         switched = current != "off" or entry is None
         return [Answer("location", False, shown_version(data, "location", rules))] if switched else []
     current_end = entry.expiry if entry and current != "off" else None
+    expires_at: datetime | None
     if days.isdigit() and int(days) in LOCATION_DAYS:
         expires_at = now + timedelta(days=int(days))
     else:
