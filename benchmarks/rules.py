@@ -3,9 +3,10 @@
 Times the rules the busy paths run for each customer: ``decide`` (a sender's decision, the decisions API runs it
 for 10,000 customers a request), ``derive_permissions`` (every change and rebuild), ``validate_choices`` (every
 change) and ``apply_event`` (every event folded, every replay), over a fixed mix of snapshots on the catalog the
-rules table tests write out by hand. Prints CPU microseconds per call, the least and the median of ``--rounds``
-rounds, and the ratio (of the least) to a bare baseline measured in the same run: ``json.loads`` of the same snapshots (what every reader of a
-snapshot pays before any rule runs).
+rules table tests write out by hand (``tests/consent/test_rules_table.py``). Prints CPU microseconds per call
+(CPU time: on a shared machine others' processes are not counted), the least and the median of ``--rounds``
+rounds, and the ratio of the least to a bare baseline measured in the same run: ``json.loads`` of the same
+snapshots (what every reader of a snapshot pays before any rule runs).
 
     .venv/bin/python benchmarks/rules.py [--rounds 7] [--calls 20000]
 
@@ -18,7 +19,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,44 +30,11 @@ import django
 
 django.setup()
 
-from apps.catalog.selectors import CatalogRules, PublishedVersion, TopicRule  # noqa: E402
 from apps.consent.models import ConsentEvent  # noqa: E402
 from apps.consent.rules import Choice, apply_event, decide, derive_permissions, validate_choices  # noqa: E402
+from tests.consent.test_rules_table import JAN, NOW, RULES, V1  # noqa: E402
 
 State = ConsentEvent.State
-JAN = datetime(2026, 1, 5, tzinfo=UTC)
-NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
-PURPOSES = [
-    "channel:email",
-    "channel:sms",
-    "channel:push",
-    "topic:news",
-    "topic:offers",
-    "topic:orders",
-    "frequency",
-    "location",
-    "personalization",
-]
-V1 = {purpose: number for number, purpose in enumerate(PURPOSES, start=1)}
-RULES = CatalogRules(
-    double_opt_in_channels=frozenset({"email"}),
-    quiet_hours_channels=frozenset({"sms", "push"}),
-    channels=("email", "sms", "push"),
-    topics={
-        "news": TopicRule(frozenset({"email", "push"}), required=False),
-        "offers": TopicRule(frozenset({"email", "sms"}), required=False),
-        "orders": TopicRule(frozenset({"email", "sms"}), required=True),
-    },
-    options={
-        "frequency": ("real_time", "daily", "weekly", "monthly"),
-        "location": ("off", "country", "region", "city", "precise"),
-        "personalization": ("none", "interests", "activity"),
-    },
-    defaults={"frequency": "weekly", "location": "off", "personalization": "none"},
-    gpc_purposes=frozenset({"location", "personalization"}),
-    noticed_purposes=frozenset(PURPOSES),
-    published={pk: PublishedVersion(pk, purpose, 1, False, JAN) for purpose, pk in V1.items()},
-)
 
 
 def entry(purpose: str, state: str = State.GIVEN, value: dict | None = None, event: int = 1) -> dict:
@@ -140,7 +108,6 @@ def event() -> ConsentEvent:
 
 
 def per_call_us(work, calls: int) -> float:
-    """CPU time of this process per call: on a shared machine, time others' processes take is not counted."""
     started = time.process_time()
     work(calls)
     return (time.process_time() - started) / calls * 1_000_000
