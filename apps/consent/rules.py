@@ -526,11 +526,10 @@ def decide(
     # The document's entry for the channel, narrowed to this topic by the very function that builds it.
     channel_key, topic_key = channel_purpose(channel), topic_purpose(topic)
     # Only the three entries a decision rests on are read.
-    held = {
-        key: entry
-        for key in (channel_key, topic_key, "frequency")
-        if (entry := SnapshotEntry.of(choices, key))
-    }
+    held: dict[str, SnapshotEntry] = {}
+    for key in (channel_key, topic_key, "frequency"):
+        if raw := choices.get(key):
+            held[key] = SnapshotEntry.from_json(raw)
     permissions = _channel_entry(held, _in_force(held, rules, at), rules, channel, (topic,))
     tz = _timezone(held.get("frequency"))
     if rules.topics[topic].required:
