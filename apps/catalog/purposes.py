@@ -6,6 +6,7 @@ module splits strings to learn which channel or topic a purpose is about.
 """
 
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -36,8 +37,12 @@ class Purpose(NamedTuple):
     code: str = ""
 
     @classmethod
+    @lru_cache(maxsize=4096)
     def parse(cls, key: str) -> "Purpose":
-        """Any key parses, known or not, so a bad one reaches validation and gets its clear error there."""
+        """Any key parses, known or not, so a bad one reaches validation and gets its clear error there.
+
+        Each key is read once (a catalog has a few dozen): the rules parse the same keys for every choice and
+        every decision, and a ``Purpose`` is immutable, so one instance serves them all."""
         prefix, colon, code = key.partition(":")
         if colon and prefix in _NAMED_KINDS:
             return cls(key, prefix, code)

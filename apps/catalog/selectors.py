@@ -70,6 +70,15 @@ class CatalogRules:
     def question_purposes(self) -> list[str]:
         return [profile_purpose(code) for code in self.questions]
 
+    def knows(self, purpose: str) -> bool:
+        """Whether the purpose is one the catalog asks: a consent (``purposes``) or a profile question."""
+        return purpose in self._known_purposes
+
+    @cached_property
+    def _known_purposes(self) -> frozenset[str]:
+        # Once per catalog revision, not per choice validated.
+        return frozenset(self.purposes()) | frozenset(self.question_purposes())
+
     def version(self, version_id: int | None) -> PublishedVersion | None:
         """The published version with this id, if there is one."""
         return self.published.get(version_id) if version_id is not None else None

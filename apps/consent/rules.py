@@ -6,7 +6,7 @@ point-in-time answer all apply exactly the same rules.
 import math
 import re
 import zoneinfo
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -25,6 +25,7 @@ from .models import ConsentEvent
 State = ConsentEvent.State
 Source = ConsentEvent.Source
 
+STATES = frozenset(State.values)  # once: ``State.values`` builds a new list at each reading
 CUSTOMER_STATES = frozenset({State.REQUESTED, State.GIVEN, State.REFUSED, State.WITHDRAWN})
 SYSTEM_STATES = frozenset({State.EXPIRED, State.INVALIDATED})
 # Sources that prove the customer controls the address, so email consent counts without a further confirmation.
@@ -39,6 +40,8 @@ ACTOR_PATTERN = re.compile(r"^(customer|system|staff:\S+|api:\S+|import:\S+|inbo
 SMS = channel_purpose("sms")
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_WEEKLY_CAP = 50
+# The one field of a location or personalization consent's value: the option chosen from the purpose's set.
+OPTION_KEYS: dict[str, str] = {"location": "level", "personalization": "depth"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,11 @@ def validate_choices(choices: list[Choice], rules: CatalogRules, now: datetime, 
 
 def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list[str]:
     purpose = choice.purpose
-    if purpose not in rules.purposes() and purpose not in rules.question_purposes():
+    if not rules.knows(purpose):
         return [f"Unknown purpose {purpose!r}."]
     if purpose not in rules.noticed_purposes:
         return [f"Purpose {purpose!r} has no notice, so it cannot be asked."]
-    if choice.state not in State.values:
+    if choice.state not in STATES:
         return [f"Unknown state {choice.state!r}; use one of {', '.join(sorted(CUSTOMER_STATES))}."]
     problems = []
     parsed = Purpose.parse(purpose)
@@ -91,13 +94,12 @@ def _choice_problems(choice: Choice, rules: CatalogRules, now: datetime) -> list
             problems.append("The end of a time-boxed consent must be in the future.")
     if rules.is_required_topic(parsed) and choice.state in (State.REFUSED, State.WITHDRAWN):
         problems.append("This topic is required (e.g. order updates) and cannot be switched off.")
-    problems.extend(_value_problems(choice, rules))
+    problems.extend(_value_problems(choice, parsed, rules))
     return problems
 
 
-def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
+def _value_problems(choice: Choice, parsed: Purpose, rules: CatalogRules) -> list[str]:
     value, purpose = choice.value, choice.purpose
-    parsed = Purpose.parse(purpose)
     if choice.state != State.GIVEN or parsed.is_channel:
         return [] if value in (None, {}) else [f"{purpose} {choice.state} takes no value."]
     if not isinstance(value, dict):
@@ -109,7 +111,7 @@ def _value_problems(choice: Choice, rules: CatalogRules) -> list[str]:
         return answer_problems(value, rules.questions[parsed.question_code], choice.notice_version_id)
     if purpose == "frequency":
         return _frequency_value_problems(value, rules)
-    key = {"location": "level", "personalization": "depth"}[purpose]
+    key = OPTION_KEYS[purpose]
     problems = _unknown_keys(value, {key})
     if value.get(key) not in rules.options.get(purpose, ()):
         problems.append(f"{key} must be one of {', '.join(rules.options.get(purpose, ()))}.")
@@ -337,9 +339,10 @@ def derive_permissions(
     ``profile`` (``profile_section``), only for a customer who shared an answer or has inferences reported.
     """
     held = entries(choices)
-    location = _in_force(held, "location", rules, at)
-    personalization = _in_force(held, "personalization", rules, at)
-    channels = {code: _channel_entry(held, rules, at, code, rules.topics) for code in rules.channels}
+    in_force = _in_force(held, rules, at)
+    location = in_force.get("location")
+    personalization = in_force.get("personalization")
+    channels = {code: _channel_entry(held, in_force, rules, code, rules.topics) for code in rules.channels}
     if email_undeliverable_at is not None and "email" in channels:
         # In UTC, as the database hands it back: a rebuild must write the same bytes.
         channels["email"]["undeliverable_since"] = IsoDateTime(
@@ -355,25 +358,23 @@ def derive_permissions(
             personalization.value_of("depth") if personalization else rules.defaults.get("personalization")
         ),
     }
-    profile = profile_section(held, rules, at, inferences_revision)
+    profile = profile_section(in_force, inferences_revision)
     if profile is not None:
         body["profile"] = profile
     return body
 
 
-def profile_section(
-    held: Held, rules: CatalogRules, at: datetime, inferences_revision: int
-) -> ProfileReferences | None:
+def profile_section(in_force: Held, inferences_revision: int) -> ProfileReferences | None:
     """The document's ``profile``: references, never the data. Per question, the ledger event that shares the
-    current answer, and how many times the reported inferences changed, so that any change makes a new
-    version. Each destination configured with ``profile`` gets the answers and inferences themselves, as far
-    as the depth allows, when the version is sent (``apps.delivery.services.profile_part``)."""
+    current answer (among the entries ``in_force``), and how many times the reported inferences changed, so
+    that any change makes a new version. Each destination configured with ``profile`` gets the answers and
+    inferences themselves, as far as the depth allows, when the version is sent
+    (``apps.delivery.services.profile_part``)."""
     answers: dict[str, int] = {}
-    for purpose in sorted(held):
+    for purpose in sorted(in_force):
         code = Purpose.parse(purpose).question_code
-        entry = _in_force(held, purpose, rules, at) if code is not None else None
-        if code is not None and entry is not None:
-            answers[code] = entry.event
+        if code is not None:
+            answers[code] = in_force[purpose].event
     if not answers and not inferences_revision:
         return None
     return {"answers": answers, "inferences_revision": inferences_revision}
@@ -387,23 +388,24 @@ def profile_depth(depth: str | None, rules: CatalogRules) -> tuple[bool, bool]:
     return rank >= 1, rank >= 2
 
 
-def _in_force(held: Held, purpose: str, rules: CatalogRules, at: datetime) -> SnapshotEntry | None:
-    entry = held.get(purpose)
-    return entry if is_in_force(entry, purpose, rules, at) else None
+def _in_force(held: Held, rules: CatalogRules, at: datetime) -> dict[str, SnapshotEntry]:
+    """The entries in force at ``at``, each judged once for the whole document or decision."""
+    return {purpose: entry for purpose, entry in held.items() if is_in_force(entry, purpose, rules, at)}
 
 
 def _channel_entry(
-    held: Held, rules: CatalogRules, at: datetime, code: str, slugs: Collection[str]
+    held: Held, in_force: Held, rules: CatalogRules, code: str, slugs: Collection[str]
 ) -> ChannelPermission:
     """The channel's entry with its topic lists taken over ``slugs`` only: all topics for the document, the
-    one topic asked about for ``decide`` (so a decision checks three purposes, not every topic)."""
-    frequency_entry = _in_force(held, "frequency", rules, at)
+    one topic asked about for ``decide`` (so a decision checks three purposes, not every topic). ``in_force``:
+    the entries of ``held`` in force at the document's or the decision's time."""
+    frequency_entry = in_force.get("frequency")
     frequency = (frequency_entry.value if frequency_entry else None) or {}
-    allowed = _in_force(held, channel_purpose(code), rules, at) is not None
+    allowed = channel_purpose(code) in in_force
     topics, topic_frequency = [], {}
     for slug in slugs:
         topic = rules.topics[slug]
-        chosen = _in_force(held, topic_purpose(slug), rules, at) if allowed and not topic.required else None
+        chosen = in_force.get(topic_purpose(slug)) if allowed and not topic.required else None
         if chosen and code in chosen.channels:
             topics.append(slug)
             if chosen.value_of("frequency"):
@@ -533,8 +535,11 @@ def decide(
     purposes = deciding_purposes(channel, topic)
     channel_key, topic_key, _ = purposes
     # Only the three entries a decision rests on are read.
-    held = {key: entry for key in purposes if (entry := SnapshotEntry.of(choices, key))}
-    permissions = _channel_entry(held, rules, at, channel, (topic,))
+    held: dict[str, SnapshotEntry] = {}
+    for key in purposes:
+        if raw := choices.get(key):
+            held[key] = SnapshotEntry.from_json(raw)
+    permissions = _channel_entry(held, _in_force(held, rules, at), rules, channel, (topic,))
     if rules.topics[topic].required:
         carried = topic in permissions["required_topics"]
         steps = [Step("required_topic", topic_key, carried, None if carried else Reason.NO_CONSENT)]
@@ -693,7 +698,7 @@ def _offset_change(low: datetime, high: datetime, tz: zoneinfo.ZoneInfo) -> date
     return datetime.fromtimestamp(high_second, UTC)
 
 
-# --- a customer's "no" ----------------------------------------------------------------------------------------
+# --- a customer's yes or no, as a form asks it -----------------------------------------------------------------
 
 ON_STATES = frozenset({State.GIVEN, State.REQUESTED})
 
@@ -707,6 +712,45 @@ def switch_off_state(entry: SnapshotEntry | None) -> str | None:
     if entry.holds:
         return State.WITHDRAWN
     return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A yes or no to one purpose as a door reads it from its form (the preference page's sections, the support
+    console's change form): the notice version the form showed and, for a yes, the value and the end (if
+    time-boxed) it comes with. ``answer_choices`` turns answers into the choices ``record_choices`` takes."""
+
+    purpose: str
+    yes: bool
+    notice_version_id: int | None
+    value: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+
+
+def answer_choices(answers: Iterable[Answer], held: Held) -> list[Choice]:
+    """The choices a form's answers record against the customer's snapshot (``held``): a yes is given, with its
+    value, pinned to the version shown; a no switches off (``switch_off_state``), and records nothing where a
+    refusal or withdrawal already stands. Which purposes a form answers (all it shows, or only those changed)
+    is the door's to say."""
+    result = []
+    for answer in answers:
+        if answer.yes:
+            result.append(
+                Choice(answer.purpose, State.GIVEN, answer.notice_version_id, answer.value, answer.expires_at)
+            )
+        elif state := switch_off_state(held.get(answer.purpose)):
+            result.append(Choice(answer.purpose, state, answer.notice_version_id))
+    return result
+
+
+def option_value(purpose: str, code: str | None) -> dict[str, Any]:
+    """A location or personalization consent's value: the option chosen (``{"level": "city"}``)."""
+    return {OPTION_KEYS[purpose]: code}
+
+
+def topic_value(channels: Sequence[str], frequency: str | None = None) -> dict[str, Any]:
+    """A topic consent's value: the channels it may use and, if the customer chose one, its own frequency."""
+    return {"channels": list(channels), **({"frequency": frequency} if frequency else {})}
 
 
 # --- revocations reported back by a provider (apps/inbound) --------------------------------------------------

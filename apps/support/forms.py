@@ -11,7 +11,7 @@ from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, entries
 from apps.consent.evidence import HOW_ASKED
 from apps.consent.models import ConsentEvent
-from apps.consent.rules import Choice, switch_off_state
+from apps.consent.rules import OPTION_KEYS, Answer, answer_choices, option_value, topic_value
 from apps.imports.formats import FORMATS
 
 from .selectors import purpose_titles
@@ -120,7 +120,7 @@ class ChangeForm(forms.Form):
             )
             return ["frequency|digest", "frequency|paused_until", "frequency|weekly_cap"]
         if purpose in ("location", "personalization"):
-            key = {"location": "level", "personalization": "depth"}[purpose]
+            key = OPTION_KEYS[purpose]
             choices = [item for item in options.get(purpose, []) if item[0] != "off"]
             self.fields[f"{purpose}|{key}"] = forms.ChoiceField(
                 label="Level" if purpose == "location" else "Depth",
@@ -133,33 +133,17 @@ class ChangeForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        self.choices = []
-        answered = False
+        answers = []
         for group in self.groups:
             purpose = group.purpose
             answer = cleaned.get(f"{purpose}|answer")
-            if not answer:
-                continue
-            answered = True
             if answer == NO:
-                state = switch_off_state(self.current.get(purpose))
-                if state:  # a refusal or withdrawal already stands
-                    self.choices.append(
-                        Choice(purpose=purpose, state=state, notice_version_id=self.versions[purpose])
-                    )
-                continue
-            value = self._value(purpose, cleaned)
-            if value is not False:
-                self.choices.append(
-                    Choice(
-                        purpose=purpose,
-                        state=State.GIVEN,
-                        notice_version_id=self.versions[purpose],
-                        value=value,
-                    )
-                )
+                answers.append(Answer(purpose, False, self.versions[purpose]))
+            elif answer == YES and (value := self._value(purpose, cleaned)) is not False:
+                answers.append(Answer(purpose, True, self.versions[purpose], value))
+        self.choices = answer_choices(answers, self.current)
         if not self.choices and not self.errors:
-            if answered:
+            if any(cleaned.get(f"{group.purpose}|answer") for group in self.groups):
                 raise forms.ValidationError("Nothing to change: each No is already recorded.")
             raise forms.ValidationError("Choose Yes or No for at least one preference.")
         return cleaned
@@ -175,8 +159,7 @@ class ChangeForm(forms.Form):
                 self.add_error(f"{purpose}|channels", "Tick at least one channel for a Yes.")
                 return False
             entry = self.current.get(purpose)
-            frequency = entry.value_of("frequency") if entry else None
-            return {"channels": channels, **({"frequency": frequency} if frequency else {})}
+            return topic_value(channels, entry.value_of("frequency") if entry else None)
         if purpose == "frequency":
             entry = self.current.get("frequency")
             kept = dict((entry.value if entry else None) or {})
@@ -187,8 +170,7 @@ class ChangeForm(forms.Form):
                 weekly_cap=cleaned.get("frequency|weekly_cap"),
             )
             return kept
-        key = {"location": "level", "personalization": "depth"}[purpose]
-        return {key: cleaned.get(f"{purpose}|{key}")}
+        return option_value(purpose, cleaned.get(f"{purpose}|{OPTION_KEYS[purpose]}"))
 
 
 class EraseForm(forms.Form):

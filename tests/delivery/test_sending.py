@@ -357,23 +357,38 @@ def test_a_sender_that_loses_its_lease_stops_its_batch_and_records_nothing_for_t
     catalog, receiver, settings
 ):
     settings.DELIVERY_SEND_THREADS = 1
-    settings.DELIVERY_LEASE_SECONDS = 0.6  # renewed every 0.2 s
     destination = DestinationFactory(endpoint=receiver.url)
     for other in CustomerFactory.create_batch(4):
         grant_email(other)
     services.fan_out_outbox()
 
-    def steal_the_lease(path, headers, body):
-        DeliveryCursor.objects.update(lease_token=uuid.uuid4())  # another sender took over
-        connection.close()  # this receiver thread's own connection
-        time.sleep(0.5)  # the sender renews meanwhile, and finds out
-        return original(path, headers, body)
+    with time_machine.travel(timezone.now(), tick=True) as clock:
 
-    original, receiver.handle = receiver.handle, steal_the_lease
+        def outlast_the_lease(path, headers, body):
+            clock.shift(timedelta(seconds=settings.DELIVERY_LEASE_SECONDS))  # the request outlasts the lease
+            DeliveryCursor.objects.update(lease_token=uuid.uuid4())  # and another sender takes over
+            connection.close()  # this receiver thread's own connection
+            return original(path, headers, body)
 
-    report = services.send_due(destination_id=destination.pk)
+        original, receiver.handle = receiver.handle, outlast_the_lease
+
+        report = services.send_due(destination_id=destination.pk)
 
     assert len(receiver.requests) == 1
     assert (report.delivered, report.failed) == (0, 0)
     assert not Delivery.objects.exclude(status="pending").exists()
     assert not Delivery.objects.filter(attempts__gt=0).exists()
+
+
+def test_a_lease_renewal_that_finds_a_cursor_taken_over_marks_the_lease_lost(customer, destination):
+    grant_email(customer)
+    services.fan_out_outbox()
+    cursor = DeliveryCursor.objects.get()
+    token = uuid.uuid4()
+    DeliveryCursor.objects.update(lease_token=token, leased_until=timezone.now() + timedelta(seconds=15))
+    lease = services.Lease(token=token, cursors=[cursor], until=timezone.now() + timedelta(seconds=15))
+    DeliveryCursor.objects.update(lease_token=uuid.uuid4())  # another sender took over
+
+    lease.renew()
+
+    assert lease.lost.is_set()

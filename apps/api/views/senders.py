@@ -16,6 +16,7 @@ from apps.consent.selectors import DecisionRequest, decisions, explain_decision
 from apps.consent.services import SentMessage, record_messages
 
 from .. import selectors
+from .catalog import NoticeTextOutput
 from .common import EXTERNAL_ID, ApiView, StrictCharField, at_index, problems
 
 MAX_LINKS = 1_000
@@ -321,15 +322,12 @@ class StepOutput(serializers.Serializer):
     event = serializers.IntegerField(allow_null=True, help_text="The sequence of the event it rests on.")
 
 
-class WordingOutput(serializers.Serializer):
+class WordingOutput(NoticeTextOutput):
+    """A notice's text in one language, as the catalog serves it, with the version it belongs to."""
+
     notice_version = serializers.IntegerField()
     number = serializers.IntegerField()
-    language = serializers.CharField()
     text_hash = serializers.CharField()
-    what_we_ask = serializers.CharField()
-    what_you_get = serializers.CharField()
-    what_we_do = serializers.CharField()
-    what_we_never_do = serializers.CharField()
 
 
 class ExplainEventOutput(serializers.Serializer):

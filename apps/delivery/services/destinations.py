@@ -13,7 +13,7 @@ from apps.consent.models import Snapshot
 from ..adapters import adapter_for
 from ..adapters.webhook import new_secret
 from ..models import Delivery, Destination
-from .fan_out import _ensure_cursors
+from .fan_out import ensure_cursors
 
 Status = Delivery.Status
 
@@ -122,7 +122,7 @@ def resync_batch(*, destination: Destination, batch_size: int = 500) -> int:
             destination.save(update_fields=["resync_after_customer"])
             return 0
         Delivery.objects.bulk_create(deliveries)
-        _ensure_cursors(deliveries)
+        ensure_cursors(deliveries)
         destination.resync_after_customer = deliveries[-1].customer_id
         destination.save(update_fields=["resync_after_customer"])
     return len(deliveries)

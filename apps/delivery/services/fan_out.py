@@ -54,7 +54,7 @@ def fan_out_outbox(*, limit: int = 500) -> FanOut:
             if _sees_a_change(destination, customer_id, version, bodies)
         ]
         Delivery.objects.bulk_create(deliveries)
-        _ensure_cursors(deliveries)
+        ensure_cursors(deliveries)
         _coalesce_waiting(deliveries)
         OutboxEntry.objects.filter(pk__in=[pk for pk, *_ in entries]).update(dispatched_at=now)
     per_destination = Counter(d.destination_id for d in deliveries if d.destination.enabled)
@@ -102,9 +102,10 @@ def _sees_a_change(destination: Destination, customer_id: int, version: int, bod
     )
 
 
-def _ensure_cursors(deliveries: list[Delivery]) -> None:
-    """A cursor for each (destination, customer) pair that has none yet. Most pairs have one: look them up
-    rather than build an insert of every pair; a concurrent fan-out creating the same pair is ignored."""
+def ensure_cursors(deliveries: list[Delivery]) -> None:
+    """A cursor for each (destination, customer) pair that has none yet, for every writer of deliveries (the
+    fan-out, a resync). Most pairs have one: look them up rather than build an insert of every pair; a
+    concurrent writer creating the same pair is ignored."""
     pairs = {(d.destination_id, d.customer_id) for d in deliveries}
     existing = DeliveryCursor.objects.filter(
         destination_id__in={dest for dest, _ in pairs}, customer_id__in={cust for _, cust in pairs}

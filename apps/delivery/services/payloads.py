@@ -5,7 +5,6 @@ from typing import Any
 from apps.consent.documents import PermissionBody, document_part
 from apps.consent.selectors import shareable_profile
 
-from ..adapters import Message
 from ..models import Delivery, Destination
 
 
@@ -38,12 +37,3 @@ def payload(destination: Destination, delivery: Delivery) -> dict:
         **profile_part(destination, customer.pk, document.body),
     }
     return {"type": "permissions.updated", "timestamp": document.created_at.isoformat(), "data": data}
-
-
-def _message(destination: Destination, delivery: Delivery) -> Message:
-    return Message(
-        id=delivery.message_id,
-        customer_id=delivery.customer_id,
-        version=delivery.version,
-        payload=payload(destination, delivery),
-    )

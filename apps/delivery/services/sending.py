@@ -12,7 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,7 +26,7 @@ from ..adapters import Adapter, Message, Outcome, adapter_for, failed
 from ..models import Delivery, DeliveryCursor, Destination
 from ..selectors import SWEEP_HEARTBEAT_KEY
 from .destinations import set_destination_enabled
-from .payloads import _message
+from .payloads import payload
 
 Status = Delivery.Status
 logger = logging.getLogger(__name__)
@@ -47,12 +47,18 @@ class Lease:
 
     No transaction and no row lock is held while the task sends; the task renews the expiry while it works,
     and writes outcomes only for the cursors that still carry its token. A task that dies simply stops renewing,
-    and its customers are claimable again ``DELIVERY_LEASE_SECONDS`` later.
+    and its customers are claimable again ``DELIVERY_LEASE_SECONDS`` later. The expiry is read on Django's
+    clock (``timezone.now()``), as the sweeper and other tasks read it, so a test can move it.
     """
 
     token: uuid.UUID
     cursors: list[DeliveryCursor]
+    until: datetime  # the expiry as last written to the rows
     lost: threading.Event = field(default_factory=threading.Event)
+
+    def ran_out(self) -> bool:
+        """Whether the expiry has passed without a renewal: the customers may be another task's by now."""
+        return timezone.now() >= self.until
 
     def renew(self) -> None:
         """Push the expiry on; if any cursor was taken over (this task was too slow to renew), mark it lost."""
@@ -69,6 +75,8 @@ class Lease:
             renewed = -1
         if renewed != len(ids):
             self.lost.set()
+        else:
+            self.until = until
 
     def release(self, cursor_ids) -> None:
         DeliveryCursor.objects.filter(pk__in=list(cursor_ids), lease_token=self.token).update(
@@ -109,6 +117,16 @@ def send_due(*, destination_id: int, customer_ids: list[int] | None = None) -> S
     return report
 
 
+def _message(destination: Destination, delivery: Delivery) -> Message:
+    """What the adapter sends for a delivery: its message id (receivers dedupe by it) and the payload."""
+    return Message(
+        id=delivery.message_id,
+        customer_id=delivery.customer_id,
+        version=delivery.version,
+        payload=payload(destination, delivery),
+    )
+
+
 def _claim(destination: Destination, now, customer_ids: list[int] | None = None) -> Lease | None:
     """Lease up to ``batch_size`` cursors with a due delivery that no live lease holds, unless
     ``DELIVERY_DESTINATION_CONCURRENCY`` tasks already send to this destination (so a slow or hanging destination
@@ -138,10 +156,11 @@ def _claim(destination: Destination, now, customer_ids: list[int] | None = None)
             .filter(Exists(due))
             .order_by("id")[: destination.batch_size]
         )
+        until = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
         DeliveryCursor.objects.filter(pk__in=[cursor.pk for cursor in cursors]).update(
-            lease_token=token, leased_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+            lease_token=token, leased_until=until
         )
-    return Lease(token=token, cursors=cursors)
+    return Lease(token=token, cursors=cursors, until=until)
 
 
 def _once_more_if_disconnected(work):
@@ -195,10 +214,10 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
     which with publisher confirms is also faster than a fresh connection per thread. Meanwhile this thread
     renews the lease.
 
-    No request starts after ``DELIVERY_BATCH_SECONDS``, after the lease was lost, or after the destination asked
-    us to wait (429/503 ``Retry-After``) or said it is gone (410): those messages get ``None`` (not attempted),
-    so a hanging destination is recorded as failing well within the task's time limit instead of being cut off
-    with nothing recorded, again and again.
+    No request starts after ``DELIVERY_BATCH_SECONDS``, after the lease was lost or ran out, or after the
+    destination asked us to wait (429/503 ``Retry-After``) or said it is gone (410): those messages get ``None``
+    (not attempted), so a hanging destination is recorded as failing well within the task's time limit instead
+    of being cut off with nothing recorded, again and again.
     """
     deadline = time.monotonic() + settings.DELIVERY_BATCH_SECONDS
     shared = adapter_for(destination.kind)
@@ -212,7 +231,7 @@ def _send_throttled(destination: Destination, messages: list[Message], lease: Le
         sent: list[tuple[int, list[Outcome | None]]] = []
         while (index := next(taken)) < len(chunks):
             throttle(destination, deadline)
-            if stop.is_set() or time.monotonic() > deadline:
+            if stop.is_set() or lease.ran_out() or time.monotonic() > deadline:
                 sent.append((index, [None] * len(chunks[index])))
                 continue
             outcomes = _send_chunk(shared, destination, chunks[index])

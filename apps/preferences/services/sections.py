@@ -11,9 +11,15 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.purposes import Purpose, channel_purpose, profile_purpose, topic_purpose
 from apps.catalog.selectors import CatalogRules, catalog_rules
-from apps.consent.entries import SnapshotEntry
-from apps.consent.rules import SMS, Choice, State, switch_off_state
-from apps.consent.services import answer_text, evidence_hash, remove_customer_inference
+from apps.consent.entries import Choices, Held, SnapshotEntry, entries
+from apps.consent.rules import SMS, Answer, Choice, State, answer_choices, option_value, topic_value
+from apps.consent.services import (
+    Recorded,
+    answer_text,
+    evidence_hash,
+    remove_customer_inference,
+    send_confirmation_if_requested,
+)
 
 from ..selectors import (
     LOCATION_DAYS,
@@ -25,7 +31,7 @@ from ..selectors import (
 )
 from ..selectors import reasks as open_reasks
 from .sms_verification import start_sms_verification
-from .visits import Saved, Visit, _saved, _shown_version, record
+from .visits import Saved, Visit, record, shown_version
 
 SECTIONS = ("channels", "topics", "frequency", "location", "personalization", "profile", "known")
 
@@ -35,62 +41,61 @@ def section_of(purpose: str) -> str:
     return {"channel": "channels", "topic": "topics"}.get(Purpose.parse(purpose).kind, purpose)
 
 
-def section_choices(section: str, data, choices: dict, rules: CatalogRules, now: datetime) -> list[Choice]:
-    """The choices a posted section asks for, against ``choices`` (the snapshot's) as they stand."""
-    build = {
-        "channels": _channel_choices,
-        "topics": _topic_choices,
-        "frequency": _frequency_choices,
-        "location": _location_choices,
-        "personalization": _personalization_choices,
-        "profile": _profile_choices,
+def section_choices(section: str, data, choices: Choices, rules: CatalogRules, now: datetime) -> list[Choice]:
+    """The choices a posted section asks for, against ``choices`` (the snapshot's) as they stand: the section's
+    controls read as answers to the purposes whose answer changed, turned into choices by the core's
+    ``answer_choices``."""
+    read = {
+        "channels": _channel_answers,
+        "topics": _topic_answers,
+        "frequency": _frequency_answers,
+        "location": _location_answers,
+        "personalization": _personalization_answers,
+        "profile": _profile_answers,
     }.get(section)
-    if build is None:
+    if read is None:
         raise ValidationError({"section": [_("Unknown section.")]})
-    return build(data, choices, rules, now)
+    held = entries(choices)
+    return answer_choices(read(data, held, rules, now), held)
 
 
-def _channel_choices(data, choices, rules, now) -> list[Choice]:
+def _channel_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
     # A channel waiting for its confirmation is carried as a hidden field; "drop" is its Cancel button.
     wanted = set(data.getlist("channel")) - set(data.getlist("drop"))
     result = []
     for code in rules.channels:
         purpose = channel_purpose(code)
-        entry = SnapshotEntry.of(choices, purpose)
+        entry = held.get(purpose)
         on = is_on(entry) and not needs_reask(purpose, entry, rules, now)
-        if code in wanted and not on:
-            result.append(Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules)))
-        elif code not in wanted and on:
-            result.append(Choice(purpose, State.WITHDRAWN, _shown_version(data, purpose, rules)))
+        if (code in wanted) != on:
+            result.append(Answer(purpose, not on, shown_version(data, purpose, rules)))
     return result
 
 
-def _topic_choices(data, choices, rules, now) -> list[Choice]:
+def _topic_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
     result = []
     frequencies = rules.options.get("frequency", ())
     for slug, topic in rules.topics.items():
         purpose = topic_purpose(slug)
         if topic.required or f"nv:{purpose}" not in data:
             continue  # shown locked; or not on this form
-        entry = SnapshotEntry.of(choices, purpose)
+        entry = held.get(purpose)
         wanted = [code for code in rules.channels if code in set(data.getlist(purpose)) & topic.channels]
         frequency = data.get(f"frequency:{purpose}", "")
         current = entry.given_value if entry else None
         if needs_reask(purpose, entry, rules, now):
             current = None
         if wanted:
-            value = {"channels": wanted}
-            if frequency in frequencies:
-                value["frequency"] = frequency
+            value = topic_value(wanted, frequency if frequency in frequencies else None)
             if value != current:
-                result.append(Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules), value))
+                result.append(Answer(purpose, True, shown_version(data, purpose, rules), value))
         elif current is not None:
-            result.append(Choice(purpose, State.WITHDRAWN, _shown_version(data, purpose, rules)))
+            result.append(Answer(purpose, False, shown_version(data, purpose, rules)))
     return result
 
 
-def _frequency_choices(data, choices, rules, now) -> list[Choice]:
-    entry = SnapshotEntry.of(choices, "frequency")
+def _frequency_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
+    entry = held.get("frequency")
     current = entry.given_value if entry else None
     value: dict = {"digest": data.get("digest", "")}
     cap = data.get("weekly_cap", "").strip()
@@ -118,54 +123,46 @@ def _frequency_choices(data, choices, rules, now) -> list[Choice]:
         value["quiet_hours"] = {"start": start, "end": end, "timezone": data.get("quiet_timezone", "")}
     if value == current and not needs_reask("frequency", entry, rules, now):
         return []
-    return [Choice("frequency", State.GIVEN, _shown_version(data, "frequency", rules), value)]
+    return [Answer("frequency", True, shown_version(data, "frequency", rules), value)]
 
 
-def _location_choices(data, choices, rules, now) -> list[Choice]:
-    entry = SnapshotEntry.of(choices, "location")
+def _location_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
+    entry = held.get("location")
     level = data.get("level", "off")
     days = data.get("location_days", "")
     current = entry.value_of("level") if entry and entry.is_given else "off"
     if needs_reask("location", entry, rules, now):
         current = "off"
     if level == "off":
-        state = switch_off_state(entry) if current != "off" or entry is None else None
-        return [Choice("location", state, _shown_version(data, "location", rules))] if state else []
+        switched = current != "off" or entry is None
+        return [Answer("location", False, shown_version(data, "location", rules))] if switched else []
     current_end = entry.expiry if entry and current != "off" else None
+    expires_at: datetime | None
     if days.isdigit() and int(days) in LOCATION_DAYS:
         expires_at = now + timedelta(days=int(days))
     else:
         expires_at = current_end  # "keep the current end" (or none, if sharing was not time-boxed)
     if level == current and expires_at == current_end:
         return []
-    return [
-        Choice("location", State.GIVEN, _shown_version(data, "location", rules), {"level": level}, expires_at)
-    ]
+    version = shown_version(data, "location", rules)
+    return [Answer("location", True, version, option_value("location", level), expires_at)]
 
 
-def _personalization_choices(data, choices, rules, now) -> list[Choice]:
-    entry = SnapshotEntry.of(choices, "personalization")
+def _personalization_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
+    entry = held.get("personalization")
     depth = data.get("depth", "none")
     current = entry.value_of("depth") if entry and entry.is_given else "none"
     if needs_reask("personalization", entry, rules, now):
         current = "none"
     if depth == current and entry is not None:
         return []
+    version = shown_version(data, "personalization", rules)
     if depth == "none":
-        state = switch_off_state(entry)
-        return (
-            [Choice("personalization", state, _shown_version(data, "personalization", rules))]
-            if state
-            else []
-        )
-    return [
-        Choice(
-            "personalization", State.GIVEN, _shown_version(data, "personalization", rules), {"depth": depth}
-        )
-    ]
+        return [Answer("personalization", False, version)]
+    return [Answer("personalization", True, version, option_value("personalization", depth))]
 
 
-def _profile_choices(data, choices, rules, now) -> list[Choice]:
+def _profile_answers(data, held: Held, rules: CatalogRules, now: datetime) -> list[Answer]:
     """ "What you tell us": each question's posted options as its answer (pinned to the version shown), no
     option or its "forget this" button to forget it. Every answer is optional; a question not on the page
     (``nv:`` missing) is left alone."""
@@ -175,17 +172,27 @@ def _profile_choices(data, choices, rules, now) -> list[Choice]:
         purpose = profile_purpose(question)
         if f"nv:{purpose}" not in data:
             continue
-        entry = SnapshotEntry.of(choices, purpose)
+        entry = held.get(purpose)
         # The snapshot holds the answer's keyed hash: enough to tell whether it changed, without reading it.
-        held = entry.value_of("answer_hash") if entry and entry.is_given else None
+        held_hash = entry.value_of("answer_hash") if entry and entry.is_given else None
         answer = [] if question in forget else [code for code in data.getlist(purpose) if code]
-        if answer and evidence_hash(answer_text(answer)) != held:
-            result.append(
-                Choice(purpose, State.GIVEN, _shown_version(data, purpose, rules), {"answer": answer})
-            )
-        elif not answer and held:
-            result.append(Choice(purpose, State.WITHDRAWN, _shown_version(data, purpose, rules)))
+        if answer and evidence_hash(answer_text(answer)) != held_hash:
+            result.append(Answer(purpose, True, shown_version(data, purpose, rules), {"answer": answer}))
+        elif not answer and held_hash:
+            result.append(Answer(purpose, False, shown_version(data, purpose, rules)))
     return result
+
+
+def _saved(visit: Visit, recorded: Recorded, before: dict | None, saved: Saved | None = None) -> Saved:
+    """What a recorded change tells the page (``before``: what an undo puts back, ``None`` for an undo itself);
+    email consent now awaiting its confirmation sends the mail."""
+    saved = saved or Saved()
+    saved.recorded = recorded
+    if before is not None:
+        saved.before = {event.purpose: before.get(event.purpose) for event in recorded.events}
+    saved.purposes = [event.purpose for event in recorded.events]
+    saved.email_confirmation_sent = send_confirmation_if_requested(recorded, visit.customer, visit.language)
+    return saved
 
 
 def remove_inference(*, visit: Visit, code: str, removal: str) -> bool:
@@ -234,7 +241,7 @@ def answer_reask(*, visit: Visit, purpose: str, answer: str, data) -> Saved:
     reask = pending.get(purpose)
     if reask is None:
         return Saved()
-    version_id = _shown_version(data, purpose, rules)
+    version_id = shown_version(data, purpose, rules)
     if answer == "yes" or reask.required:
         value = reask.previous_value if not Purpose.parse(purpose).is_channel else None
         choice = Choice(purpose, State.GIVEN, version_id, value)

@@ -23,7 +23,7 @@ from apps.customers.models import Customer
 from apps.customers.services import clean_phone, customer_cache_key, hourly_limit_reached, mark_phone_verified
 
 from ..selectors import snapshot_choices
-from .visits import Saved, Source, Visit, _shown_version, record
+from .visits import Saved, Source, Visit, record, shown_version
 
 
 #
@@ -93,7 +93,7 @@ def start_sms_verification(*, visit: Visit, notice_version_id: int | None, phone
 def start_sms_with_number(*, visit: Visit, data, rules: CatalogRules | None = None) -> Saved:
     """Texts switched on with a number typed on the page: a code goes to it; the record is not changed yet."""
     phone = entered_phone(data.get("phone", ""))
-    version_id = _shown_version(data, "channel:sms", rules or catalog_rules())
+    version_id = shown_version(data, "channel:sms", rules or catalog_rules())
     start_sms_verification(visit=visit, notice_version_id=version_id, phone=phone)
     return Saved(sms_code_sent=True, sms_sent_to=phone)
 

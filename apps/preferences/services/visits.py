@@ -1,5 +1,5 @@
-"""A visit to the customer's pages: who acts and the evidence kept, what a recorded change tells the page, and
-the email double opt-in's link and resend."""
+"""A visit to the customer's pages: who acts and the evidence kept, what a recorded change tells the page, the
+notice version a form showed, and the email double opt-in's link and resend."""
 
 from dataclasses import dataclass, field
 
@@ -11,12 +11,7 @@ from apps.catalog.selectors import CatalogRules
 from apps.consent.entries import SnapshotEntry
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Choice, Provenance, State
-from apps.consent.services import (
-    Recorded,
-    record_choices,
-    send_confirmation_if_requested,
-    send_email_confirmation,
-)
+from apps.consent.services import Recorded, record_choices, send_email_confirmation
 from apps.customers.models import Customer, Exposure
 from apps.customers.services import record_exposures
 
@@ -63,20 +58,10 @@ def record(visit: Visit, choices: list[Choice], source: str = Source.WEB, eviden
     )
 
 
-def _saved(visit: Visit, recorded: Recorded, before: dict | None, saved: Saved | None = None) -> Saved:
-    """What a recorded change tells the page (``before``: what an undo puts back, ``None`` for an undo itself);
-    email consent now awaiting its confirmation sends the mail."""
-    saved = saved or Saved()
-    saved.recorded = recorded
-    if before is not None:
-        saved.before = {event.purpose: before.get(event.purpose) for event in recorded.events}
-    saved.purposes = [event.purpose for event in recorded.events]
-    saved.email_confirmation_sent = send_confirmation_if_requested(recorded, visit.customer, visit.language)
-    return saved
-
-
-def _shown_version(data, purpose: str, rules: CatalogRules) -> int:
-    """The notice version the form showed for ``purpose``; it must be one of that purpose's published ones."""
+def shown_version(data, purpose: str, rules: CatalogRules) -> int:
+    """The notice version a page's form showed for ``purpose`` (posted as ``nv:<purpose>``): the version the
+    customer's answer is pinned to. It must be one of that purpose's published ones; else the page was out of
+    date, and nothing is recorded."""
     raw = data.get(f"nv:{purpose}", "")
     version = rules.published.get(int(raw)) if str(raw).isdigit() else None
     if version is None or version.purpose != purpose:
