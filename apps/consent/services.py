@@ -1036,10 +1036,9 @@ MAX_INFERENCES = 200
 def _validate_inferences(inferences: Any, rules: CatalogRules) -> None:
     if not isinstance(inferences, list) or len(inferences) > MAX_INFERENCES:
         raise ValidationError({"inferences": f"Give a list of at most {MAX_INFERENCES} inferences."})
-    purposes = {*rules.purposes(), *rules.question_purposes()}
     errors, seen = {}, set()
     for index, item in enumerate(inferences):
-        problems = _inference_problems(item, purposes)
+        problems = _inference_problems(item, rules)
         if isinstance(item, dict) and item.get("code") in seen:
             problems["code"] = "The same code appears twice."
         seen.add(item.get("code") if isinstance(item, dict) else None)
@@ -1048,7 +1047,7 @@ def _validate_inferences(inferences: Any, rules: CatalogRules) -> None:
         raise ValidationError(errors)
 
 
-def _inference_problems(item: Any, purposes: set[str]) -> dict[str, str]:
+def _inference_problems(item: Any, rules: CatalogRules) -> dict[str, str]:
     if not isinstance(item, dict):
         return {"code": "Each inference is an object with code, label, source and purpose."}
     problems = {key: f"Unknown field {key!r}." for key in item if key not in INFERENCE_KEYS}
@@ -1071,6 +1070,7 @@ def _inference_problems(item: Any, purposes: set[str]) -> dict[str, str]:
     source = item.get("source")
     if not isinstance(source, str) or not 0 < len(source.strip()) <= 120:
         problems["source"] = "Where it comes from, in plain words (up to 120 characters)."
-    if item.get("purpose") not in purposes:
+    purpose = item.get("purpose")
+    if not isinstance(purpose, str) or not rules.knows(purpose):
         problems["purpose"] = "The purpose it serves: one of the catalog's purposes, e.g. personalization."
     return problems

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
+from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import catalog_rules, current_notice_version
 from apps.consent.models import COMPLAINT_KINDS, ConsentEvent, InboundReport
 from apps.consent.rules import State
@@ -384,8 +385,8 @@ def tally_arm_events(events: list[dict], tracked: Tracked) -> Counter:
             if withdrawn and opt_in and purpose == experiment_purpose:
                 earlier = [(s, t) for p, s, t in history.withdrawals if p == experiment_purpose]
                 counts[(variant, "withdrawal")] += _first_within(earlier, sequence, at, opt_in[1])
-            if withdrawn and purpose.startswith("channel:"):
-                earlier = [(s, t) for p, s, t in history.withdrawals if p.startswith("channel:")]
+            if withdrawn and Purpose.parse(purpose).is_channel:
+                earlier = [(s, t) for p, s, t in history.withdrawals if Purpose.parse(p).is_channel]
                 counts[(variant, "unsubscribe")] += _first_within(earlier, sequence, at, first_shown)
     return counts
 
