@@ -7,9 +7,9 @@ with a winner publishes the winner's wording anew as the current version.
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -20,6 +20,7 @@ from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from apps import rollups
 from apps.catalog.models import Notice, NoticeText, NoticeVersion
 from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import catalog_rules, current_notice_version
@@ -28,6 +29,7 @@ from apps.consent.rules import State
 from apps.consent.services import mark_notice_version_published
 from apps.consent.tasks import queue_invalidation
 from apps.customers.models import Exposure
+from apps.rollups import Source
 
 from . import selectors
 from .lint import MAX_VARIANTS, MIN_VARIANTS, PARTS, labels, value_exchange_only
@@ -451,41 +453,29 @@ def _arm_reports(tracked: Tracked):
     )
 
 
-# name: (its relevant rows in id order, their time field, what a batch of them adds to the arms' counts)
-ARM_ROLLUPS: dict[str, tuple[Callable, str, Callable[[list[dict], Tracked], Counter]]] = {
-    "events": (_arm_events, "recorded_at", tally_arm_events),
-    "exposures": (_arm_exposures, "shown_at", tally_arm_exposures),
-    "reports": (_arm_reports, "received_at", tally_arm_reports),
-}
+def _arm_sources(tracked: Tracked) -> dict[str, Source]:
+    """Each source's relevant rows in id order, their time field, and what a batch of them adds to the arms'
+    counts, for the experiments started so far."""
+    return {
+        "events": Source(
+            partial(_arm_events, tracked), "recorded_at", partial(tally_arm_events, tracked=tracked)
+        ),
+        "exposures": Source(
+            partial(_arm_exposures, tracked), "shown_at", partial(tally_arm_exposures, tracked=tracked)
+        ),
+        "reports": Source(
+            partial(_arm_reports, tracked), "received_at", partial(tally_arm_reports, tracked=tracked)
+        ),
+    }
 
 
 def roll_up_arms(*, now: datetime | None = None, batches: int | None = None) -> dict[str, int]:
-    """Add what happened since the last run to the arms' counts, as the insights rollup does (its settings:
-    ``INSIGHTS_BATCH_SIZE`` rows a batch, ``INSIGHTS_BATCHES_PER_RUN``, ``INSIGHTS_SETTLE_SECONDS``): each batch
-    and its mark in one transaction under the mark's lock, so nothing is counted twice. Returns rows counted.
+    """Add what happened since the last run to the arms' counts, as the insights rollup does (``apps.rollups``,
+    with its settings). Returns rows counted.
 
     Before any experiment starts there is nothing to count, and the marks stay where they are."""
     tracked = Tracked.now()
-    counted = dict.fromkeys(ARM_ROLLUPS, 0)
+    sources = _arm_sources(tracked)
     if tracked.since is None:
-        return counted
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.INSIGHTS_SETTLE_SECONDS)
-    size = settings.INSIGHTS_BATCH_SIZE
-    for name, (rows, at, tally) in ARM_ROLLUPS.items():
-        for _batch in range(batches or settings.INSIGHTS_BATCHES_PER_RUN):
-            with transaction.atomic():
-                ArmRollupMark.objects.get_or_create(name=name)
-                mark = ArmRollupMark.objects.select_for_update().get(name=name)
-                batch = list(rows(tracked).filter(id__gt=mark.last_id)[:size])
-                # Up to the first row younger than the cutoff: its transaction may still hold a lower id.
-                batch = batch[: next((i for i, row in enumerate(batch) if row[at] > cutoff), len(batch))]
-                if batch:
-                    add_arm_counts(tally(batch, tracked))
-                    mark.last_id = batch[-1]["id"]
-                mark.ran_at = now
-                mark.save()
-            counted[name] += len(batch)
-            if len(batch) < size:
-                break
-    return counted
+        return dict.fromkeys(sources, 0)
+    return rollups.roll_up(ArmRollupMark, sources, add_arm_counts, now=now, batches=batches)

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Exists, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
+from apps import rollups
 from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import State, derive_permissions
@@ -138,15 +139,6 @@ def add_tallies(counts: Counter) -> None:
         cursor.executemany(ADD_TALLY, rows)
 
 
-def _settled(rows: list, cutoff: datetime, at: str) -> list:
-    """The rows up to the first one younger than ``cutoff``: a younger row's transaction may still have a
-    lower id uncommitted, which the next run will then see."""
-    for index, row in enumerate(rows):
-        if row[at] > cutoff:
-            return rows[:index]
-    return rows
-
-
 def tally_events(events: list[dict]) -> Counter:
     """What a batch of ledger events adds to the tallies. Each event comes with what came before it for the same
     customer (``_with_history``): whether the same wording was answered before, the state and time of the
@@ -254,44 +246,14 @@ def _exposures():
     )
 
 
-# name: (its rows as a values() queryset in id order, their time field, what a batch of them adds to the tallies)
+# name: its rows as a values() queryset in id order, their time field, what a batch of them adds to the tallies
 ROLLUPS = {
-    "events": (_events, "recorded_at", tally_events),
-    "exposures": (_exposures, "shown_at", tally_exposures),
+    "events": rollups.Source(_events, "recorded_at", tally_events),
+    "exposures": rollups.Source(_exposures, "shown_at", tally_exposures),
 }
 
 
-def _count_next(mark: RollupMark, cutoff: datetime, limit: int) -> int:
-    """Tally the next settled rows after the mark and move the mark past them; returns how many."""
-    rows, at, tally = ROLLUPS[mark.name]
-    batch = _settled(list(rows().filter(id__gt=mark.last_id)[:limit]), cutoff, at)
-    if batch:
-        add_tallies(tally(batch))
-        mark.last_id = batch[-1]["id"]
-    return len(batch)
-
-
 def roll_up(*, now: datetime | None = None, batches: int | None = None) -> dict[str, int]:
-    """Add what happened since the last run to the tallies, ``INSIGHTS_BATCH_SIZE`` rows at a time, for at most
-    ``batches`` batches of each (the beat task's share of work; the next run goes on). Returns rows counted.
-
-    Each batch and its mark are written in one transaction, under the mark's lock: a run that dies counts
-    nothing twice, and two runs never count the same rows.
-    """
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.INSIGHTS_SETTLE_SECONDS)
-    batches = batches or settings.INSIGHTS_BATCHES_PER_RUN
-    counted = {}
-    for name in ROLLUPS:
-        counted[name] = 0
-        for _ in range(batches):
-            with transaction.atomic():
-                RollupMark.objects.get_or_create(name=name)
-                mark = RollupMark.objects.select_for_update().get(name=name)
-                done = _count_next(mark, cutoff, settings.INSIGHTS_BATCH_SIZE)
-                mark.ran_at = now
-                mark.save()
-            counted[name] += done
-            if done < settings.INSIGHTS_BATCH_SIZE:
-                break
-    return counted
+    """Add what happened since the last run to the tallies (``apps.rollups``: each batch and its mark in one
+    transaction under the mark's lock, at most ``batches`` batches of each source a run). Returns rows counted."""
+    return rollups.roll_up(RollupMark, ROLLUPS, add_tallies, now=now, batches=batches)
