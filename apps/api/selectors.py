@@ -232,22 +232,35 @@ class PermissionChange:
     permissions: dict
 
 
+# The snapshot's xmin, leaving out transactions known to run in another database: transaction ids are shared by
+# the whole server, but only this database's transactions can write documents, so a long write elsewhere (a
+# migration, a bulk load) need not hold the feed back. Only a transaction that pg_stat_activity shows running
+# in another database is left out: one that ended meanwhile, or whose database the role may not see (without
+# pg_read_all_stats, another role's backend_xid reads NULL), or a prepared one, still counts, so the horizon can
+# only be lower than the exact one, never past a row still to come. backend_xid is the 32-bit form of the xid8.
+FEED_HORIZON = (
+    "(SELECT coalesce((SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x "
+    "WHERE mod(x::text::bigint, 4294967296) NOT IN (SELECT backend_xid::text::bigint FROM pg_stat_activity "
+    "WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())), "
+    "pg_snapshot_xmax(s)::text::bigint) FROM pg_current_snapshot() AS s)"
+)
+
+
 def permission_changes(*, after: str | None, limit: int) -> Page:
     """Every permission-document version after the cursor, in one fixed order, each exactly once.
 
     PostgreSQL assigns ids (and transaction ids) before commit, so a row with a smaller id can commit after a
     reader has passed it. Rows are therefore served in (writing transaction id, id) order, and only rows whose
-    transaction id is below the reader's snapshot xmin: every transaction that could still add a row before
-    that point has finished, so nothing can later appear behind the cursor. Within one customer the order
+    transaction id is below the reader's snapshot xmin (``FEED_HORIZON``: transactions of other databases left
+    out): every transaction that could still add a row before that point has finished, so nothing can later
+    appear behind the cursor. Within one customer the order
     is version order, because the write path takes the transaction id under the customer's row lock.
     On SQLite writers are serialised, so id order is commit order.
     """
     documents = PermissionDocument.objects.all()
     postgresql = connection.vendor == "postgresql"
     if postgresql:
-        documents = documents.filter(
-            commit_xid__lt=RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", [])
-        )
+        documents = documents.filter(commit_xid__lt=RawSQL(FEED_HORIZON, []))
         if after:
             after_xid, after_id = decode_cursor(after, "after", (_bigint, _bigint))
             # A row comparison, so that the (commit_xid, id) index starts right at the cursor even when many

@@ -5,6 +5,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 import time_machine
 from django.conf import settings
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.embedded
 
 
 # The change feed serves only rows of finished transactions, so its tests commit (on PostgreSQL an ordinary
-# test's own open transaction would hold every row back). Any writing transaction still open on the server,
-# even another suite's, holds the feed back until it ends: feed tests poll until they have what they expect.
+# test's own open transaction would hold every row back). Any writing transaction still open in the database
+# holds the feed back until it ends: feed tests poll until they have what they expect.
 # (SQLite's feed needs no such thing, and its append-only triggers refuse the flush of a transactional test.)
 feed_test = pytest.mark.django_db(transaction="postgresql" in settings.DATABASES["default"]["ENGINE"])
 FEED_PATIENCE_SECONDS = 60
@@ -190,3 +191,21 @@ def test_a_change_committed_behind_an_open_transaction_waits_for_it(catalog, api
     seen, _ = read_feed(api, expected=2)
     assert held_back == []
     assert seen == [(early.external_id, 1), (late.external_id, 1)]
+
+
+@feed_test
+def test_a_write_open_in_another_database_does_not_hold_the_feed_back(catalog, api, postgresql_only):
+    """Transaction ids are the server's, but only this database's transactions can write documents."""
+    customer = CustomerFactory()
+    default = settings.DATABASES["default"]
+    elsewhere = psycopg.connect(
+        host=default["HOST"], port=default["PORT"], user=default["USER"], dbname="postgres"
+    )
+    try:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # takes an id older than the change below, and holds it
+        toggle(customer)
+        served = api.get("/api/v1/permissions/changes").json()["changes"]
+    finally:
+        elsewhere.rollback()
+        elsewhere.close()
+    assert [(item["external_id"], item["version"]) for item in served] == [(customer.external_id, 1)]
