@@ -202,7 +202,8 @@ def test_a_write_open_in_another_database_does_not_hold_the_feed_back(catalog, a
         host=default["HOST"], port=default["PORT"], user=default["USER"], dbname="postgres"
     )
     try:
-        elsewhere.execute("SELECT pg_current_xact_id()")  # takes an id older than the change below, and holds it
+        # Takes a transaction id older than the change below, and holds it.
+        elsewhere.execute("SELECT pg_current_xact_id()")
         toggle(customer)
         served = api.get("/api/v1/permissions/changes").json()["changes"]
     finally:
