@@ -261,15 +261,9 @@ class NoticeVersion(models.Model):
     def texts_by_language(self) -> dict[str, "NoticeText"]:
         return {text.language: text for text in self.texts.all()}
 
-    def canonical_wording(self) -> dict[str, dict[str, str]]:
-        """Per language, the words the text hash covers (``NoticeText.canonical``): what proof hands out, so a
-        reader can recompute the hash."""
-        return {text.language: text.canonical() for text in self.texts.order_by("language")}
-
     def compute_text_hash(self) -> str:
-        canonical = json.dumps(
-            self.canonical_wording(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-        )
+        body = {text.language: text.canonical() for text in self.texts.order_by("language")}
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def mark_published(self) -> None:
