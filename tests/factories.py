@@ -67,7 +67,9 @@ class NoticeFactory(factory.django.DjangoModelFactory):
 
 
 class NoticeVersionFactory(factory.django.DjangoModelFactory):
-    """An unpublished version with English and German texts; publish it through the consent service."""
+    """An unpublished version with English and German texts; publish it through the consent service.
+
+    ``texts__example="…"`` gives both texts an example ("[en] …", "[de] …")."""
 
     class Meta:
         model = NoticeVersion
@@ -86,6 +88,7 @@ class NoticeVersionFactory(factory.django.DjangoModelFactory):
                 what_you_get=f"[{language}] What you get.",
                 what_we_do=f"[{language}] What we do.",
                 what_we_never_do=f"[{language}] What we never do.",
+                example=f"[{language}] {kwargs['example']}" if kwargs.get("example") else "",
             )
 
 

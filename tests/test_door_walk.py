@@ -64,8 +64,8 @@ def walk_experiment() -> int:
     found = Experiment.objects.first()
     if found is None:
         offers = [
-            ({"en": "Alerts.", "de": "Hinweise."}, 50),
-            ({"en": "Two a week.", "de": "Zwei pro Woche."}, 50),
+            ({"en": {"what_you_get": "Alerts."}, "de": {"what_you_get": "Hinweise."}}, 50),
+            ({"en": {"what_you_get": "Two a week."}, "de": {"what_you_get": "Zwei pro Woche."}}, 50),
         ]
         found = create_experiment(
             staff=make_staff("marketing", username="experimenter"),

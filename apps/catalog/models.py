@@ -262,10 +262,7 @@ class NoticeVersion(models.Model):
         return {text.language: text for text in self.texts.all()}
 
     def compute_text_hash(self) -> str:
-        body = {
-            text.language: {field: getattr(text, field) for field in NoticeText.TEXT_FIELDS}
-            for text in self.texts.order_by("language")
-        }
+        body = {text.language: text.canonical() for text in self.texts.order_by("language")}
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -278,9 +275,13 @@ class NoticeVersion(models.Model):
 
 
 class NoticeText(models.Model):
-    """The wording of one notice version in one language: what we ask, what you get, what we do, never do."""
+    """The wording of one notice version in one language: what we ask, what you get, what we do, never do, and
+    optionally an example of what you get."""
 
+    # What every notice says.
     TEXT_FIELDS = ("what_we_ask", "what_you_get", "what_we_do", "what_we_never_do")
+    # Everything the customer reads: the parts, and the example when there is one.
+    WORDING_FIELDS = (*TEXT_FIELDS, "example")
 
     version = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="texts")
     language = models.CharField(max_length=10)
@@ -288,6 +289,11 @@ class NoticeText(models.Model):
     what_you_get = models.TextField()
     what_we_do = models.TextField()
     what_we_never_do = models.TextField()
+    example = models.TextField(
+        blank=True,
+        help_text="Optional: a concrete instance of what you get, e.g. “Your size 38 of the Linen Shirt is back "
+        "— 2 left”. Part of the value exchange and of the wording's hash.",
+    )
 
     class Meta:
         ordering = ["language"]
@@ -302,6 +308,14 @@ class NoticeText(models.Model):
         if self.version.is_published:
             raise PublishedVersionError(f"{self.version} is published; its wording cannot change.")
         super().save(*args, **kwargs)
+
+    def canonical(self) -> dict[str, str]:
+        """The words its version's text hash covers: the four parts, and the example only when there is one, so
+        the versions published before notices had examples keep the hash they were published with."""
+        words = {field: getattr(self, field) for field in self.TEXT_FIELDS}
+        if self.example:
+            words["example"] = self.example
+        return words
 
 
 class CatalogRevision(models.Model):

@@ -176,9 +176,8 @@ def consent_proof(
     versions = {event.notice_version for event in chosen}
     texts: dict[int, dict[str, dict[str, str]]] = {}
     for text in NoticeText.objects.filter(version__in=versions):
-        texts.setdefault(text.version_id, {})[text.language] = {
-            field_name: getattr(text, field_name) for field_name in NoticeText.TEXT_FIELDS
-        }
+        # Exactly the words the version's text hash covers, so the reader can recompute ``notice_hash``.
+        texts.setdefault(text.version_id, {})[text.language] = text.canonical()
     notes = evidence_note_texts(event.evidence.get("note_id") for event in chosen)
     answers = profile_answers_by_id((event.value or {}).get("answer_id") for event in chosen)
     now = timezone.now()

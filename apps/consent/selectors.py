@@ -520,7 +520,7 @@ def _wording(events: list[ConsentEvent]) -> dict[int, dict[str, Any]]:
                 "number": version.number,
                 "language": shown.language,
                 "text_hash": version.text_hash,
-                **{field: getattr(shown, field) for field in NoticeText.TEXT_FIELDS},
+                **{field: getattr(shown, field) for field in NoticeText.WORDING_FIELDS},
             }
     return wording
 

@@ -1,5 +1,6 @@
 """The notice lint: whether a set of variants are each a valid, informed notice, and differ only in what the
-customer gets in return (GDPR Art. 4(11), 7(1); EDPB guidelines 03/2022 on deceptive design).
+customer gets in return and the example of it (GDPR Art. 4(11), 7(1); EDPB guidelines 03/2022 on deceptive
+design).
 
 Pure: it judges what it is given (the purpose's catalog rules, the notice's titles, each variant's texts per
 language), so the tests can hand it variants that must fail.
@@ -16,9 +17,11 @@ from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import CatalogRules
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
-VALUE_EXCHANGE = "what_you_get"
 # What every notice says, in this order; the notice's title and the brand's name say who asks.
 PARTS = ("what_we_ask", "what_you_get", "what_we_do", "what_we_never_do")
+EXAMPLE = "example"  # optional: a concrete instance of what you get
+# What the customer gets in return: the promise and its example. Variants may differ here and nowhere else.
+VALUE_EXCHANGE = ("what_you_get", EXAMPLE)
 # Shown under every notice on the customer's page (templates/preferences/partials/notice.html).
 HOW_TO_WITHDRAW = gettext_lazy(
     "You can change or withdraw this at any time on this page, or with the link in every message."
@@ -32,6 +35,7 @@ def part_names() -> dict[str, str]:
         "what_you_get": _("What you get"),
         "what_we_do": _("What we do"),
         "what_we_never_do": _("What we never do"),
+        EXAMPLE: _("For example"),
     }
 
 
@@ -70,9 +74,9 @@ def lint_variants(
     for label, texts in zip(labels(len(variants)), variants, strict=False):
         for language in languages:
             text = texts.get(language) or {}
-            for part in PARTS:
+            for part in (*PARTS, EXAMPLE):
                 value = str(text.get(part, ""))
-                if not value.strip():
+                if not value.strip() and part != EXAMPLE:
                     problems.append(
                         _("Variant %(label)s has no “%(part)s” in %(language)s.")
                         % {"label": label, "part": names[part], "language": language}
@@ -83,8 +87,31 @@ def lint_variants(
                         _("Variant %(label)s has markup in “%(part)s” (%(language)s): plain text only.")
                         % {"label": label, "part": names[part], "language": language}
                     )
+        problems += _example_problems(label, texts, languages)
     problems += _difference_problems(variants, languages, names)
     return LintResult(problems)
+
+
+def _said(texts: dict[str, dict[str, str]], language: str, part: str) -> str:
+    return str((texts.get(language) or {}).get(part, "")).strip()
+
+
+def _example_problems(label: str, texts: dict[str, dict[str, str]], languages: list[str]) -> list[str]:
+    """An example in one language but not in another: the notices would not say the same in each language."""
+    given = [language for language in languages if _said(texts, language, EXAMPLE)]
+    if not given or len(given) == len(languages):
+        return []
+    return [
+        _(
+            "Variant %(label)s gives an example in %(given)s but not in %(missing)s: give one in every "
+            "language, or in none."
+        )
+        % {
+            "label": label,
+            "given": ", ".join(given),
+            "missing": ", ".join(language for language in languages if language not in given),
+        }
+    ]
 
 
 def _untranslated(language: str) -> bool:
@@ -115,28 +142,32 @@ def _controls_problems(purpose: str, rules: CatalogRules) -> list[str]:
 def _difference_problems(variants, languages, names) -> list[str]:
     problems = []
     for language in languages:
+        # Variants may offer the same with different examples: the example is what is tested then.
+        offers = [tuple(_said(texts, language, part) for part in VALUE_EXCHANGE) for texts in variants]
+        if len(set(offers)) < len(offers):
+            problems.append(
+                _("Two variants say the same in “%(part)s” (%(language)s): nothing would be tested.")
+                % {"part": names["what_you_get"], "language": language}
+            )
         for part in PARTS:
-            said = [str((texts.get(language) or {}).get(part, "")).strip() for texts in variants]
-            if part == VALUE_EXCHANGE:
-                if len(set(said)) < len(said):
-                    problems.append(
-                        _("Two variants say the same in “%(part)s” (%(language)s): nothing would be tested.")
-                        % {"part": names[part], "language": language}
-                    )
-            elif len(set(said)) > 1:
+            said = [_said(texts, language, part) for texts in variants]
+            if part not in VALUE_EXCHANGE and len(set(said)) > 1:
                 problems.append(
-                    _("The variants differ in “%(part)s” (%(language)s): only what you get may differ.")
+                    _(
+                        "The variants differ in “%(part)s” (%(language)s): only what you get and its example "
+                        "may differ."
+                    )
                     % {"part": names[part], "language": language}
                 )
     return problems
 
 
 def value_exchange_only(texts: dict[str, dict[str, str]], current: dict[str, dict[str, str]]) -> bool:
-    """Whether ``texts`` differ from ``current`` (both language -> part -> text) in the value exchange alone:
-    publishing them is then not a material change."""
+    """Whether ``texts`` differ from ``current`` (both language -> part -> text) in the value exchange alone
+    (what you get, the example): publishing them is then not a material change."""
     return set(texts) == set(current) and all(
-        str(texts[language].get(part, "")).strip() == str(current[language].get(part, "")).strip()
+        _said(texts, language, part) == _said(current, language, part)
         for language in texts
         for part in PARTS
-        if part != VALUE_EXCHANGE
+        if part not in VALUE_EXCHANGE
     )

@@ -11,7 +11,7 @@ from django.db.models import Min
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from apps.catalog.models import NoticeVersion
+from apps.catalog.models import NoticeText, NoticeVersion
 from apps.catalog.selectors import catalog_rules
 from apps.consent.entries import Choices, SnapshotEntry
 from apps.consent.rules import State
@@ -80,11 +80,9 @@ def versions_shown(customer_id: int, choices: Choices, current: dict[str, int]) 
 
 
 def variant_texts(version: NoticeVersion) -> dict[str, dict[str, str]]:
+    """Per language, every part of the version's wording (the example blank when it gives none)."""
     return {
-        text.language: {
-            part: getattr(text, part)
-            for part in ("what_we_ask", "what_you_get", "what_we_do", "what_we_never_do")
-        }
+        text.language: {part: getattr(text, part) for part in NoticeText.WORDING_FIELDS}
         for text in version.texts.all()
     }
 

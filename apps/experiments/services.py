@@ -32,7 +32,7 @@ from apps.customers.models import Exposure
 from apps.rollups import Source
 
 from . import selectors
-from .lint import MAX_VARIANTS, MIN_VARIANTS, PARTS, labels, value_exchange_only
+from .lint import EXAMPLE, MAX_VARIANTS, MIN_VARIANTS, labels, value_exchange_only
 from .models import ArmRollupMark, Experiment, Variant
 
 logger = logging.getLogger(__name__)
@@ -44,20 +44,25 @@ class VariantSpec:
     weight: int
 
 
-def variants_from_current(purpose: str, offers: list[tuple[dict[str, str], int]]) -> list[VariantSpec]:
+def variants_from_current(
+    purpose: str, offers: list[tuple[dict[str, dict[str, str]], int]]
+) -> list[VariantSpec]:
     """Variants that say what the purpose's current notice says, each with its own value exchange: ``offers``
-    holds per variant (language -> what you get, weight)."""
+    holds per variant (language -> {"what_you_get": …, "example": …}, weight).
+
+    A variant without an example shows none, even where the current notice has one: an example illustrates its
+    own variant's promise, not the current one."""
     current = current_notice_version(purpose)
     base = selectors.variant_texts(current) if current else {}
     return [
         VariantSpec(
             texts={
-                language: {**base.get(language, {}), "what_you_get": value}
-                for language, value in values.items()
+                language: {**base.get(language, {}), EXAMPLE: "", **exchange}
+                for language, exchange in exchanges.items()
             },
             weight=weight,
         )
-        for values, weight in offers
+        for exchanges, weight in offers
     ]
 
 
@@ -99,7 +104,7 @@ def create_experiment(*, staff, name: str, purpose: str, variants: list[VariantS
                 NoticeText.objects.create(
                     version=version,
                     language=language,
-                    **{part: str(text.get(part, "")).strip() for part in PARTS},
+                    **{part: str(text.get(part, "")).strip() for part in NoticeText.WORDING_FIELDS},
                 )
             Variant.objects.create(
                 experiment=experiment, label=label, notice_version=version, weight=spec.weight

@@ -70,6 +70,7 @@ class NoticeView:
     what_you_get: str
     what_we_do: str
     what_we_never_do: str
+    example: str  # blank when the notice gives none
     change_summary: str
     text_hash: str
 
@@ -86,6 +87,7 @@ def notice_view(version: NoticeVersion, language: str) -> NoticeView:
         what_you_get=text.what_you_get,
         what_we_do=text.what_we_do,
         what_we_never_do=text.what_we_never_do,
+        example=text.example,
         change_summary=translated(version.change_summary or {}, language),
         text_hash=version.text_hash,
     )
@@ -456,7 +458,7 @@ def what_we_know(customer, questions, location, location_options, language) -> l
     ]
 
 
-TEXT_FIELD_KEYS = NoticeText.TEXT_FIELDS
+TEXT_FIELD_KEYS = NoticeText.WORDING_FIELDS
 
 
 def reasks(customer, choices, rules, notices, language, now) -> list[Reask]:

@@ -213,8 +213,9 @@ class ImportForm(forms.Form):
 
 
 class ExperimentForm(forms.Form):
-    """A new experiment: one purpose, 2 to 4 variants that say in return what the marketer wants to test (the
-    rest of each notice is the purpose's current wording), and the split. A is the control."""
+    """A new experiment: one purpose, 2 to 4 variants that say in return what the marketer wants to test, each
+    optionally with an example of it (the rest of each notice is the purpose's current wording), and the split.
+    A is the control."""
 
     LABELS = "ABCD"
 
@@ -236,6 +237,17 @@ class ExperimentForm(forms.Form):
                 required=required,
                 widget=forms.Textarea(attrs={"rows": 2}),
             )
+            # Optional; the notice lint wants it in both languages or in neither.
+            self.fields[f"example_en_{label}"] = forms.CharField(
+                label=_("Variant %(label)s: an example of it (English, optional)") % {"label": label},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.fields[f"example_de_{label}"] = forms.CharField(
+                label=_("Variant %(label)s: an example of it (German, optional)") % {"label": label},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
             self.fields[f"weight_{label}"] = forms.IntegerField(
                 label=_("Variant %(label)s: share of customers (%%)") % {"label": label},
                 required=False,
@@ -243,16 +255,29 @@ class ExperimentForm(forms.Form):
                 max_value=99,
             )
 
-    def offers(self) -> list[tuple[dict[str, str], int]]:
-        """Per variant given: (language -> what you get, weight); an even split when no weight is given."""
+    def offers(self) -> list[tuple[dict[str, dict[str, str]], int]]:
+        """Per variant given: (language -> what you get and its example, weight); an even split when no weight
+        is given. A variant with an example alone is given too, so the lint says what it lacks."""
         data = self.cleaned_data
         given = [
-            label for label in self.LABELS if data.get(f"value_en_{label}") or data.get(f"value_de_{label}")
+            label
+            for label in self.LABELS
+            if any(
+                data.get(f"{part}_{language}_{label}")
+                for part in ("value", "example")
+                for language in ("en", "de")
+            )
         ]
         even = 100 // len(given)
         return [
             (
-                {"en": data.get(f"value_en_{label}", ""), "de": data.get(f"value_de_{label}", "")},
+                {
+                    language: {
+                        "what_you_get": data.get(f"value_{language}_{label}", ""),
+                        "example": data.get(f"example_{language}_{label}", ""),
+                    }
+                    for language in ("en", "de")
+                },
                 data.get(f"weight_{label}") or (even + (100 - even * len(given) if index == 0 else 0)),
             )
             for index, label in enumerate(given)

@@ -15,11 +15,17 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.catalog.models import BenefitKind
+from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent, Snapshot
 from apps.consent.rules import Provenance
-from apps.consent.services import erase_customer, mark_address_undeliverable, record_choices
+from apps.consent.services import (
+    erase_customer,
+    mark_address_undeliverable,
+    publish_notice_version,
+    record_choices,
+)
 from apps.customers.models import MessageRecord
-from tests.factories import CustomerFactory, make_choice
+from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
 
 pytestmark = pytest.mark.embedded
 
@@ -356,6 +362,19 @@ def test_the_explanation_names_the_failing_rule_and_the_event_with_its_wording(c
     event = next(event for event in body["events"] if event["purpose"] == "channel:push")
     assert (event["state"], event["source"]) == ("withdrawn", "web")
     assert event["wording"]["what_we_ask"] == "[en] May we? (channel:push v1)"
+
+
+def test_the_explanation_gives_the_example_the_customer_was_shown(catalog, api):
+    push = current_notice_version("channel:push").notice
+    publish_notice_version(version=NoticeVersionFactory(notice=push, texts__example="“Boots back in 42.”"))
+    customer = CustomerFactory()
+    allowing_news_by_push(customer)
+    body = api.get(
+        f"/api/v1/customers/{customer.external_id}/explain", {"channel": "push", "topic": "news"}
+    ).json()
+    wording = {event["purpose"]: event["wording"] for event in body["events"]}
+    assert wording["channel:push"]["example"] == "[en] “Boots back in 42.”"
+    assert wording["topic:news"]["example"] == ""
 
 
 def test_the_explanation_chain_recomputes_from_the_canonical_bytes(catalog, api):

@@ -106,7 +106,7 @@ def test_axe_finds_no_violations_on_the_re_ask_and_after_a_save(live_server, pag
 def current_texts(purpose):
     version = NoticeVersion.objects.filter(notice__purpose=purpose).order_by("-number").first()
     return [
-        {field: getattr(text, field) for field in ("language", *NoticeText.TEXT_FIELDS)}
+        {field: getattr(text, field) for field in ("language", *NoticeText.WORDING_FIELDS)}
         for text in version.texts.all()
     ]
 

@@ -1,5 +1,6 @@
-"""An experiment on the value exchange, in Chromium: two customers in different arms see different wording,
-choose, and each one's receipt and proof show the words of their own variant; axe-core on the staff pages."""
+"""An experiment on the value exchange, in Chromium: two customers in different arms see different wording (B
+with an example, A without), choose, and each one's receipt and proof show the words of their own variant;
+axe-core on the staff pages."""
 
 from django.urls import reverse
 from playwright.sync_api import expect
@@ -21,6 +22,13 @@ OFFERS = {
         "Hinweise, wenn Ihre Größe wieder da ist, höchstens zwei pro Woche.",
     ),
 }
+EXAMPLES = {
+    "A": ("", ""),
+    "B": (
+        "“Your Fjell rain jacket in size M is back: 2 left.”",
+        "„Ihre Regenjacke Fjell in Größe M ist wieder da.“",
+    ),
+}
 
 
 def running_experiment():
@@ -30,7 +38,17 @@ def running_experiment():
         name="What convinces",
         purpose=PURPOSE,
         variants=services.variants_from_current(
-            PURPOSE, [({"en": en, "de": de}, 50) for en, de in OFFERS.values()]
+            PURPOSE,
+            [
+                (
+                    {
+                        "en": {"what_you_get": OFFERS[label][0], "example": EXAMPLES[label][0]},
+                        "de": {"what_you_get": OFFERS[label][1], "example": EXAMPLES[label][1]},
+                    },
+                    50,
+                )
+                for label in OFFERS
+            ],
         ),
     )
     services.approve_experiment(experiment=experiment, staff=make_staff("officer", username="approver"))
@@ -59,6 +77,10 @@ def test_two_customers_in_different_arms_see_choose_and_keep_their_own_wording(
         offers = page.locator("#topic-sales-and-offers")
         expect(offers).to_contain_text(mine)
         expect(offers).not_to_contain_text(theirs)
+        example = EXAMPLES[label][0]
+        expect(offers.locator(".example")).to_have_count(1 if example else 0)
+        if example:
+            expect(offers.locator(".example")).to_have_text(f"For example: {example}")
         page.locator("#topic-sales-and-offers-email").check()
         expect(page.locator("#status")).to_contain_text("Saved")
         event = ConsentEvent.objects.get(customer=customer, purpose=PURPOSE)
@@ -66,14 +88,17 @@ def test_two_customers_in_different_arms_see_choose_and_keep_their_own_wording(
         receipt = page.request.get(live_server.url + reverse("preferences:receipt", args=[event.sequence]))
         assert mine in receipt.text()
         assert theirs not in receipt.text()
+        assert receipt.json()["notice"]["text"]["example"] == example
         page.context.close()
 
     staff = new_page(browser)
     sign_in(staff, live_server, role="officer")
     for label, customer in arms.items():
-        proof = staff.request.get(live_server.url + reverse("support:proof_json", args=[customer.pk])).text()
-        assert OFFERS[label][0] in proof
-        assert OFFERS["B" if label == "A" else "A"][0] not in proof
+        proof = staff.request.get(live_server.url + reverse("support:proof_json", args=[customer.pk]))
+        assert OFFERS[label][0] in proof.text()
+        assert OFFERS["B" if label == "A" else "A"][0] not in proof.text()
+        [shown] = [notice for notice in proof.json()["notices"] if notice["notice_id"] == PURPOSE]
+        assert shown["notice_content"]["en"].get("example", "") == EXAMPLES[label][0]
     for path in (reverse("support:experiments"), reverse("support:experiment", args=[experiment.pk])):
         staff.goto(live_server.url + path)
         assert violations(staff) == [], path

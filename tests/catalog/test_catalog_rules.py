@@ -1,6 +1,15 @@
 import pytest
 
-from apps.catalog.models import Channel, Topic
+from apps.catalog.models import (
+    Channel,
+    Notice,
+    NoticeText,
+    NoticeVersion,
+    Option,
+    Question,
+    QuestionVersion,
+    Topic,
+)
 from apps.catalog.selectors import catalog_revision_token, catalog_rules
 from apps.consent.rules import Provenance
 from apps.consent.services import record_choices
@@ -12,6 +21,29 @@ pytestmark = pytest.mark.embedded
 def test_every_catalog_write_gives_a_new_revision_token(catalog):
     before = catalog_revision_token()
     Topic.objects.filter(slug="news").update(position=7)
+    assert catalog_revision_token() not in (before, None)
+
+
+# Every table the cached rules are read from (migrations 0003 and 0007 put the triggers on them; a migration that
+# makes SQLite rebuild one must put them back).
+@pytest.mark.parametrize(
+    "model",
+    [
+        Channel,
+        Topic,
+        Topic.channels.through,
+        Option,
+        Notice,
+        NoticeVersion,
+        NoticeText,
+        Question,
+        QuestionVersion,
+    ],
+)
+def test_a_write_to_any_catalog_table_gives_a_new_revision_token(questions, model):
+    row = model.objects.first()
+    before = catalog_revision_token()
+    model.objects.filter(pk=row.pk).update(id=row.pk)
     assert catalog_revision_token() not in (before, None)
 
 

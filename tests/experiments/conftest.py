@@ -18,6 +18,17 @@ def texts(value_en: str, value_de: str, **overrides) -> dict:
     return result
 
 
+def offer(value_en: str, value_de: str, example_en: str = "", example_de: str = "", weight: int = 50):
+    """One variant for ``services.variants_from_current``: its value exchange per language, and its share."""
+    return (
+        {
+            "en": {"what_you_get": value_en, "example": example_en},
+            "de": {"what_you_get": value_de, "example": example_de},
+        },
+        weight,
+    )
+
+
 SHORT = texts("Short, urgent news on your topics.", "Kurze, dringende Neuigkeiten zu Ihren Themen.")
 STOCK = texts(
     "Back-in-stock alerts in your size, never more than two a week.",

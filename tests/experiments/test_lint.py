@@ -8,6 +8,11 @@ from apps.experiments.lint import lint_variants, value_exchange_only
 
 from .conftest import SHORT, STOCK, texts
 
+LINEN = {
+    "en": {"example": "“Your Linen Shirt in size 38 is back — 2 left.”"},
+    "de": {"example": "„Ihr Leinenhemd in Größe 38 ist wieder da — noch 2.“"},
+}
+
 TITLES = {"en": "Offers", "de": "Angebote"}
 
 
@@ -45,9 +50,45 @@ def test_variants_that_differ_in_what_we_do_fail(catalog):
         STOCK["en"]["what_you_get"], STOCK["de"]["what_you_get"], en={"what_we_do": "We text you daily."}
     )
     assert (
-        "The variants differ in “What we do” (en): only what you get may differ."
+        "The variants differ in “What we do” (en): only what you get and its example may differ."
         in lint([SHORT, wider]).problems
     )
+
+
+def test_variants_that_differ_in_their_examples_as_well_pass(catalog):
+    with_example = texts(STOCK["en"]["what_you_get"], STOCK["de"]["what_you_get"], **LINEN)
+    assert lint([SHORT, with_example]).problems == []
+
+
+def test_variants_that_offer_the_same_with_and_without_an_example_pass(catalog):
+    with_example = texts(SHORT["en"]["what_you_get"], SHORT["de"]["what_you_get"], **LINEN)
+    assert lint([SHORT, with_example]).problems == []
+
+
+def test_an_example_in_english_alone_fails(catalog):
+    english_only = texts(STOCK["en"]["what_you_get"], STOCK["de"]["what_you_get"], en=LINEN["en"])
+    assert lint([SHORT, english_only]).problems == [
+        "Variant B gives an example in en but not in de: give one in every language, or in none."
+    ]
+
+
+def test_an_example_in_german_alone_fails_in_the_officers_german(catalog):
+    german_only = texts(STOCK["en"]["what_you_get"], STOCK["de"]["what_you_get"], de=LINEN["de"])
+    with translation.override("de"):
+        problems = lint([german_only, SHORT]).problems
+    assert problems == [
+        "Variante A gibt ein Beispiel in de, aber nicht in en: Geben Sie es in jeder Sprache an oder in keiner."
+    ]
+
+
+def test_an_example_with_markup_fails(catalog):
+    linked = texts(
+        STOCK["en"]["what_you_get"],
+        STOCK["de"]["what_you_get"],
+        en={"example": '<a href="https://example.com">See one</a>'},
+        de={"example": "Ein Beispiel."},
+    )
+    assert "Variant B has markup in “For example” (en): plain text only." in lint([SHORT, linked]).problems
 
 
 def test_variants_that_offer_the_same_fail(catalog):
@@ -105,3 +146,12 @@ def test_full_notices_pass_for_a_privacy_officer_reading_in_german(catalog):
 def test_only_the_value_exchange_differing_is_not_material():
     assert value_exchange_only(STOCK, SHORT)
     assert not value_exchange_only(texts("x", "y", de={"what_we_do": "Anders."}), SHORT)
+
+
+def test_a_different_example_is_part_of_the_value_exchange_and_not_material():
+    assert value_exchange_only(
+        texts(SHORT["en"]["what_you_get"], SHORT["de"]["what_you_get"], **LINEN), SHORT
+    )
+    assert value_exchange_only(
+        texts(STOCK["en"]["what_you_get"], STOCK["de"]["what_you_get"], **LINEN), SHORT
+    )

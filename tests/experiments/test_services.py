@@ -18,7 +18,7 @@ from apps.experiments import selectors, services
 from apps.experiments.models import Experiment
 from tests.factories import CustomerFactory, make_choice
 
-from .conftest import SHORT, STOCK, started
+from .conftest import SHORT, STOCK, offer, started
 
 WEB = Provenance(source="web", actor="customer")
 
@@ -202,8 +202,10 @@ def test_a_clear_lift_is_said_plainly(experiment, marketer, officer, settings):
 def test_a_winner_differing_from_the_current_notice_in_what_you_get_alone_is_published_not_material(
     catalog, marketer, officer
 ):
-    offers = [({"en": "Alerts in your size.", "de": "Hinweise in Ihrer Größe."}, 50)]
-    offers.append(({"en": "Two offers a week.", "de": "Zwei Angebote pro Woche."}, 50))
+    offers = [
+        offer("Alerts in your size.", "Hinweise in Ihrer Größe."),
+        offer("Two offers a week.", "Zwei Angebote pro Woche."),
+    ]
     experiment = services.create_experiment(
         staff=marketer,
         name="From the current wording",
@@ -219,6 +221,31 @@ def test_a_winner_differing_from_the_current_notice_in_what_you_get_alone_is_pub
     assert current.texts.get(language="de").what_you_get == "Zwei Angebote pro Woche."
     assert current.text_hash == variant_version(experiment, "B").text_hash
     assert experiment.stop_reason == Experiment.StopReason.WINNER
+
+
+def test_a_winner_that_adds_an_example_to_the_current_notice_is_published_with_it_not_material(
+    catalog, marketer, officer
+):
+    now = {text.language: text.what_you_get for text in current_notice_version("topic:offers").texts.all()}
+    offers = [
+        offer(now["en"], now["de"]),
+        offer(now["en"], now["de"], "“20 % off boots until Sunday.”", "„20 % auf Stiefel bis Sonntag.“"),
+    ]
+    experiment = services.create_experiment(
+        staff=marketer,
+        name="Does an example convince?",
+        purpose="topic:offers",
+        variants=services.variants_from_current("topic:offers", offers),
+    )
+    experiment = started(experiment, marketer, officer)
+    services.stop_experiment(experiment=experiment, staff=marketer, winner="B")
+    current = current_notice_version("topic:offers")
+    experiment.refresh_from_db()
+    assert experiment.published_version == current
+    assert not current.material
+    assert current.texts.get(language="en").example == "“20 % off boots until Sunday.”"
+    assert current.texts.get(language="de").example == "„20 % auf Stiefel bis Sonntag.“"
+    assert current.text_hash == variant_version(experiment, "B").text_hash
 
 
 def test_a_winner_that_says_more_than_the_current_notice_is_published_as_material(

@@ -74,7 +74,7 @@ def english_labels() -> set[str]:
                 if value.get("en") and value.get("en") != value.get("de"):
                     labels.add(value["en"])
     for text in NoticeText.objects.filter(language="en"):
-        labels.update(getattr(text, name) for name in NoticeText.TEXT_FIELDS)
+        labels.update(getattr(text, name) for name in NoticeText.WORDING_FIELDS)
     return {label for label in labels if "%(" not in label and "{" not in label}
 
 

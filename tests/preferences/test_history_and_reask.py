@@ -89,6 +89,19 @@ def test_a_material_change_is_asked_again_first_with_what_changed(signed_in, cus
     assert 'id="reasks"' not in signed_in.get(PAGE).content.decode()
 
 
+def test_a_reask_names_an_example_the_new_wording_adds(signed_in, customer):
+    signed_in.post(PAGE, {"section": "topics", "topic:news": ["push"], **nv(*TOPICS)})
+    version = NoticeVersionFactory(notice=Notice.objects.get(purpose="topic:news"), material=True)
+    NoticeText.objects.filter(version=version, language="en").update(example="“The spring catalogue is out.”")
+    publish_notice_version(version=version)
+    html = signed_in.get(PAGE).content.decode()
+    change = html[html.index('<p class="field-name">For example</p>') :]
+    assert change.startswith(
+        '<p class="field-name">For example</p>\n      <p><span class="label">Before:</span> —</p>\n'
+        '      <p><span class="label">Now:</span> <ins>“The spring catalogue is out.”</ins></p>'
+    )
+
+
 def test_declining_after_a_material_change_records_a_refusal(signed_in, customer):
     signed_in.post(PAGE, {"section": "personalization", "depth": "activity", **nv("personalization")})
     publish_material("personalization")

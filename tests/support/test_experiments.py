@@ -44,6 +44,40 @@ def test_a_marketing_admin_creates_an_experiment_from_the_current_wording(market
     assert list(experiment.variants.values_list("weight", flat=True)) == [50, 50]
 
 
+def test_a_marketing_admin_gives_a_variant_an_example_in_both_languages(marketer_client):
+    example = {
+        "example_en_B": "“Your size 38 is back: 2 left.”",
+        "example_de_B": "„Ihre Größe 38 ist wieder da: noch 2.“",
+    }
+    response = marketer_client.post(reverse("support:experiment_new"), {**NEW, **example})
+    experiment = Experiment.objects.get()
+    texts = experiment.variants.get(label="B").notice_version.texts
+    assert dict(texts.values_list("language", "example")) == {
+        "en": example["example_en_B"],
+        "de": example["example_de_B"],
+    }
+    assert set(experiment.variants.get(label="A").notice_version.texts.values_list("example", flat=True)) == {
+        ""
+    }
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert f"<dd>{example['example_de_B']}</dd>" in page
+    assert "Every variant is a full, valid notice in every language" in page
+
+
+def test_an_example_in_one_language_alone_is_shown_by_the_lint_and_cannot_be_approved(
+    marketer_client, catalog
+):
+    response = marketer_client.post(
+        reverse("support:experiment_new"), {**NEW, "example_en_A": "“Boots, 20 % off.”"}
+    )
+    experiment = Experiment.objects.get()
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert "Variant A gives an example in en but not in de: give one in every language, or in none." in page
+    officer_client(catalog).post(reverse("support:experiment_approve", args=[experiment.pk]))
+    experiment.refresh_from_db()
+    assert experiment.approved_at is None
+
+
 def test_a_variant_without_an_offer_is_a_form_error(marketer_client):
     response = marketer_client.post(
         reverse("support:experiment_new"), {**NEW, "value_en_B": "", "value_de_B": ""}

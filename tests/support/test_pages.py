@@ -11,13 +11,13 @@ from django.utils import timezone
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent
 from apps.consent.rules import Provenance
-from apps.consent.services import evidence_hash, record_choices
+from apps.consent.services import evidence_hash, publish_notice_version, record_choices
 from apps.customers.models import EvidenceNote, MessageRecord
 from apps.customers.services import record_exposures
 from apps.delivery.services import fan_out_outbox
 from apps.support.models import StaffAccess
 from tests.delivery.factories import DestinationFactory
-from tests.factories import CustomerFactory, make_choice
+from tests.factories import CustomerFactory, NoticeVersionFactory, make_choice
 
 from .conftest import sign_in
 
@@ -106,6 +106,19 @@ def test_timeline_is_newest_first_with_old_to_new_wording_source_actor_and_evide
     body = response.content.decode()
     assert "[en] May we? (location v1)" in body
     assert "ip hash" in body.lower()
+
+
+def test_timeline_shows_the_example_the_customer_was_shown(agent_client, catalog):
+    sms = current_notice_version("channel:sms").notice
+    publish_notice_version(version=NoticeVersionFactory(notice=sms, texts__example="“Your size is back.”"))
+    customer = CustomerFactory()
+    record_choices(
+        customer=customer,
+        choices=[make_choice("channel:sms")],
+        provenance=Provenance(source="web", actor="customer"),
+    )
+    page = agent_client.get(reverse("support:timeline", args=[customer.pk])).content.decode()
+    assert "<p><strong>For example:</strong> [en] “Your size is back.”</p>" in page
 
 
 def test_timeline_filters_by_purpose_and_source(agent_client, customer_with_history):

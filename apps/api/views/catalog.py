@@ -40,6 +40,10 @@ class NoticeTextOutput(serializers.Serializer):
     what_you_get = serializers.CharField()
     what_we_do = serializers.CharField()
     what_we_never_do = serializers.CharField()
+    example = serializers.CharField(
+        allow_blank=True,
+        help_text="A concrete instance of what you get, shown beside it; blank when there is none.",
+    )
 
 
 class NoticeVersionOutput(serializers.Serializer):
