@@ -318,6 +318,14 @@ class NoticeText(models.Model):
         return words
 
 
+def languages_missing_an_example(examples: dict[str, str]) -> list[str]:
+    """Of ``{language: example}``, the languages without one while another language has one: a notice says the
+    same in every language, so an example is given in all of them or in none."""
+    if not any(example.strip() for example in examples.values()):
+        return []
+    return [language for language, example in examples.items() if not example.strip()]
+
+
 class CatalogRevision(models.Model):
     """One row whose token the database replaces on every write to a catalog table (migration 0002's triggers).
 

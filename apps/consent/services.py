@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
-from apps.catalog.models import Notice, NoticeText, NoticeVersion
+from apps.catalog.models import Notice, NoticeText, NoticeVersion, languages_missing_an_example
 from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import CatalogRules, benefit_kinds, catalog_revision_token, catalog_rules
 from apps.customers.links import confirm_email_url, page_url
@@ -503,6 +503,11 @@ def mark_notice_version_published(*, version: NoticeVersion, starting_experiment
         raise ValidationError(
             f"{version} is a variant of an experiment: only starting the experiment publishes it, after the "
             "notice lint and a privacy officer's approval (Support console → Experiments)."
+        )
+    if missing := languages_missing_an_example({text.language: text.example for text in version.texts.all()}):
+        raise ValidationError(
+            f"{version} gives an example of what the customer gets in some languages but not in "
+            f"{', '.join(missing)}: give one in every language, or in none."
         )
     with transaction.atomic():
         version.mark_published()

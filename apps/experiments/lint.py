@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.catalog.models import languages_missing_an_example
 from apps.catalog.purposes import Purpose
 from apps.catalog.selectors import CatalogRules
 
@@ -98,8 +99,10 @@ def _said(texts: dict[str, dict[str, str]], language: str, part: str) -> str:
 
 def _example_problems(label: str, texts: dict[str, dict[str, str]], languages: list[str]) -> list[str]:
     """An example in one language but not in another: the notices would not say the same in each language."""
-    given = [language for language in languages if _said(texts, language, EXAMPLE)]
-    if not given or len(given) == len(languages):
+    missing = languages_missing_an_example(
+        {language: _said(texts, language, EXAMPLE) for language in languages}
+    )
+    if not missing:
         return []
     return [
         _(
@@ -108,8 +111,8 @@ def _example_problems(label: str, texts: dict[str, dict[str, str]], languages: l
         )
         % {
             "label": label,
-            "given": ", ".join(given),
-            "missing": ", ".join(language for language in languages if language not in given),
+            "given": ", ".join(language for language in languages if language not in missing),
+            "missing": ", ".join(missing),
         }
     ]
 

@@ -1,6 +1,7 @@
 """A notice version's wording: the optional example is part of it, and versions without one keep their hash."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from apps.catalog.models import NoticeText, NoticeVersion, PublishedVersionError
@@ -61,6 +62,14 @@ def test_the_hash_covers_the_example_alone_when_the_rest_is_the_same(db):
             version=other, language=text.language, **{**text.canonical(), "example": text.example + " Two."}
         )
     assert one.compute_text_hash() != other.compute_text_hash()
+
+
+def test_a_version_with_an_example_in_one_language_only_is_not_published(db):
+    version = version_saying(WORDING, en={"example": "Like this: one."})
+    with pytest.raises(ValidationError, match="not in de"):
+        publish_notice_version(version=version)
+    version.refresh_from_db()
+    assert not version.is_published
 
 
 def test_a_published_example_cannot_be_edited(db):
