@@ -143,15 +143,18 @@ class Change:
 
 # What a caller decides to record from the customer's choices and the catalog, read under the write path's lock.
 Decide = Callable[[Choices, CatalogRules], list[Choice]]
+# What a caller runs after commit instead of the outbox announcement, when the permission document changed.
+Announce = Callable[[], None]
 
 
-def _record(change: Change, decide: Decide | None = None) -> Recorded:
+def _record(change: Change, decide: Decide | None = None, announce: Announce | None = None) -> Recorded:
     """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
     spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back.
 
     With ``decide``, the change's choices are what it returns for the locked snapshot and catalog (nothing
     recorded if it returns none): a change derived from the customer's current choices then never rests on a
-    read taken before the lock, which a concurrent change could have made stale."""
+    read taken before the lock, which a concurrent change could have made stale. ``announce`` replaces the
+    outbox announcement after commit (``_save``)."""
     if decide is None:
         _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
     locked = store.lock_customer(change.customer_id)
@@ -171,7 +174,7 @@ def _record(change: Change, decide: Decide | None = None) -> Recorded:
     store.append_events(events)
     history_only = _fold(snapshot, events, rules)
     document = _next_document(snapshot, rules, now, locked)
-    _save(snapshot, document, now)
+    _save(snapshot, document, now, announce)
     return Recorded(
         events=events,
         document=snapshot.document,
@@ -466,10 +469,13 @@ def _next_document(
     )
 
 
-def _save(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:
+def _save(
+    snapshot: Snapshot, document: PermissionDocument | None, now: datetime, announce: Announce | None = None
+) -> None:
+    """Write the state; a new document is announced after commit, by ``announce`` if the caller brings its own."""
     store.save_state(snapshot, document, now)
     if document is not None:
-        transaction.on_commit(_announce_outbox)
+        transaction.on_commit(announce or _announce_outbox)
 
 
 def _announce_outbox() -> None:
@@ -929,7 +935,7 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
 
 
 def record_inbound_report(
-    *, report: InboundReport, decide: Decide | None = None
+    *, report: InboundReport, decide: Decide | None = None, announce: Announce | None = None
 ) -> tuple[InboundReport, Recorded | None]:
     """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
     transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
@@ -937,7 +943,9 @@ def record_inbound_report(
     (a withdrawal of what they hold); those go through ``record_choices``' own body (in this transaction, no
     savepoint) with the provider as source, ``inbound:<source>`` as actor and the provider's event time as
     captured time, so a report older than the customer's newer choice for a purpose is history only (outcome
-    ``stale``)."""
+    ``stale``). ``announce``, if the permission document changed, runs after commit in place of the outbox
+    announcement (``settings.CONSENT_ON_OUTBOX_COMMIT``): the inbound door's priority push of a revocation,
+    which fans the outbox out itself, so a STOP is one publish, not two."""
     recorded = None
     with transaction.atomic():
         if decide is not None:
@@ -954,6 +962,7 @@ def record_inbound_report(
                     language=report.customer.locale,
                 ),
                 decide,
+                announce,
             )
             report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
             report.ledger_events = [event.pk for event in recorded.events]
