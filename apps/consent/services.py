@@ -5,6 +5,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Model
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
@@ -145,16 +147,25 @@ class Change:
 Decide = Callable[[Choices, CatalogRules], list[Choice]]
 # What a caller runs after commit instead of the outbox announcement, when the permission document changed.
 Announce = Callable[[], None]
+# The row a caller keeps of why it recorded (an inbound report), made from the events appended and those of them
+# kept as history only; written with the state.
+Receipt = Callable[[list[ConsentEvent], tuple[ConsentEvent, ...]], Model]
 
 
-def _record(change: Change, decide: Decide | None = None, announce: Announce | None = None) -> Recorded:
+def _record(
+    change: Change,
+    decide: Decide | None = None,
+    announce: Announce | None = None,
+    receipt: Receipt | None = None,
+) -> Recorded:
     """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
     spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back.
 
     With ``decide``, the change's choices are what it returns for the locked snapshot and catalog (nothing
     recorded if it returns none): a change derived from the customer's current choices then never rests on a
     read taken before the lock, which a concurrent change could have made stale. ``announce`` replaces the
-    outbox announcement after commit (``_save``)."""
+    outbox announcement after commit (``_save``); ``receipt``'s row, when events are appended, is written in the
+    state's own statement (``store.save_state``)."""
     if decide is None:
         _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
     locked = store.lock_customer(change.customer_id)
@@ -174,7 +185,7 @@ def _record(change: Change, decide: Decide | None = None, announce: Announce | N
     store.append_events(events)
     history_only = _fold(snapshot, events, rules)
     document = _next_document(snapshot, rules, now, locked)
-    _save(snapshot, document, now, announce)
+    _save(snapshot, document, now, announce, receipt(events, history_only) if receipt else None)
     return Recorded(
         events=events,
         document=snapshot.document,
@@ -470,10 +481,14 @@ def _next_document(
 
 
 def _save(
-    snapshot: Snapshot, document: PermissionDocument | None, now: datetime, announce: Announce | None = None
+    snapshot: Snapshot,
+    document: PermissionDocument | None,
+    now: datetime,
+    announce: Announce | None = None,
+    receipt: Model | None = None,
 ) -> None:
     """Write the state; a new document is announced after commit, by ``announce`` if the caller brings its own."""
-    store.save_state(snapshot, document, now)
+    store.save_state(snapshot, document, now, receipt)
     if document is not None:
         transaction.on_commit(announce or _announce_outbox)
 
@@ -963,17 +978,24 @@ def record_inbound_report(
                 ),
                 decide,
                 announce,
+                partial(_receipt, report),
             )
-            report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
-            report.ledger_events = [event.pk for event in recorded.events]
-            if len(recorded.history_only) == len(recorded.events):
-                report.outcome = (
-                    InboundReport.Outcome.STALE if recorded.events else InboundReport.Outcome.UNCHANGED
-                )
-            else:
-                report.outcome = InboundReport.Outcome.RECORDED
-        report.save()
+            if not recorded.events:
+                report.outcome = InboundReport.Outcome.UNCHANGED
+        if report.pk is None:  # nothing recorded, so not written with the state
+            report.save()
     return report, recorded
+
+
+def _receipt(
+    report: InboundReport, events: list[ConsentEvent], history_only: tuple[ConsentEvent, ...]
+) -> InboundReport:
+    """The report, completed with the events it recorded: history only (``stale``) when every one of them is."""
+    report.recorded_at = events[0].recorded_at
+    report.ledger_events = [event.pk for event in events]
+    stale = len(history_only) == len(events)
+    report.outcome = InboundReport.Outcome.STALE if stale else InboundReport.Outcome.RECORDED
+    return report
 
 
 def mark_address_undeliverable(*, customer: Customer, at: datetime) -> bool:
