@@ -237,6 +237,7 @@ def main():
     customers = prepare()
     if os.environ.get("PROFILE") in ("stop", "bare"):
         profile(customers, os.environ["PROFILE"])
+        forget_queued_tasks()
         return
     times, to_ledger = server_time(customers)
     stop_rate, bare_rate = len(times["stop"]) / sum(times["stop"]), len(times["bare"]) / sum(times["bare"])
