@@ -5,6 +5,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Model
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
@@ -143,15 +145,27 @@ class Change:
 
 # What a caller decides to record from the customer's choices and the catalog, read under the write path's lock.
 Decide = Callable[[Choices, CatalogRules], list[Choice]]
+# What a caller runs after commit instead of the outbox announcement, when the permission document changed.
+Announce = Callable[[], None]
+# The row a caller keeps of why it recorded (an inbound report), made from the events appended and those of them
+# kept as history only; written with the state.
+Receipt = Callable[[list[ConsentEvent], tuple[ConsentEvent, ...]], Model]
 
 
-def _record(change: Change, decide: Decide | None = None) -> Recorded:
+def _record(
+    change: Change,
+    decide: Decide | None = None,
+    announce: Announce | None = None,
+    receipt: Receipt | None = None,
+) -> Recorded:
     """``record_choices`` in the caller's transaction: a caller that writes more with it (an inbound report)
     spares the savepoint a nested ``atomic`` costs; an error still rolls the whole transaction back.
 
     With ``decide``, the change's choices are what it returns for the locked snapshot and catalog (nothing
     recorded if it returns none): a change derived from the customer's current choices then never rests on a
-    read taken before the lock, which a concurrent change could have made stale."""
+    read taken before the lock, which a concurrent change could have made stale. ``announce`` replaces the
+    outbox announcement after commit (``_save``); ``receipt``'s row, when events are appended, is written in the
+    state's own statement (``store.save_state``)."""
     if decide is None:
         _validate_context(choices=change.choices, provenance=change.provenance, language=change.language)
     locked = store.lock_customer(change.customer_id)
@@ -171,7 +185,7 @@ def _record(change: Change, decide: Decide | None = None) -> Recorded:
     store.append_events(events)
     history_only = _fold(snapshot, events, rules)
     document = _next_document(snapshot, rules, now, locked)
-    _save(snapshot, document, now)
+    _save(snapshot, document, now, announce, receipt(events, history_only) if receipt else None)
     return Recorded(
         events=events,
         document=snapshot.document,
@@ -466,10 +480,17 @@ def _next_document(
     )
 
 
-def _save(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:
-    store.save_state(snapshot, document, now)
+def _save(
+    snapshot: Snapshot,
+    document: PermissionDocument | None,
+    now: datetime,
+    announce: Announce | None = None,
+    receipt: Model | None = None,
+) -> None:
+    """Write the state; a new document is announced after commit, by ``announce`` if the caller brings its own."""
+    store.save_state(snapshot, document, now, receipt)
     if document is not None:
-        transaction.on_commit(_announce_outbox)
+        transaction.on_commit(announce or _announce_outbox)
 
 
 def _announce_outbox() -> None:
@@ -934,7 +955,7 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
 
 
 def record_inbound_report(
-    *, report: InboundReport, decide: Decide | None = None
+    *, report: InboundReport, decide: Decide | None = None, announce: Announce | None = None
 ) -> tuple[InboundReport, Recorded | None]:
     """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
     transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
@@ -942,7 +963,9 @@ def record_inbound_report(
     (a withdrawal of what they hold); those go through ``record_choices``' own body (in this transaction, no
     savepoint) with the provider as source, ``inbound:<source>`` as actor and the provider's event time as
     captured time, so a report older than the customer's newer choice for a purpose is history only (outcome
-    ``stale``)."""
+    ``stale``). ``announce``, if the permission document changed, runs after commit in place of the outbox
+    announcement (``settings.CONSENT_ON_OUTBOX_COMMIT``): the inbound door's priority push of a revocation,
+    which fans the outbox out itself, so a STOP is one publish, not two."""
     recorded = None
     with transaction.atomic():
         if decide is not None:
@@ -959,17 +982,25 @@ def record_inbound_report(
                     language=report.customer.locale,
                 ),
                 decide,
+                announce,
+                partial(_receipt, report),
             )
-            report.recorded_at = recorded.events[0].recorded_at if recorded.events else None
-            report.ledger_events = [event.pk for event in recorded.events]
-            if len(recorded.history_only) == len(recorded.events):
-                report.outcome = (
-                    InboundReport.Outcome.STALE if recorded.events else InboundReport.Outcome.UNCHANGED
-                )
-            else:
-                report.outcome = InboundReport.Outcome.RECORDED
-        report.save()
+            if not recorded.events:
+                report.outcome = InboundReport.Outcome.UNCHANGED
+        if report.pk is None:  # nothing recorded, so not written with the state
+            report.save()
     return report, recorded
+
+
+def _receipt(
+    report: InboundReport, events: list[ConsentEvent], history_only: tuple[ConsentEvent, ...]
+) -> InboundReport:
+    """The report, completed with the events it recorded: history only (``stale``) when every one of them is."""
+    report.recorded_at = events[0].recorded_at
+    report.ledger_events = [event.pk for event in events]
+    stale = len(history_only) == len(events)
+    report.outcome = InboundReport.Outcome.STALE if stale else InboundReport.Outcome.RECORDED
+    return report
 
 
 def mark_address_undeliverable(*, customer: Customer, at: datetime) -> bool:

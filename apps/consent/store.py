@@ -232,43 +232,81 @@ def _insert_rows(
     return returned
 
 
-def save_state(snapshot: Snapshot, document: PermissionDocument | None, now: datetime) -> None:
-    """Write the new permission document and its outbox row (if there is one), then save the snapshot.
+def save_state(
+    snapshot: Snapshot, document: PermissionDocument | None, now: datetime, receipt: Model | None = None
+) -> None:
+    """Write the new permission document and its outbox row (if there is one), then save the snapshot, and insert
+    ``receipt`` (the row of what caused the change, an inbound report) if given.
 
-    On PostgreSQL in one statement: the document and its outbox row are written by data-modifying CTEs of the
-    snapshot's own INSERT or UPDATE, which takes the document's new id from them (three round trips were about
-    a tenth of a STOP texted back). SQLite has no such CTEs: there they are three statements.
+    On PostgreSQL in one statement: document, outbox row and receipt are written by data-modifying CTEs of the
+    snapshot's own INSERT or UPDATE, which takes the document's new id from them (each round trip saved was
+    several percent of a STOP texted back). SQLite has no such CTEs: there they are one statement each.
     """
     snapshot.updated_at = now
     with connection.cursor() as cursor:
-        if document is not None and connection.vendor == "postgresql":
-            outbox, outbox_params = _values(OutboxEntry(created_at=now), OUTBOX_FIELDS, document_id="d.id")
-            write, params = _snapshot_write(snapshot, document_id="(SELECT id FROM d)")
+        if connection.vendor == "postgresql":
+            ctes, params, returned = [], [], []
+            document_id = "%s"
+            if document is not None:
+                outbox, outbox_params = _values(
+                    OutboxEntry(created_at=now), OUTBOX_FIELDS, document_id="d.id"
+                )
+                ctes += [
+                    f"d AS ({_INSERT_DOCUMENTS} VALUES ({_marks(DOCUMENT_FIELDS)}) RETURNING id, commit_xid)",
+                    f"o AS ({_INSERT_OUTBOX} SELECT {', '.join(outbox)} FROM d)",  # noqa: S608 (our constants)
+                ]
+                params += [*_row(document, DOCUMENT_FIELDS), *outbox_params]
+                document_id = "(SELECT id FROM d)"
+                returned += ["(SELECT id FROM d)", "(SELECT commit_xid FROM d)"]
+            if receipt is not None:
+                insert, receipt_params = _insert_one(receipt)
+                ctes.append(f"r AS ({insert} RETURNING id)")
+                params += receipt_params
+                returned.append("(SELECT id FROM r)")
+            write, write_params = _snapshot_write(snapshot, document_id)
             cursor.execute(
-                f"WITH d AS ({_INSERT_DOCUMENTS} VALUES ({_marks(DOCUMENT_FIELDS)}) RETURNING id, commit_xid), "  # noqa: S608 (our constants and placeholders)
-                f"o AS ({_INSERT_OUTBOX} SELECT {', '.join(outbox)} FROM d) {write} "
-                "RETURNING (SELECT id FROM d), (SELECT commit_xid FROM d)",
-                [*_row(document, DOCUMENT_FIELDS), *outbox_params, *params],
+                (f"WITH {', '.join(ctes)} " if ctes else "")
+                + write
+                + (f" RETURNING {', '.join(returned)}" if returned else ""),
+                [*params, *write_params],
             )
-            document.pk, document.commit_xid = cursor.fetchone()
-        elif document is not None:
-            cursor.execute(
-                f"{_INSERT_DOCUMENTS} VALUES ({_marks(DOCUMENT_FIELDS)}) RETURNING id, commit_xid",
-                _row(document, DOCUMENT_FIELDS),
-            )
-            document.pk, document.commit_xid = cursor.fetchone()
-            cursor.execute(
-                f"{_INSERT_OUTBOX} VALUES ({_marks(OUTBOX_FIELDS)})",
-                _row(OutboxEntry(document=document, created_at=now), OUTBOX_FIELDS),
-            )
-            snapshot.document = document
-            cursor.execute(*_snapshot_write(snapshot))
+            ids = list(cursor.fetchone()) if returned else []
+            if document is not None:
+                document.pk, document.commit_xid = ids[:2]
+            if receipt is not None:
+                receipt.pk = ids[-1]
         else:
+            if document is not None:
+                cursor.execute(
+                    f"{_INSERT_DOCUMENTS} VALUES ({_marks(DOCUMENT_FIELDS)}) RETURNING id, commit_xid",
+                    _row(document, DOCUMENT_FIELDS),
+                )
+                document.pk, document.commit_xid = cursor.fetchone()
+                cursor.execute(
+                    f"{_INSERT_OUTBOX} VALUES ({_marks(OUTBOX_FIELDS)})",
+                    _row(OutboxEntry(document=document, created_at=now), OUTBOX_FIELDS),
+                )
+                snapshot.document = document
             cursor.execute(*_snapshot_write(snapshot))
+            if receipt is not None:
+                insert, receipt_params = _insert_one(receipt)
+                cursor.execute(f"{insert} RETURNING id", receipt_params)
+                receipt.pk = cursor.fetchone()[0]
     if document is not None:
         _mark_saved(document)
         snapshot.document = document
+    if receipt is not None:
+        _mark_saved(receipt)
     _mark_saved(snapshot)
+
+
+def _insert_one(instance: Model) -> tuple[str, list[Any]]:
+    """The INSERT of one new ``instance`` (without RETURNING) and its parameters."""
+    fields = written_fields(type(instance))
+    return (
+        f"INSERT INTO {instance._meta.db_table} ({_names(fields)}) VALUES ({_marks(fields)})",  # noqa: S608
+        _row(instance, fields),
+    )
 
 
 def _snapshot_write(snapshot: Snapshot, document_id: str = "%s") -> tuple[str, list[Any]]:

@@ -36,8 +36,14 @@ def on_outbox_commit() -> None:
 
 @shared_task
 def fan_out_outbox() -> int:
+    return _send_fanned_out(services.fan_out_outbox())
+
+
+def _send_fanned_out(fan_out: services.FanOut) -> int:
+    """Queue the routine sends of what ``fan_out`` created, then fan out and queue what is left; returns how many
+    outbox rows. Whoever fans a row out queues its sends: no other fan-out will find that row again."""
     total = 0
-    while (fan_out := services.fan_out_outbox()).entries:
+    while fan_out.entries:
         total += fan_out.entries
         destinations = Destination.objects.filter(pk__in=fan_out.per_destination).values_list(
             "pk", "queue", "batch_size"
@@ -46,6 +52,7 @@ def fan_out_outbox() -> int:
             queue_sends(
                 destination_id, queue, tasks=math.ceil(fan_out.per_destination[destination_id] / batch_size)
             )
+        fan_out = services.fan_out_outbox()
     return total
 
 
@@ -69,10 +76,13 @@ def push_now(customer_id: int) -> None:
 
 @shared_task
 def push_customer(customer_id: int) -> None:
-    """Fan out now, then one send per destination for this customer alone, each on the priority queue."""
-    services.fan_out_outbox()
+    """Fan out now, then one send per destination for this customer alone, each on the priority queue; then the
+    routine sends of everything the fan-out took, as ``fan_out_outbox`` would: the revocation's commit publishes
+    only this task, and other customers' changes it fanned out would otherwise wait for the sweeper."""
+    fan_out = services.fan_out_outbox()
     for pk in Destination.objects.filter(enabled=True).values_list("pk", flat=True):
         send_deliveries.apply_async((pk, [customer_id]), queue=settings.DELIVERY_PRIORITY_QUEUE)
+    _send_fanned_out(fan_out)
 
 
 @shared_task

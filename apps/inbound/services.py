@@ -10,10 +10,11 @@ a change Candor pushed) records nothing.
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -166,12 +167,9 @@ def handle_report(*, source: InboundSource, report: Report, received_at: datetim
     if known:
         return Handled(report, known, duplicate=True)
     try:
-        kept, recorded = _keep(source, report, customer, received_at)
+        kept = _keep(source, report, customer, received_at)
     except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
         return Handled(report, _known(source, report).first() or Outcome.UNCHANGED, True)
-    if kept.revocation and recorded is not None and recorded.document_changed:
-        customer_id = kept.customer_id
-        transaction.on_commit(lambda: push_now(customer_id))
     return Handled(report, kept.outcome, language=customer.locale if customer else settings.LANGUAGE_CODE)
 
 
@@ -198,7 +196,9 @@ def _keep(source: InboundSource, report: Report, customer: Customer | None, rece
     if kept.revocation or report.action == Action.REVIEW:
         kept.deadline_at = revocation_deadline(received_at, deadline_spec(channel))
     kept.outcome, decide = _decide(source, report, customer, channel, topics, kept)
-    return record_inbound_report(report=kept, decide=decide)
+    # A revocation goes to every destination from the priority queue, ahead of routine changes.
+    announce = partial(push_now, customer.pk) if kept.revocation and customer else None
+    return record_inbound_report(report=kept, decide=decide, announce=announce)[0]
 
 
 def _decide(source, report, customer, channel, topics, kept) -> tuple[str, Decide | None]:

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.consent import store
-from apps.consent.models import ConsentEvent, OutboxEntry, PermissionDocument, Snapshot
-from apps.consent.rules import Provenance
-from apps.consent.services import Change, record_changes_in_bulk, record_choices
+from apps.consent.models import ConsentEvent, InboundReport, OutboxEntry, PermissionDocument, Snapshot
+from apps.consent.rules import Provenance, withdrawal_choices
+from apps.consent.services import Change, record_changes_in_bulk, record_choices, record_inbound_report
 from tests.factories import CustomerFactory, make_choice
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
@@ -35,7 +35,7 @@ def choices():
     ]
 
 
-@pytest.mark.parametrize("model", [ConsentEvent, PermissionDocument, OutboxEntry, Snapshot])
+@pytest.mark.parametrize("model", [ConsentEvent, PermissionDocument, OutboxEntry, Snapshot, InboundReport])
 def test_every_field_of_a_written_model_is_written_or_filled_in_by_the_database(model):
     generated = {
         field.attname
@@ -62,6 +62,34 @@ def test_a_change_is_stored_as_the_orm_would_store_it_column_for_column(catalog)
     assert OutboxEntry.objects.filter(document=recorded.document).count() == 1
     snapshot = Snapshot.objects.get(customer=customer)
     assert snapshot.document_id == recorded.document.pk
+
+
+def test_an_inbound_report_written_with_the_state_is_stored_as_the_orm_would_store_it(catalog):
+    customer = CustomerFactory()
+    record_choices(
+        customer=customer, choices=choices(), provenance=Provenance(source="web", actor="customer")
+    )
+    now = timezone.now()
+    report = InboundReport(
+        source_name="texts",
+        provider="twilio",
+        event_id="SM" + "d" * 32,
+        kind="STOP",
+        customer=customer,
+        channel="sms",
+        revocation=True,
+        occurred_at=now,
+        received_at=now,
+        deadline_at=now + timedelta(days=14),
+    )
+
+    kept, recorded = record_inbound_report(
+        report=report, decide=lambda current, rules: withdrawal_choices(current, rules, "sms", ())
+    )
+
+    assert kept.outcome == InboundReport.Outcome.RECORDED
+    assert kept.ledger_events == [event.pk for event in recorded.events]
+    assert stored(kept) == columns(kept)
 
 
 def test_a_change_in_bulk_is_stored_as_the_orm_would_store_it_column_for_column(catalog):

@@ -1,8 +1,9 @@
 import pytest
 
 from apps.consent.models import OutboxEntry
-from apps.delivery import services
+from apps.delivery import services, tasks
 from apps.delivery.models import Delivery, DeliveryCursor
+from tests.factories import CustomerFactory
 
 from .conftest import grant_email, withdraw_email
 from .factories import DestinationFactory
@@ -82,3 +83,21 @@ def test_a_destination_limited_to_some_purposes_gets_only_versions_that_change_t
 
     assert Delivery.objects.filter(destination=sms_only).count() == 1
     assert Delivery.objects.filter(destination=everything).count() == 2
+
+
+def test_a_priority_push_queues_the_routine_sends_of_other_changes_its_fan_out_took(
+    customer, catalog, queued_tasks, settings
+):
+    """A revocation's commit publishes only the push: another customer's change the push fanned out is sent on
+    the routine path, not left for the sweeper."""
+    destination = DestinationFactory()
+    grant_email(other := CustomerFactory())
+    withdraw_email(customer)
+
+    tasks.push_customer(customer.pk)
+
+    assert queued_tasks == [
+        ("apps.delivery.tasks.send_deliveries", [destination.pk, [customer.pk]]),
+        ("apps.delivery.tasks.send_deliveries", [destination.pk]),
+    ]
+    assert Delivery.objects.filter(customer=other, destination=destination).count() == 1

@@ -78,13 +78,14 @@ def test_a_change_pushed_to_braze_and_echoed_back_is_one_event_not_a_ping_pong(
     assert Delivery.objects.count() == deliveries
 
 
-def test_a_revocation_is_queued_for_every_destination_on_the_priority_path(
+def test_a_revocation_is_queued_for_every_destination_on_the_priority_path_in_one_publish(
     client, customer, twilio, queued_tasks, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         twilio_post(client, twilio, Body="STOP")
 
-    assert ("apps.delivery.tasks.push_customer", [customer.pk]) in queued_tasks
+    # The priority push fans the outbox out itself: no routine fan-out is queued beside it.
+    assert queued_tasks == [("apps.delivery.tasks.push_customer", [customer.pk])]
 
 
 def test_a_resubscription_takes_the_routine_path(
@@ -96,4 +97,4 @@ def test_a_resubscription_takes_the_routine_path(
     with django_capture_on_commit_callbacks(execute=True):
         twilio_post(client, twilio, Body="START")
 
-    assert not [name for name, _ in queued_tasks if name == "apps.delivery.tasks.push_customer"]
+    assert [name for name, _ in queued_tasks] == ["apps.delivery.tasks.fan_out_outbox"]
