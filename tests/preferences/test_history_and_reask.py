@@ -93,6 +93,7 @@ def test_a_reask_names_an_example_the_new_wording_adds(signed_in, customer):
     signed_in.post(PAGE, {"section": "topics", "topic:news": ["push"], **nv(*TOPICS)})
     version = NoticeVersionFactory(notice=Notice.objects.get(purpose="topic:news"), material=True)
     NoticeText.objects.filter(version=version, language="en").update(example="“The spring catalogue is out.”")
+    NoticeText.objects.filter(version=version, language="de").update(example="„Der Frühjahrskatalog ist da.“")
     publish_notice_version(version=version)
     html = signed_in.get(PAGE).content.decode()
     change = html[html.index('<p class="field-name">For example</p>') :]
