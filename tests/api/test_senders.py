@@ -1,6 +1,7 @@
 """The sender's API: links and List-Unsubscribe headers per message, allow/deny with a reason, why, and what
 was sent."""
 
+import gc
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from apps.api.views import senders
 from apps.catalog.models import BenefitKind
 from apps.catalog.selectors import current_notice_version
 from apps.consent.models import ConsentEvent, Snapshot
@@ -340,6 +342,23 @@ def test_a_bad_decision_item_is_refused_with_a_pointer_and_no_answers(catalog, a
 def test_a_decision_batch_holds_at_most_ten_thousand(catalog, api):
     items = [{"external_id": "a", "channel": "email", "topic": "news"}] * 10_001
     assert api.post("/api/v1/decisions", {"decisions": items}, format="json").status_code == 400
+
+
+def test_a_decision_batch_pauses_the_garbage_collector_only_while_it_runs(catalog, api, monkeypatch):
+    seen = []
+    monkeypatch.setattr(senders, "decisions", lambda asked: seen.append(gc.isenabled()) or [])
+    assert api.post("/api/v1/decisions", {"decisions": []}, format="json").status_code == 200
+    refused = api.post("/api/v1/decisions", {"decisions": [{"channel": "fax"}]}, format="json")
+    assert (seen, refused.status_code, gc.isenabled()) == ([False], 400, True)
+
+
+def test_a_decision_batch_leaves_a_collector_switched_off_elsewhere_off(catalog, api):
+    gc.disable()
+    try:
+        assert api.post("/api/v1/decisions", {"decisions": []}, format="json").status_code == 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # --- explain ----------------------------------------------------------------------------------------------------

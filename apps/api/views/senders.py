@@ -1,7 +1,9 @@
 """For senders (ESPs, CDPs) at send time, in bulk: the links a message carries, may I send it now, why, and what
 was sent."""
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -227,6 +229,10 @@ class DecisionsApi(ApiView):
         responses={200: DecisionsOutput, **problems(400)},
     )
     def post(self, request):
+        with _collector_paused():
+            return self._decide(request)
+
+    def _decide(self, request):
         # Parsed by hand, not by DecisionItemInput (which documents the shape): DRF's per-field validation costs
         # more than the decisions themselves at 10,000 items.
         items = request.data.get("decisions") if isinstance(request.data, dict) else None
@@ -251,6 +257,22 @@ class DecisionsApi(ApiView):
                 ]
             }
         )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector off while a batch runs: 10,000 decisions allocate well over a hundred
+    thousand small objects, none of them cyclic, and every few hundred allocations the collector walked them all
+    again (about two fifths of a 10,000-decision request, measured). Reference counting still frees everything;
+    the collector runs at the next allocation after. Left as it was found if something else switched it off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _decision_requests(items: list) -> list[DecisionRequest]:
