@@ -264,7 +264,9 @@ def _collector_paused() -> Iterator[None]:
     """Hold Python's cyclic garbage collector off while a batch runs: 10,000 decisions allocate well over a hundred
     thousand small objects, none of them cyclic, and every few hundred allocations the collector walked them all
     again (about two fifths of a 10,000-decision request, measured). Reference counting still frees everything;
-    the collector runs at the next allocation after. Left as it was found if something else switched it off."""
+    the collector runs at the next allocation after. The switch is the process's: a request served alongside on
+    another thread goes without the collector meanwhile too, which only delays it. Left as it was found if something
+    else switched it off."""
     if not gc.isenabled():
         yield
         return
