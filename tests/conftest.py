@@ -1,3 +1,4 @@
+import contextlib
 import os
 import uuid
 
@@ -60,16 +61,23 @@ def staff_client(client, db):
     return sign_in(client, admin)
 
 
-@pytest.fixture
-def unreachable_broker():
-    """Celery publishes to a broker nobody listens at (a closed port): every ``.delay`` fails as in an outage."""
+@contextlib.contextmanager
+def publishing_to(broker_url: str):
+    """The test process's Celery publishes to ``broker_url`` (not eagerly) meanwhile."""
     conf = celery_app.conf
     before = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    conf.broker_url, conf.task_always_eager = broker_url, False
     _forget_broker_connections()
     yield
     conf.broker_url, conf.task_always_eager = before
     _forget_broker_connections()
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Celery publishes to a broker nobody listens at (a closed port): every ``.delay`` fails as in an outage."""
+    with publishing_to("redis://127.0.0.1:1/0"):
+        yield
     delivery_tasks._fast_path_paused_until = 0.0  # the fast path's circuit breaker forgets the outage
 
 

@@ -265,6 +265,7 @@ class InboundReport(models.Model):
     the customer by surrogate key, never the address, number or message text."""
 
     class Outcome(models.TextChoices):
+        RECEIVED = "received", "Received: the ledger takes it next"
         RECORDED = "recorded", "Recorded in the ledger"
         UNCHANGED = "unchanged", "Already so: nothing to record"
         STALE = "stale", "Older than the customer's newer choice: history only"
@@ -292,6 +293,11 @@ class InboundReport(models.Model):
     recorded_at = models.DateTimeField(null=True, blank=True, help_text="When the ledger took it.")
     deadline_at = models.DateTimeField(null=True, blank=True, help_text="When the law wants it honoured.")
     ledger_events = models.JSONField(default=list, blank=True)
+    topics = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The topics it withdraws or re-grants on its channel (none: the whole channel).",
+    )
 
     class Meta:
         ordering = ["-received_at"]
@@ -303,6 +309,10 @@ class InboundReport(models.Model):
         indexes = [
             models.Index(fields=["received_at"], name="inbound_report_received"),
             models.Index(fields=["customer", "received_at"], name="inbound_report_customer"),
+            # What the ledger has still to take: the recorder's sweep reads only these.
+            models.Index(
+                fields=["received_at"], name="inbound_report_waiting", condition=models.Q(outcome="received")
+            ),
         ]
 
     def __str__(self) -> str:

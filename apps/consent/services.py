@@ -957,9 +957,9 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
 def record_inbound_report(
     *, report: InboundReport, decide: Decide | None = None, announce: Announce | None = None
 ) -> tuple[InboundReport, Recorded | None]:
-    """Keep a provider's report (unsaved ``InboundReport``) and record the choices it carries, in one
-    transaction: a report already kept for the source and event id raises ``IntegrityError`` and records
-    nothing. ``decide`` says what the report means for the customer's choices as the write path locked them
+    """Keep a provider's report (an ``InboundReport``: new, or kept before as received) and record the choices it
+    carries, in one transaction: a new report for a source and event id kept before raises ``IntegrityError``
+    and records nothing. ``decide`` says what the report means for the customer's choices as the write path locked them
     (a withdrawal of what they hold); those go through ``record_choices``' own body (in this transaction, no
     savepoint) with the provider as source, ``inbound:<source>`` as actor and the provider's event time as
     captured time, so a report older than the customer's newer choice for a purpose is history only (outcome
@@ -987,7 +987,7 @@ def record_inbound_report(
             )
             if not recorded.events:
                 report.outcome = InboundReport.Outcome.UNCHANGED
-        if report.pk is None:  # nothing recorded, so not written with the state
+        if recorded is None or not recorded.events:  # else written with the state
             report.save()
     return report, recorded
 

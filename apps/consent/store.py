@@ -235,8 +235,8 @@ def _insert_rows(
 def save_state(
     snapshot: Snapshot, document: PermissionDocument | None, now: datetime, receipt: Model | None = None
 ) -> None:
-    """Write the new permission document and its outbox row (if there is one), then save the snapshot, and insert
-    ``receipt`` (the row of what caused the change, an inbound report) if given.
+    """Write the new permission document and its outbox row (if there is one), then save the snapshot, and save
+    ``receipt`` (the row of what caused the change, an inbound report: inserted if new, else updated) if given.
 
     On PostgreSQL in one statement: document, outbox row and receipt are written by data-modifying CTEs of the
     snapshot's own INSERT or UPDATE, which takes the document's new id from them (each round trip saved was
@@ -259,8 +259,8 @@ def save_state(
                 document_id = "(SELECT id FROM d)"
                 returned += ["(SELECT id FROM d)", "(SELECT commit_xid FROM d)"]
             if receipt is not None:
-                insert, receipt_params = _insert_one(receipt)
-                ctes.append(f"r AS ({insert} RETURNING id)")
+                write_receipt, receipt_params = _write_one(receipt)
+                ctes.append(f"r AS ({write_receipt} RETURNING id)")
                 params += receipt_params
                 returned.append("(SELECT id FROM r)")
             write, write_params = _snapshot_write(snapshot, document_id)
@@ -289,8 +289,8 @@ def save_state(
                 snapshot.document = document
             cursor.execute(*_snapshot_write(snapshot))
             if receipt is not None:
-                insert, receipt_params = _insert_one(receipt)
-                cursor.execute(f"{insert} RETURNING id", receipt_params)
+                write_receipt, receipt_params = _write_one(receipt)
+                cursor.execute(f"{write_receipt} RETURNING id", receipt_params)
                 receipt.pk = cursor.fetchone()[0]
     if document is not None:
         _mark_saved(document)
@@ -300,13 +300,15 @@ def save_state(
     _mark_saved(snapshot)
 
 
-def _insert_one(instance: Model) -> tuple[str, list[Any]]:
-    """The INSERT of one new ``instance`` (without RETURNING) and its parameters."""
+def _write_one(instance: Model) -> tuple[str, list[Any]]:
+    """The INSERT of ``instance`` if new, else the UPDATE of every column it writes (without RETURNING), and
+    its parameters."""
     fields = written_fields(type(instance))
-    return (
-        f"INSERT INTO {instance._meta.db_table} ({_names(fields)}) VALUES ({_marks(fields)})",  # noqa: S608
-        _row(instance, fields),
-    )
+    table = instance._meta.db_table
+    if _is_new(instance):
+        return f"INSERT INTO {table} ({_names(fields)}) VALUES ({_marks(fields)})", _row(instance, fields)  # noqa: S608
+    columns = ", ".join(f"{field.column} = %s" for field in fields)
+    return f"UPDATE {table} SET {columns} WHERE id = %s", [*_row(instance, fields), instance.pk]  # noqa: S608
 
 
 def _snapshot_write(snapshot: Snapshot, document_id: str = "%s") -> tuple[str, list[Any]]:

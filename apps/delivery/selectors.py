@@ -149,9 +149,15 @@ def prometheus_metrics(*, now: datetime | None = None) -> str:
         [("", revocations["unacknowledged"])],
     )
     metric(
+        "candor_inbound_waiting_for_ledger",
+        "gauge",
+        "Revocations received and not yet recorded (the priority queue or its sweep records them).",
+        [("", revocations["waiting_for_ledger"])],
+    )
+    metric(
         "candor_inbound_past_deadline",
         "gauge",
-        "Revocations not acknowledged everywhere by their legal deadline (INBOUND_DEADLINES).",
+        "Revocations not recorded or not acknowledged everywhere by their legal deadline (INBOUND_DEADLINES).",
         [("", revocations["past_deadline"])],
     )
     last_sweep = sweeper_last_run()
@@ -261,10 +267,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def revocation_metrics(*, now: datetime, window: timedelta) -> dict:
-    """p95 receipt → ledger and receipt → every destination acknowledged, and how many are past their deadline,
-    over the revocations received within ``window``."""
-    reports = InboundReport.objects.filter(revocation=True, received_at__gte=now - window)
+    """p95 receipt → ledger and receipt → every destination acknowledged, how many are still waiting for the
+    ledger (kept as received), and how many are past their deadline, over the revocations received within
+    ``window``."""
+    reports = list(InboundReport.objects.filter(revocation=True, received_at__gte=now - window))
     progress = revocation_progress(reports)
+    waiting = [r for r in reports if r.outcome == InboundReport.Outcome.RECEIVED]
     to_ledger = [(p.report.recorded_at - p.report.received_at).total_seconds() for p in progress]
     to_acked = [
         (p.all_acknowledged_at - p.report.received_at).total_seconds()
@@ -276,5 +284,7 @@ def revocation_metrics(*, now: datetime, window: timedelta) -> dict:
         "receipt_to_ledger_p95": percentile(to_ledger, 0.95),
         "receipt_to_acknowledged_p95": percentile(to_acked, 0.95),
         "unacknowledged": sum(p.all_acknowledged_at is None for p in progress),
-        "past_deadline": sum(p.past_deadline(now) for p in progress),
+        "waiting_for_ledger": len(waiting),
+        "past_deadline": sum(p.past_deadline(now) for p in progress)
+        + sum(bool(r.deadline_at) and now > r.deadline_at for r in waiting),
     }

@@ -2,7 +2,10 @@
 
 Each report is recorded at most once per source and provider event id (a retry or a duplicate inside a batch
 records nothing more), through ``apps.consent.services.record_choices`` with ``source`` = the provider and
-``actor`` = ``inbound:<source name>``. A report older than the customer's newer choice for the same purpose is
+``actor`` = ``inbound:<source name>``. A report that changes a known customer's choices (an unsubscribe, a
+complaint, a STOP or a START) is kept as ``received`` in one statement, so the provider has its answer at once, and
+the priority queue records it (``record_received``): within milliseconds, or at the next sweep if the queue was
+down. A report older than the customer's newer choice for the same purpose is
 kept as history (``stale``) and changes nothing; a report that matches what Candor already holds (the echo of
 a change Candor pushed) records nothing.
 """
@@ -14,14 +17,14 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import catalog_rules
 from apps.consent.models import ConsentEvent, InboundReport
 from apps.consent.rules import regrant_choices, revocation_deadline, withdrawal_choices
-from apps.consent.services import Decide, mark_address_undeliverable, record_inbound_report
+from apps.consent.services import mark_address_undeliverable, record_inbound_report
 from apps.customers.models import Customer
 from apps.customers.services import hold_message
 from apps.delivery.adapters.webhook import new_secret
@@ -156,6 +159,12 @@ class Handled:
     outcome: str
     duplicate: bool = False
     language: str = settings.LANGUAGE_CODE  # the customer's, for a reply; the default when not known
+    kept_id: int | None = None  # the report's row: to record next if ``received``
+
+    @property
+    def waiting(self) -> bool:
+        """Kept as received: the ledger takes it next (``record_received``)."""
+        return self.outcome == Outcome.RECEIVED
 
 
 def handle_reports(*, source: InboundSource, reports: list[Report], received_at: datetime) -> list[Handled]:
@@ -170,7 +179,8 @@ def handle_report(*, source: InboundSource, report: Report, received_at: datetim
         kept = _keep(source, report, customer, received_at)
     except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
         return Handled(report, _known(source, report).first() or Outcome.UNCHANGED, True)
-    return Handled(report, kept.outcome, language=customer.locale if customer else settings.LANGUAGE_CODE)
+    language = customer.locale if customer else settings.LANGUAGE_CODE
+    return Handled(report, kept.outcome, language=language, kept_id=kept.pk)
 
 
 def _known(source: InboundSource, report: Report) -> "QuerySet[InboundReport, str]":
@@ -192,41 +202,80 @@ def _keep(source: InboundSource, report: Report, customer: Customer | None, rece
         revocation=report.action in REVOCATIONS,
         occurred_at=report.occurred_at,
         received_at=received_at,
+        topics=[] if report.action == Action.COMPLAINT else list(topics),  # a complaint: the whole channel
     )
     if kept.revocation or report.action == Action.REVIEW:
         kept.deadline_at = revocation_deadline(received_at, deadline_spec(channel))
-    kept.outcome, decide = _decide(source, report, customer, channel, topics, kept)
-    # A revocation goes to every destination from the priority queue, ahead of routine changes.
-    announce = partial(push_now, customer.pk) if kept.revocation and customer else None
-    return record_inbound_report(report=kept, decide=decide, announce=announce)[0]
+    kept.outcome = _outcome(source, report, customer, kept)
+    if kept.outcome == Outcome.RECEIVED:
+        kept.save()
+        return kept
+    return record_inbound_report(report=kept)[0]
 
 
-def _decide(source, report, customer, channel, topics, kept) -> tuple[str, Decide | None]:
-    """What the report means: an outcome, and (for a withdrawal or a re-grant) how to find the choices to
-    record from the customer's choices as the write path locks them."""
+def _outcome(source: InboundSource, report: Report, customer: Customer | None, kept: InboundReport) -> str:
+    """What the report comes to now: ``received`` (choices for the write path to record next), or a final
+    outcome, with what it does outside the ledger (a bounce's flag, a message held for review)."""
     if report.action in (Action.ECHO, Action.IGNORE, Action.HELP):
         return {Action.ECHO: Outcome.ECHO, Action.IGNORE: Outcome.IGNORED, Action.HELP: Outcome.ANSWERED}[
             report.action
-        ], None
+        ]
     if customer is None:
-        return Outcome.UNKNOWN_CUSTOMER, None
+        return Outcome.UNKNOWN_CUSTOMER
     if report.action == Action.BOUNCE:
         mark_address_undeliverable(customer=customer, at=report.occurred_at)
-        return Outcome.FLAGGED, None
+        return Outcome.FLAGGED
     if report.action == Action.REVIEW:
         hold_message(
             customer=customer,
-            channel=channel,
+            channel=kept.channel,
             body=report.body,
             origin=source.actor,
             received_at=kept.received_at,
             deadline_at=kept.deadline_at,
         )
-        return Outcome.REVIEW, None
-    if report.action == Action.REGRANT:
-        return Outcome.UNCHANGED, lambda current, rules: regrant_choices(current, rules, channel, topics)
-    withdrawn = () if report.action == Action.COMPLAINT else topics
-    return Outcome.UNCHANGED, lambda current, rules: withdrawal_choices(current, rules, channel, withdrawn)
+        return Outcome.REVIEW
+    return Outcome.RECEIVED
+
+
+def record_received(report_id: int) -> str | None:
+    """Record a report kept as ``received``: the withdrawal (an unsubscribe, a complaint, a STOP) or re-grant it
+    carries, derived from the customer's choices as the write path locks them. A revocation's document then goes
+    to every destination from the priority queue, ahead of routine changes. Returns the outcome, or None when
+    the report is no longer waiting (recorded meanwhile by another run)."""
+    with transaction.atomic():
+        kept = (
+            InboundReport.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer")
+            .filter(pk=report_id, outcome=Outcome.RECEIVED)
+            .first()
+        )
+        if kept is None:
+            return None
+        customer = kept.customer
+        assert customer is not None  # only a known customer's report waits
+        if customer.erased_at is not None:  # erased since: there is nobody to record it for
+            kept.outcome = Outcome.UNKNOWN_CUSTOMER
+            kept.save(update_fields=["outcome"])
+            return kept.outcome
+        channel, topics = kept.channel, tuple(kept.topics)
+        changes = withdrawal_choices if kept.revocation else regrant_choices
+        announce = partial(push_now, customer.pk) if kept.revocation else None
+        record_inbound_report(
+            report=kept,
+            decide=lambda current, rules: changes(current, rules, channel, topics),
+            announce=announce,
+        )
+    return kept.outcome
+
+
+def record_waiting(*, received_before: datetime, limit: int) -> int:
+    """The sweep behind the queue: record the reports still waiting that were received before
+    ``received_before`` (their queued recording was lost, or the queue was down), oldest first; returns how
+    many it recorded."""
+    waiting = InboundReport.objects.filter(outcome=Outcome.RECEIVED, received_at__lt=received_before)
+    ids = waiting.order_by("received_at").values_list("pk", flat=True)[:limit]
+    return sum(record_received(pk) is not None for pk in list(ids))
 
 
 def deadline_spec(channel: str) -> str:

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import providers, services
+from . import providers, services, tasks
 from .models import InboundSource
 from .providers import Action, Refused
 
@@ -33,6 +33,7 @@ def receive(request, name, secret=""):
     except Refused as refused:
         return HttpResponse(f"{refused}\n", status=refused.status, content_type="text/plain")
     handled = services.handle_reports(source=source, reports=reports, received_at=received_at)
+    tasks.queue_recording([h.kept_id for h in handled if h.waiting and h.kept_id is not None])
     if source.kind == Kind.TWILIO:
         return _twiml(source, handled[0], advanced_opt_out=bool(request.POST.get("OptOutType")))
     return JsonResponse(

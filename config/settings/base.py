@@ -270,6 +270,12 @@ INBOUND_DEADLINES = env.dict("INBOUND_DEADLINES", default={"email": "48h", "sms"
 INBOUND_SIGNATURE_TOLERANCE_SECONDS = env.int("INBOUND_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # /delivery/metrics reports on the revocations received over this many days.
 INBOUND_METRICS_DAYS = env.int("INBOUND_METRICS_DAYS", default=7)
+# A report that changes choices is kept as received and recorded from the priority queue; beat's sweep records,
+# this often and up to this many a run, any still waiting after INBOUND_SWEEP_AFTER_SECONDS (its queued recording
+# lost, or the broker down when it came).
+INBOUND_SWEEP_SECONDS = env.float("INBOUND_SWEEP_SECONDS", default=15.0)
+INBOUND_SWEEP_AFTER_SECONDS = env.int("INBOUND_SWEEP_AFTER_SECONDS", default=10)
+INBOUND_SWEEP_BATCH = env.int("INBOUND_SWEEP_BATCH", default=5000)
 
 # Publishing a material notice version in the admin invalidates older consents from a Celery task, this many
 # customers a run (each run queues the next), so every run ends well inside the task time limit.
@@ -310,6 +316,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(LEDGER_CHECKPOINT_SECONDS),
     },
     "sweep-deliveries": {"task": "apps.delivery.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
+    "record-waiting-inbound-reports": {
+        "task": "apps.inbound.tasks.record_waiting_reports",
+        "schedule": INBOUND_SWEEP_SECONDS,
+    },
     "prune-idempotency-keys": {"task": "apps.api.tasks.prune_idempotency_keys", "schedule": 3600.0},
     "sweep-notice-invalidations": {
         "task": "apps.consent.tasks.sweep_notice_invalidations",

@@ -22,6 +22,12 @@ from tests.factories import CustomerFactory, make_choice
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def recorded_at_once(eager_celery):
+    """A report kept as received is recorded in-process at once, as a worker on the priority queue takes it in
+    milliseconds (``tests/inbound/test_recording.py`` tests the queue and the sweep themselves)."""
+
+
 @pytest.fixture
 def customer(catalog):
     """Email confirmed, texts on, news by email and push, offers by email and text: chosen an hour ago."""

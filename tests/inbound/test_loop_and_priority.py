@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from apps.consent.models import PermissionDocument
+from apps.consent.models import InboundReport, PermissionDocument
 from apps.delivery import services as delivery
 from apps.delivery.models import Delivery
-from apps.inbound.services import add_inbound_source
+from apps.inbound.services import add_inbound_source, record_received
 from tests.delivery.fake_braze import FakeBraze
 
 from .conftest import ledger, twilio_post
@@ -78,11 +78,16 @@ def test_a_change_pushed_to_braze_and_echoed_back_is_one_event_not_a_ping_pong(
     assert Delivery.objects.count() == deliveries
 
 
-def test_a_revocation_is_queued_for_every_destination_on_the_priority_path_in_one_publish(
+def test_a_stop_is_queued_for_recording_and_its_recording_for_every_destination_one_publish_each(
     client, customer, twilio, queued_tasks, django_capture_on_commit_callbacks
 ):
+    twilio_post(client, twilio, Body="STOP")
+    kept = InboundReport.objects.get()
+    assert queued_tasks == [("apps.inbound.tasks.record_report", [kept.pk])]
+    queued_tasks.clear()
+
     with django_capture_on_commit_callbacks(execute=True):
-        twilio_post(client, twilio, Body="STOP")
+        record_received(kept.pk)
 
     # The priority push fans the outbox out itself: no routine fan-out is queued beside it.
     assert queued_tasks == [("apps.delivery.tasks.push_customer", [customer.pk])]
@@ -92,9 +97,12 @@ def test_a_resubscription_takes_the_routine_path(
     client, customer, twilio, queued_tasks, django_capture_on_commit_callbacks
 ):
     twilio_post(client, twilio, Body="STOP")
+    twilio_post(client, twilio, Body="START")
+    stop, start = InboundReport.objects.order_by("pk")
+    record_received(stop.pk)
     queued_tasks.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        twilio_post(client, twilio, Body="START")
+        record_received(start.pk)
 
     assert [name for name, _ in queued_tasks] == ["apps.delivery.tasks.fan_out_outbox"]
