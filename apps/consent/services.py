@@ -957,15 +957,15 @@ def record_messages(*, sender: str, messages: list[SentMessage]) -> set[str]:
 def record_inbound_report(
     *, report: InboundReport, decide: Decide | None = None, announce: Announce | None = None
 ) -> tuple[InboundReport, Recorded | None]:
-    """Keep a provider's report (an ``InboundReport``: new, or kept before as received) and record the choices it
-    carries, in one transaction: a new report for a source and event id kept before raises ``IntegrityError``
-    and records nothing. ``decide`` says what the report means for the customer's choices as the write path locked them
-    (a withdrawal of what they hold); those go through ``record_choices``' own body (in this transaction, no
-    savepoint) with the provider as source, ``inbound:<source>`` as actor and the provider's event time as
-    captured time, so a report older than the customer's newer choice for a purpose is history only (outcome
-    ``stale``). ``announce``, if the permission document changed, runs after commit in place of the outbox
-    announcement (``settings.CONSENT_ON_OUTBOX_COMMIT``): the inbound door's priority push of a revocation,
-    which fans the outbox out itself, so a STOP is one publish, not two."""
+    """Keep a provider's report (an ``InboundReport``: new, or kept before as received) and record the choices
+    it carries, in one transaction: a new report for a source and event id kept before raises
+    ``IntegrityError`` and records nothing. ``decide`` says what the report means for the customer's choices as
+    the write path locked them (a withdrawal of what they hold); those go through ``record_choices``' own body
+    (in this transaction, no savepoint) with the provider as source, ``inbound:<source>`` as actor and the
+    provider's event time as captured time, so a report older than the customer's newer choice for a purpose is
+    history only (outcome ``stale``). ``announce``, if the permission document changed, runs after commit in
+    place of the outbox announcement (``settings.CONSENT_ON_OUTBOX_COMMIT``): the inbound door's priority push of
+    a revocation, which fans the outbox out itself, so a STOP is one publish, not two."""
     recorded = None
     with transaction.atomic():
         if decide is not None:

@@ -3,11 +3,11 @@
 Each report is recorded at most once per source and provider event id (a retry or a duplicate inside a batch
 records nothing more), through ``apps.consent.services.record_choices`` with ``source`` = the provider and
 ``actor`` = ``inbound:<source name>``. A report that changes a known customer's choices (an unsubscribe, a
-complaint, a STOP or a START) is kept as ``received`` in one statement, so the provider has its answer at once, and
-the priority queue records it (``record_received``): within milliseconds, or at the next sweep if the queue was
-down. A report older than the customer's newer choice for the same purpose is
-kept as history (``stale``) and changes nothing; a report that matches what Candor already holds (the echo of
-a change Candor pushed) records nothing.
+complaint, a STOP or a START) is kept as ``received`` in one statement, so the provider has its answer at once,
+and a worker on the priority queue records it (``record_received``): within milliseconds, or at beat's next
+sweep if its queued recording was lost. A report older than the customer's newer choice for the same purpose is
+kept as history (``stale``) and changes nothing; a report that matches what Candor already holds (the echo of a
+change Candor pushed) records nothing.
 """
 
 import secrets
@@ -159,12 +159,7 @@ class Handled:
     outcome: str
     duplicate: bool = False
     language: str = settings.LANGUAGE_CODE  # the customer's, for a reply; the default when not known
-    kept_id: int | None = None  # the report's row: to record next if ``received``
-
-    @property
-    def waiting(self) -> bool:
-        """Kept as received: the ledger takes it next (``record_received``)."""
-        return self.outcome == Outcome.RECEIVED
+    waiting_id: int | None = None  # the report kept as received, for ``record_received`` to take next
 
 
 def handle_reports(*, source: InboundSource, reports: list[Report], received_at: datetime) -> list[Handled]:
@@ -180,7 +175,8 @@ def handle_report(*, source: InboundSource, report: Report, received_at: datetim
     except IntegrityError:  # the same event, kept meanwhile by a concurrent delivery of it
         return Handled(report, _known(source, report).first() or Outcome.UNCHANGED, True)
     language = customer.locale if customer else settings.LANGUAGE_CODE
-    return Handled(report, kept.outcome, language=language, kept_id=kept.pk)
+    waiting_id = kept.pk if kept.outcome == Outcome.RECEIVED else None
+    return Handled(report, kept.outcome, language=language, waiting_id=waiting_id)
 
 
 def _known(source: InboundSource, report: Report) -> "QuerySet[InboundReport, str]":

@@ -33,7 +33,8 @@ def receive(request, name, secret=""):
     except Refused as refused:
         return HttpResponse(f"{refused}\n", status=refused.status, content_type="text/plain")
     handled = services.handle_reports(source=source, reports=reports, received_at=received_at)
-    tasks.queue_recording([h.kept_id for h in handled if h.waiting and h.kept_id is not None])
+    # The reports are committed (no transaction around a request): a worker can take them at once.
+    tasks.queue_recording([h.waiting_id for h in handled if h.waiting_id is not None])
     if source.kind == Kind.TWILIO:
         return _twiml(source, handled[0], advanced_opt_out=bool(request.POST.get("OptOutType")))
     return JsonResponse(
