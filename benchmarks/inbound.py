@@ -13,7 +13,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python benchmarks/inbound.py
 
-``PROFILE=stop`` (or ``bare``) prints instead where one kind of request's time goes (cProfile) and the SQL
+``PROFILE=stop`` (or ``bare``, or ``record``: the worker's part) prints instead where one kind of request's time goes (cProfile) and the SQL
 statements one request runs, with the figures' settings (no worker, no destination).
 """
 
@@ -102,6 +102,9 @@ def prepare():
     ]
     for customer in customers:  # texts need a verified number before they can be switched on
         mark_phone_verified(customer=customer)
+    record_waiting(
+        received_before=timezone.now(), limit=10**6
+    )  # an earlier run's (PROFILE's), if it left any
     return customers
 
 
@@ -224,7 +227,8 @@ def forget_queued_tasks():
 
 
 def profile(customers, kind):
-    """Where a STOP's (or the bare view's) time goes, and the statements one of them runs."""
+    """Where a STOP's (or the bare view's, or the worker's recording of a STOP) time goes, and the statements one
+    of them runs."""
     import cProfile
     import pstats
 
@@ -237,11 +241,17 @@ def profile(customers, kind):
         "stop": lambda customer: signed_stop(client, customer),
         "bare": lambda _: client.get(bare_url),
     }
-    request = requests[kind]
     for customer in customers[:10]:  # warm up
         signed_stop(client, customer)
         client.get(bare_url)
+    record_waiting(received_before=timezone.now(), limit=len(customers))
     texts_on(customers[:PER_ROUND])
+    if kind == "record":  # the STOPs are posted first, untimed; each "request" records one
+        for customer in customers[:PER_ROUND]:
+            signed_stop(client, customer)
+        waiting = iter(waiting_reports())
+        requests["record"] = lambda _: record_received(next(waiting))
+    request = requests[kind]
     with CaptureQueriesContext(connection) as queries:
         request(customers[0])
     print(f"{len(queries)} statements in one {kind} request:")
@@ -254,7 +264,7 @@ def profile(customers, kind):
 
 def main():
     customers = prepare()
-    if os.environ.get("PROFILE") in ("stop", "bare"):
+    if os.environ.get("PROFILE") in ("stop", "bare", "record"):
         profile(customers, os.environ["PROFILE"])
         forget_queued_tasks()
         return
