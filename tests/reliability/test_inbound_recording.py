@@ -32,8 +32,17 @@ def texts(catalog):
     return add_inbound_source(name="texts", kind="twilio", signing_key=TWILIO_TOKEN).source
 
 
-def recorded_stop():
-    return InboundReport.objects.filter(outcome=InboundReport.Outcome.RECORDED).first()
+def recorded_stop(processes, by):
+    """The STOP's report once recorded (within 30 s), printing the processes' logs if it never is."""
+    try:
+        return wait_until(
+            lambda: InboundReport.objects.filter(outcome=InboundReport.Outcome.RECORDED).first(),
+            timeout=30,
+            message=f"{by} to record the STOP",
+        )
+    except AssertionError:
+        print(processes.logs())
+        raise
 
 
 def test_a_stop_is_recorded_by_a_worker_on_the_priority_queue(
@@ -45,11 +54,7 @@ def test_a_stop_is_recorded_by_a_worker_on_the_priority_queue(
         response = twilio_post(client, texts, Body="STOP")
 
     assert b"no more texts" in response.content
-    try:
-        report = wait_until(recorded_stop, timeout=30, message="the worker to record the STOP")
-    except AssertionError:
-        print(processes.logs())
-        raise
+    report = recorded_stop(processes, by="the worker")
     [event] = ConsentEvent.objects.filter(customer=texting_customer, source="twilio")
     assert report.ledger_events == [event.pk]
     assert event.state == "withdrawn"
@@ -63,10 +68,6 @@ def test_a_stop_received_while_the_broker_was_down_is_recorded_by_the_sweep(
     response = twilio_post(client, texts, Body="STOP")
 
     assert b"no more texts" in response.content
-    try:
-        report = wait_until(recorded_stop, timeout=30, message="the sweep to record the STOP")
-    except AssertionError:
-        print(processes.logs())
-        raise
+    report = recorded_stop(processes, by="the sweep")
     assert (report.recorded_at - report.received_at).total_seconds() >= 1
     assert ConsentEvent.objects.filter(customer=texting_customer, source="twilio", state="withdrawn").exists()
