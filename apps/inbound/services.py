@@ -17,7 +17,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -240,7 +240,7 @@ def record_received(report_id: int) -> str | None:
     to every destination from the priority queue, ahead of routine changes. Returns the outcome, or None when
     the report is no longer waiting (recorded meanwhile by another run)."""
     with transaction.atomic():
-        found = list(InboundReport.objects.raw(_WAITING_REPORT, [report_id, Outcome.RECEIVED]))
+        found = list(InboundReport.objects.raw(_waiting_report(), [report_id, Outcome.RECEIVED]))
         if not found:
             return None
         kept = found[0]
@@ -261,8 +261,11 @@ def record_received(report_id: int) -> str | None:
     return kept.outcome
 
 
-# A plain statement, as for the source: the ORM's compilation of this lookup was a quarter of a recording.
-_WAITING_REPORT = "SELECT * FROM consent_inboundreport WHERE id = %s AND outcome = %s FOR UPDATE SKIP LOCKED"
+def _waiting_report() -> str:
+    """A plain statement, as for the source: the ORM's compilation of this lookup was a quarter of a recording.
+    SQLite has no row locks (it serialises writers), so there the statement takes none."""
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    return f"SELECT * FROM consent_inboundreport WHERE id = %s AND outcome = %s{lock}"  # noqa: S608 (constants)
 
 
 def record_waiting(*, received_before: datetime, limit: int) -> int:
