@@ -220,10 +220,16 @@ class RevocationProgress:
 
 def revocation_progress(reports) -> list[RevocationProgress]:
     """For each recorded revocation: the document version that carried it (the newest written by its recording
-    time) and when each destination that existed then first acknowledged that version or a newer one."""
+    time) and when each destination that existed then first acknowledged that version or a newer one. A
+    revocation still waiting for the ledger (kept as received) comes last, with neither."""
+    waiting = [
+        RevocationProgress(r, None, [])
+        for r in reports
+        if r.revocation and r.outcome == InboundReport.Outcome.RECEIVED
+    ]
     reports = [r for r in reports if r.revocation and r.outcome == InboundReport.Outcome.RECORDED]
     if not reports:
-        return []
+        return waiting
     customers = {report.customer_id for report in reports}
     documents: dict[int, list[tuple[datetime, int]]] = {}
     for customer_id, created_at, version in (
@@ -255,7 +261,7 @@ def revocation_progress(reports) -> list[RevocationProgress]:
             if created_at <= report.recorded_at
         ]
         progress.append(RevocationProgress(report, version, acknowledgements))
-    return progress
+    return progress + waiting
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -270,21 +276,21 @@ def revocation_metrics(*, now: datetime, window: timedelta) -> dict:
     """p95 receipt → ledger and receipt → every destination acknowledged, how many are still waiting for the
     ledger (kept as received), and how many are past their deadline, over the revocations received within
     ``window``."""
-    reports = list(InboundReport.objects.filter(revocation=True, received_at__gte=now - window))
-    progress = revocation_progress(reports)
-    waiting = [r for r in reports if r.outcome == InboundReport.Outcome.RECEIVED]
-    to_ledger = [(p.report.recorded_at - p.report.received_at).total_seconds() for p in progress]
+    progress = revocation_progress(
+        InboundReport.objects.filter(revocation=True, received_at__gte=now - window)
+    )
+    recorded = [p for p in progress if p.report.recorded_at]
+    to_ledger = [(p.report.recorded_at - p.report.received_at).total_seconds() for p in recorded]
     to_acked = [
         (p.all_acknowledged_at - p.report.received_at).total_seconds()
-        for p in progress
+        for p in recorded
         if p.all_acknowledged_at
     ]
     return {
-        "recorded": len(progress),
+        "recorded": len(recorded),
         "receipt_to_ledger_p95": percentile(to_ledger, 0.95),
         "receipt_to_acknowledged_p95": percentile(to_acked, 0.95),
-        "unacknowledged": sum(p.all_acknowledged_at is None for p in progress),
-        "waiting_for_ledger": len(waiting),
-        "past_deadline": sum(p.past_deadline(now) for p in progress)
-        + sum(bool(r.deadline_at) and now > r.deadline_at for r in waiting),
+        "unacknowledged": sum(p.all_acknowledged_at is None for p in recorded),
+        "waiting_for_ledger": len(progress) - len(recorded),
+        "past_deadline": sum(p.past_deadline(now) for p in progress),
     }

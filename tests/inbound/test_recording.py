@@ -4,12 +4,15 @@ by the sweep when its queued recording was lost."""
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from apps.consent.models import InboundReport
 from apps.consent.services import erase_customer
 from apps.delivery.selectors import revocation_metrics
 from apps.inbound.services import record_received, record_waiting
+from apps.support.selectors.customers import review_queue
+from tests.support.conftest import make_staff, sign_in
 
 from .conftest import allowed, ledger, twilio_post
 
@@ -103,3 +106,17 @@ def test_the_metrics_count_a_revocation_waiting_for_the_ledger_and_one_past_its_
 
     assert (on_time["waiting_for_ledger"], on_time["past_deadline"], on_time["recorded"]) == (1, 0, 0)
     assert (late["waiting_for_ledger"], late["past_deadline"]) == (1, 1)
+
+
+def test_a_revocation_still_waiting_past_its_deadline_is_on_the_review_queue(
+    client, customer, twilio, queued_tasks
+):
+    twilio_post(client, twilio, Body="STOP")
+    kept = InboundReport.objects.get()
+
+    with time_machine.travel(kept.deadline_at + timedelta(minutes=1)):
+        [overdue] = review_queue().overdue
+        page = sign_in(client, make_staff("agent")).get("/support/review/").content.decode()
+
+    assert overdue.report == kept
+    assert "Not recorded yet" in page

@@ -230,8 +230,8 @@ class ReviewQueue:
 
 
 def review_queue(*, now: datetime | None = None) -> ReviewQueue:
-    """Open held messages, soonest deadline first, and recorded revocations some destination has not
-    acknowledged by their deadline (received within ``REVIEW_LOOKBACK_DAYS``)."""
+    """Open held messages, soonest deadline first, and revocations not recorded, or not acknowledged by some
+    destination, by their deadline (received within ``REVIEW_LOOKBACK_DAYS``)."""
     now = now or timezone.now()
     reports = InboundReport.objects.filter(
         revocation=True,
