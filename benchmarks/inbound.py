@@ -13,8 +13,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/candor REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python benchmarks/inbound.py
 
-``PROFILE=stop`` (or ``bare``, or ``record``: the worker's part) prints instead where one kind of request's time goes (cProfile) and the SQL
-statements one request runs, with the figures' settings (no worker, no destination).
+``PROFILE=stop`` (or ``bare``, or ``record``: the worker's part) prints instead where one kind of request's time
+goes (cProfile) and the SQL statements one request runs, with the figures' settings (no worker, no destination).
 """
 
 import os
@@ -102,9 +102,8 @@ def prepare():
     ]
     for customer in customers:  # texts need a verified number before they can be switched on
         mark_phone_verified(customer=customer)
-    record_waiting(
-        received_before=timezone.now(), limit=10**6
-    )  # an earlier run's (PROFILE's), if it left any
+    # What an earlier run left waiting (a PROFILE run records none of its STOPs).
+    record_waiting(received_before=timezone.now(), limit=10**6)
     return customers
 
 
